@@ -1,0 +1,3 @@
+from whalecat.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Reading photos and turning them into previews and network input."""

@@ -1,0 +1,38 @@
+"""The one preprocessing path shared by training, identification and previews.
+
+The seed CNN's input: grayscale, resized to 100x100 with one channel, then each image
+normalized on its own to zero mean and unit variance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+SEED_INPUT_SIZE = (100, 100)  # (width, height) in pixels
+# A constant image has standard deviation 0; dividing by this floor leaves it all zeros.
+MIN_STD = 1e-6
+
+
+def to_grayscale(image: Image.Image) -> Image.Image:
+    return image if image.mode == "L" else image.convert("L")
+
+
+def normalize(pixels: np.ndarray) -> np.ndarray:
+    """Return `pixels` as float32 minus its mean, divided by its standard deviation."""
+    values = pixels.astype(np.float32)
+    centred = values - values.mean()
+    return centred / max(float(values.std()), MIN_STD)
+
+
+def seed_input(image: Image.Image, size: tuple[int, int] = SEED_INPUT_SIZE) -> np.ndarray:
+    """Return the network input for an upright photo: shape (height, width, 1), float32."""
+    gray = to_grayscale(image).resize(size, Image.Resampling.BILINEAR)
+    return normalize(np.asarray(gray))[:, :, np.newaxis]
+
+
+def thumbnail(image: Image.Image, max_side: int = 256) -> Image.Image:
+    """Return a copy no larger than `max_side` on its longer side, for previews."""
+    copy = image.copy()
+    copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return copy

@@ -1,0 +1,1 @@
+"""Matching a query photo against the catalogue's known whales."""

@@ -1,0 +1,56 @@
+"""Progress reporting and cancellation for long core operations.
+
+Core functions (import, identification of many photos, training, re-embedding) take a
+`Progress` object instead of knowing about threads or Qt. The GUI's worker wraps one in
+signals; the command line prints it; tests use the default, which does nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+class Cancelled(Exception):
+    """Raised inside a core operation when its cancel token was set."""
+
+
+@dataclass
+class CancelToken:
+    """A flag a caller on another thread sets to ask a running operation to stop."""
+
+    _event: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass
+class Progress:
+    """Carries a progress callback `(done, total, message)` and a cancel token together."""
+
+    callback: ProgressCallback | None = None
+    token: CancelToken = field(default_factory=CancelToken)
+
+    def report(self, done: int, total: int, message: str = "") -> None:
+        if self.callback is not None:
+            self.callback(done, total, message)
+
+    def check(self) -> None:
+        self.token.raise_if_cancelled()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.token.cancelled
