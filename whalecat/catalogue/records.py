@@ -1,0 +1,260 @@
+"""Queries and changes on whales, photos and identifications, in plain data.
+
+Functions take a session opened by the caller's thread and return frozen dataclasses, so the
+results can cross to the GUI thread; ORM objects never leave the session that loaded them.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from whalecat.catalogue.models import CONFIRMED, SUGGESTED, Identification, Photo, Whale
+from whalecat.matching.base import NEW_WHALE
+
+# Ids come from other catalogues too (Flukebook uses `flukebook:<uuid>`), so only control
+# characters, surrounding spaces and over-long ids are rejected.
+WHALE_ID_PATTERN = re.compile(r"^[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]{0,126}[^\x00-\x1f\x7f\s])?$")
+
+
+class RecordError(ValueError):
+    """An invalid whale id, or a photo or whale that does not exist."""
+
+
+@dataclass(frozen=True)
+class WhaleSummary:
+    id: str
+    name: str | None
+    photo_count: int
+    representative_photo_id: int | None
+
+
+@dataclass(frozen=True)
+class PhotoSummary:
+    id: int
+    sha256: str
+    stored_name: str
+    original_name: str
+    original_folder: str
+    width: int
+    height: int
+    taken_at: datetime | None
+    camera: str | None
+    confirmed_label: str | None  # a whale id, NEW_WHALE, or None when unidentified
+    crop: tuple[int, int, int, int] | None
+
+
+@dataclass(frozen=True)
+class ConfirmedState:
+    """What a photo's confirmation was before a change, so the change can be undone."""
+
+    photo_id: int
+    label: str | None
+    method: str | None
+
+
+def validate_whale_id(whale_id: str) -> str:
+    whale_id = whale_id.strip()
+    if whale_id == NEW_WHALE or not WHALE_ID_PATTERN.match(whale_id):
+        raise RecordError(
+            f"invalid whale id {whale_id!r}: use 1 to 128 printable characters, "
+            f"for example w_1287fbc; {NEW_WHALE!r} is reserved for unmatched animals"
+        )
+    return whale_id
+
+
+def suggest_whale_id(session: Session) -> str:
+    """Return an unused id in the Kaggle style, `w_` and seven hexadecimal digits."""
+    while True:
+        candidate = "w_" + secrets.token_hex(4)[:7]
+        if session.get(Whale, candidate) is None:
+            return candidate
+
+
+def ensure_whale(session: Session, whale_id: str, name: str | None = None) -> Whale:
+    whale = session.get(Whale, validate_whale_id(whale_id))
+    if whale is None:
+        whale = Whale(id=whale_id, name=name)
+        session.add(whale)
+        session.flush()
+    return whale
+
+
+def photo_summary(photo: Photo) -> PhotoSummary:
+    confirmed = next((i for i in photo.identifications if i.status == CONFIRMED), None)
+    return PhotoSummary(
+        id=photo.id,
+        sha256=photo.sha256,
+        stored_name=photo.stored_name,
+        original_name=photo.original_name,
+        original_folder=photo.original_folder,
+        width=photo.width,
+        height=photo.height,
+        taken_at=photo.taken_at,
+        camera=photo.camera,
+        confirmed_label=confirmed.label if confirmed else None,
+        crop=photo.crop,
+    )
+
+
+def get_photo(session: Session, photo_id: int) -> PhotoSummary:
+    photo = session.get(Photo, photo_id)
+    if photo is None:
+        raise RecordError(f"photo {photo_id} is not in this catalogue")
+    return photo_summary(photo)
+
+
+def find_photo_by_sha256(session: Session, sha256: str) -> PhotoSummary | None:
+    photo = session.scalar(select(Photo).where(Photo.sha256 == sha256))
+    return photo_summary(photo) if photo else None
+
+
+def confirm_label(
+    session: Session, photo_id: int, label: str, method: str = "manual", score: float | None = None
+) -> ConfirmedState:
+    """Confirm `photo_id` as whale `label` (created if new) or as NEW_WHALE; commit.
+
+    Returns the previous confirmation so the caller can offer undo with `restore_confirmation`.
+    """
+    photo = session.get(Photo, photo_id)
+    if photo is None:
+        raise RecordError(f"photo {photo_id} is not in this catalogue")
+    previous = next((i for i in photo.identifications if i.status == CONFIRMED), None)
+    before = ConfirmedState(
+        photo_id, previous.label if previous else None, previous.method if previous else None
+    )
+    is_new = label == NEW_WHALE
+    whale_id = None if is_new else ensure_whale(session, label).id
+    session.execute(
+        delete(Identification).where(
+            Identification.photo_id == photo_id, Identification.status == CONFIRMED
+        )
+    )
+    session.add(
+        Identification(
+            photo_id=photo_id,
+            whale_id=whale_id,
+            is_new_whale=is_new,
+            status=CONFIRMED,
+            score=score,
+            method=method,
+        )
+    )
+    session.commit()
+    return before
+
+
+def restore_confirmation(session: Session, state: ConfirmedState) -> None:
+    """Undo a `confirm_label`: put back the earlier confirmation, or none."""
+    session.execute(
+        delete(Identification).where(
+            Identification.photo_id == state.photo_id, Identification.status == CONFIRMED
+        )
+    )
+    session.commit()
+    if state.label is not None:
+        confirm_label(session, state.photo_id, state.label, state.method or "manual")
+    _delete_orphan_whales(session)
+
+
+def _delete_orphan_whales(session: Session) -> None:
+    """Remove whales that have no confirmed photo and no name or notes: undo leftovers."""
+    used = select(Identification.whale_id).where(Identification.whale_id.is_not(None))
+    session.execute(
+        delete(Whale).where(Whale.id.not_in(used), Whale.name.is_(None), Whale.notes.is_(None))
+    )
+    session.commit()
+
+
+def record_suggestions(
+    session: Session, photo_id: int, candidates: list, method: str, model_version: str
+) -> None:
+    """Replace the photo's stored suggestions with `candidates` (ranked, best first); commit."""
+    session.execute(
+        delete(Identification).where(
+            Identification.photo_id == photo_id, Identification.status == SUGGESTED
+        )
+    )
+    for rank, candidate in enumerate(candidates, start=1):
+        is_new = candidate.label == NEW_WHALE
+        if not is_new and session.get(Whale, candidate.label) is None:
+            continue  # the whale was deleted since the method was prepared
+        session.add(
+            Identification(
+                photo_id=photo_id,
+                whale_id=None if is_new else candidate.label,
+                is_new_whale=is_new,
+                status=SUGGESTED,
+                rank=rank,
+                score=float(candidate.score),
+                method=method,
+                model_version=model_version,
+            )
+        )
+    session.commit()
+
+
+def list_whales(session: Session) -> list[WhaleSummary]:
+    """Return every whale with its confirmed photo count and its earliest confirmed photo."""
+    rows = session.execute(
+        select(Whale.id, Whale.name, func.count(Identification.id), func.min(Identification.photo_id))
+        .outerjoin(
+            Identification,
+            (Identification.whale_id == Whale.id) & (Identification.status == CONFIRMED),
+        )
+        .group_by(Whale.id)
+        .order_by(Whale.id)
+    )
+    return [WhaleSummary(wid, name, count, first) for wid, name, count, first in rows]
+
+
+def photos_of_whale(session: Session, whale_id: str) -> list[PhotoSummary]:
+    photos = session.scalars(
+        select(Photo)
+        .join(Identification)
+        .where(Identification.whale_id == whale_id, Identification.status == CONFIRMED)
+        .order_by(Photo.id)
+    )
+    return [photo_summary(photo) for photo in photos]
+
+
+def unidentified_photos(session: Session) -> list[PhotoSummary]:
+    confirmed = select(Identification.photo_id).where(Identification.status == CONFIRMED)
+    photos = session.scalars(select(Photo).where(Photo.id.not_in(confirmed)).order_by(Photo.id))
+    return [photo_summary(photo) for photo in photos]
+
+
+def all_photos(session: Session) -> list[PhotoSummary]:
+    return [photo_summary(photo) for photo in session.scalars(select(Photo).order_by(Photo.id))]
+
+
+def confirmed_labels(session: Session) -> list[tuple[int, str, str]]:
+    """Return (photo id, original file name, label) for every confirmed photo."""
+    rows = session.execute(
+        select(Photo.id, Photo.original_name, Identification.whale_id, Identification.is_new_whale)
+        .join(Identification)
+        .where(Identification.status == CONFIRMED)
+        .order_by(Photo.id)
+    )
+    return [(pid, name, NEW_WHALE if is_new else wid) for pid, name, wid, is_new in rows]
+
+
+def set_crop(session: Session, photo_id: int, box: tuple[int, int, int, int] | None) -> None:
+    """Store the fluke's box for a photo (None: use the whole photo); commit."""
+    photo = session.get(Photo, photo_id)
+    if photo is None:
+        raise RecordError(f"photo {photo_id} is not in this catalogue")
+    if box is not None:
+        left, top, right, bottom = (int(v) for v in box)
+        if not (0 <= left < right <= photo.width and 0 <= top < bottom <= photo.height):
+            raise RecordError(
+                f"crop {box} does not fit photo {photo_id} of {photo.width}x{photo.height} pixels"
+            )
+        box = (left, top, right, bottom)
+    photo.crop_left, photo.crop_top, photo.crop_right, photo.crop_bottom = box or (None,) * 4
+    session.commit()

@@ -1,0 +1,124 @@
+"""Open a catalogue folder: its SQLite database, photo copies and trained models.
+
+A catalogue is one folder so that a team can back it up or move it as one thing:
+
+    catalogue.sqlite   whales, photos, identifications (WAL mode)
+    photos/            imported copies, named by content (sha256)
+    thumbnails/        small upright previews made at import
+    models/            trained models and their JSON sidecars
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from platformdirs import user_data_path
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "catalogue.sqlite"
+MIGRATIONS = Path(__file__).with_name("migrations")
+BUSY_TIMEOUT_MS = 30_000
+
+
+class CatalogueError(Exception):
+    """A catalogue folder that cannot be opened or upgraded."""
+
+
+def default_catalogue_path() -> Path:
+    return user_data_path("whalecat", appauthor=False) / "catalogue"
+
+
+class Catalogue:
+    """One catalogue folder. Thread-safe to share; each thread opens its own `session()`."""
+
+    def __init__(self, folder: Path | str):
+        self.folder = Path(folder).expanduser().resolve()
+        self.database_path = self.folder / DATABASE_NAME
+        self.photos_dir = self.folder / "photos"
+        self.thumbnails_dir = self.folder / "thumbnails"
+        self.models_dir = self.folder / "models"
+        self.cache_dir = self.folder / "cache"
+        self.engine: Engine = _create_engine(self.database_path)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, folder: Path | str) -> Catalogue:
+        """Open the catalogue in `folder`, creating it or upgrading its schema as needed."""
+        folder = Path(folder).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise CatalogueError(f"{folder} is a file; a catalogue must be a folder")
+        for sub in ("", "photos", "thumbnails", "models", "cache"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        catalogue = cls(folder)
+        catalogue.upgrade()
+        log.debug("Opened catalogue %s", catalogue.folder)
+        return catalogue
+
+    def session(self) -> Session:
+        """Return a new session; use one per thread and never pass its objects across."""
+        return self._sessions()
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration, backing up an existing database first."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        head = ScriptDirectory.from_config(config).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        if current == head:
+            return
+        if current is not None:
+            backup = self._backup(current)
+            log.info("Upgrading %s from %s to %s; backup at %s", self.database_path, current, head, backup)
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            try:
+                command.upgrade(config, "head")
+            except Exception as exc:
+                raise CatalogueError(
+                    f"could not upgrade {self.database_path} to schema {head}: {exc}"
+                ) from exc
+
+    def _backup(self, revision: str) -> Path:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        target = self.folder / f"catalogue-before-{revision}-{stamp}.sqlite"
+        # sqlite3's backup API copies a consistent snapshot, including pages still in the WAL.
+        with sqlite3.connect(self.database_path) as source, sqlite3.connect(target) as copy:
+            source.backup(copy)
+        return target
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Catalogue:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _create_engine(path: Path) -> Engine:
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure_connection(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine

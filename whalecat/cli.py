@@ -1,0 +1,241 @@
+"""The `whalecat` command line; with no command it opens the window."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from whalecat import __version__
+from whalecat.catalogue import Catalogue, CatalogueError, default_catalogue_path
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "gpu")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="whalecat",
+        description="Catalogue and identify humpback whales by the underside of their tail fluke.",
+    )
+    parser.add_argument("--version", action="version", version=f"whalecat {__version__}")
+    parser.add_argument(
+        "--catalogue",
+        type=Path,
+        default=None,
+        help=f"catalogue folder, created if missing (default: {default_catalogue_path()})",
+    )
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where TensorFlow runs models: auto uses a GPU when one is visible (default: auto)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = commands.add_parser("import", help="import photo files or folders (recursive)")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--labels", type=Path, help="CSV with columns Image,Id (Id may be new_whale)")
+
+    p = commands.add_parser("identify", help="list the most likely known whales for a photo")
+    p.add_argument("photo", type=Path, metavar="PHOTO")
+    p.add_argument("--top", type=int, default=5, help="number of candidates (default: 5)")
+    p.add_argument("--method", default="default", help="matching method (default: default)")
+    p.add_argument("--json", action="store_true", help="print the candidates as JSON")
+
+    p = commands.add_parser("train", help="train a model on the catalogue's confirmed photos")
+    p.add_argument("--model", choices=("embedding", "seed"), default="embedding")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the model's own)")
+    p.add_argument(
+        "--activate",
+        choices=("if-better", "always", "never"),
+        default="if-better",
+        help="make the new model active when not worse than the active one (default: if-better)",
+    )
+
+    commands.add_parser("whales", help="list the catalogue's whales with their photo counts")
+
+    p = commands.add_parser("export", help="export confirmed identifications")
+    p.add_argument("--format", choices=("kaggle",), default="kaggle")
+    p.add_argument("out", type=Path, metavar="OUT.csv")
+
+    p = commands.add_parser("models", help="list trained model versions, or activate one")
+    p.add_argument("action", nargs="?", choices=("list", "activate"), default="list")
+    p.add_argument("version", nargs="?", help="the version to activate (or 'bundled')")
+
+    p = commands.add_parser(
+        "evaluate", help="measure matching accuracy on a labelled set (catalogue replay)"
+    )
+    p.add_argument("labels", type=Path, metavar="LABELS_CSV")
+    p.add_argument("images", type=Path, metavar="IMAGES_DIR")
+    p.add_argument(
+        "--method",
+        action="append",
+        dest="methods",
+        help="method to evaluate; repeat for several (default: seed, keypoints, embedding, default)",
+    )
+    p.add_argument("--seed-epochs", type=int, default=100, help="epochs for the seed CNN")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per method")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # whalecat's own starts, stops and device choice are worth seeing; libraries' are not.
+    logging.getLogger("whalecat").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if args.command is None:
+        from whalecat.gui.app import run_gui
+
+        return run_gui(args.catalogue, args.device)
+    handler = COMMANDS[args.command]
+    try:
+        return handler(args)
+    except (CatalogueError, ValueError, OSError) as exc:
+        print(f"whalecat {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _open(args) -> Catalogue:
+    return Catalogue.open(args.catalogue or default_catalogue_path())
+
+
+def _print_progress(done: int, total: int, message: str) -> None:
+    if sys.stderr.isatty() and total:
+        print(f"\r{done}/{total} {message[:60]:<60}", end="", file=sys.stderr, flush=True)
+
+
+def cmd_import(args) -> int:
+    from whalecat.importing import import_paths
+    from whalecat.progress import Progress
+
+    for path in args.paths:
+        if not path.exists():
+            raise ValueError(f"{path} not found; give photo files or folders that exist")
+    with _open(args) as catalogue:
+        started = time.perf_counter()
+        report = import_paths(catalogue, args.paths, args.labels, Progress(_print_progress))
+        seconds = time.perf_counter() - started
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    for path, reason in report.failed:
+        print(f"failed: {path}: {reason}")
+    print(f"{report.summary()} in {seconds:.1f} s")
+    return 1 if report.failed and not (report.imported or report.duplicates) else 0
+
+
+def cmd_identify(args) -> int:
+    from whalecat.identification import Identifier
+    from whalecat.matching.device import select_device
+
+    if args.top < 1:
+        raise ValueError(f"--top must be at least 1, not {args.top}")
+    select_device(args.device)
+    with _open(args) as catalogue:
+        identifier = Identifier(catalogue, args.method, args.device)
+        started = time.perf_counter()
+        candidates = identifier.identify_file(args.photo, top=args.top)
+        seconds = time.perf_counter() - started
+    if args.json:
+        rows = [{"rank": r, "label": c.label, "score": round(float(c.score), 6)}
+                for r, c in enumerate(candidates, 1)]
+        print(json.dumps({"photo": str(args.photo), "candidates": rows, "seconds": seconds}))
+        return 0
+    print(f"{args.photo}: top {len(candidates)} by method {args.method} ({seconds:.2f} s)")
+    for rank, candidate in enumerate(candidates, start=1):
+        print(f"{rank}. {candidate.label:<24} {candidate.score:.3f}")
+    return 0
+
+
+def cmd_whales(args) -> int:
+    from whalecat.catalogue.records import list_whales, unidentified_photos
+
+    with _open(args) as catalogue, catalogue.session() as session:
+        whales = list_whales(session)
+        unidentified = len(unidentified_photos(session))
+    print(f"{'whale':<48} photos  name")
+    for whale in whales:
+        print(f"{whale.id:<48} {whale.photo_count:>6}  {whale.name or ''}")
+    print(f"{len(whales)} whales; {unidentified} photos not yet identified")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from whalecat.catalogue.records import confirmed_labels
+    from whalecat.importing.labels import write_labels
+
+    with _open(args) as catalogue, catalogue.session() as session:
+        rows = [(name, label) for _, name, label in confirmed_labels(session)]
+    count = write_labels(args.out, rows)
+    print(f"wrote {count} rows to {args.out}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from whalecat.training import train_catalogue_model
+    from whalecat.progress import Progress
+
+    with _open(args) as catalogue:
+        result = train_catalogue_model(
+            catalogue,
+            kind=args.model,
+            epochs=args.epochs,
+            device=args.device,
+            activate=args.activate,
+            progress=Progress(_print_progress),
+        )
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(result.summary())
+    return 0
+
+
+def cmd_models(args) -> int:
+    from whalecat.matching.versions import list_versions, set_active_version
+
+    with _open(args) as catalogue:
+        if args.action == "activate":
+            if not args.version:
+                raise ValueError("models activate needs a VERSION; see 'whalecat models'")
+            set_active_version(catalogue, args.version)
+            print(f"active model: {args.version}")
+            return 0
+        for line in list_versions(catalogue):
+            print(line)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from whalecat.evaluation.runner import evaluate, format_table
+    from whalecat.matching.device import select_device
+    from whalecat.progress import Progress
+
+    select_device(args.device)
+    methods = args.methods or ["seed", "keypoints", "embedding", "default"]
+    results = evaluate(
+        args.labels, args.images, methods, Progress(_print_progress), seed_epochs=args.seed_epochs
+    )
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(json.dumps(results, indent=2) if args.json else format_table(results))
+    return 0
+
+
+COMMANDS = {
+    "import": cmd_import,
+    "identify": cmd_identify,
+    "whales": cmd_whales,
+    "export": cmd_export,
+    "train": cmd_train,
+    "models": cmd_models,
+    "evaluate": cmd_evaluate,
+}

@@ -1,0 +1,141 @@
+"""Identify photos against a catalogue with a matching method, and record the suggestions.
+
+The bridge between storage and matching: it builds the method's `Gallery` from the
+catalogue's confirmed photos, prepares the method again only when that gallery changed, and
+never matches a catalogue photo against itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from pathlib import Path
+
+from PIL import Image
+from sqlalchemy import select
+
+from whalecat.catalogue import Catalogue
+from whalecat.catalogue.models import CONFIRMED, Identification, Photo
+from whalecat.catalogue.records import find_photo_by_sha256, get_photo, record_suggestions
+from whalecat.imaging.io import open_photo
+from whalecat.matching.base import Candidate, Gallery, GalleryPhoto, Method
+from whalecat.progress import Progress
+
+log = logging.getLogger(__name__)
+
+DEFAULT_METHOD = "default"
+
+
+def build_gallery(catalogue: Catalogue) -> Gallery:
+    """Return the catalogue's photos confirmed as a known whale (new_whale photos excluded)."""
+    with catalogue.session() as session:
+        rows = session.execute(
+            select(
+                Photo.sha256,
+                Photo.stored_name,
+                Identification.whale_id,
+                Photo.crop_left,
+                Photo.crop_top,
+                Photo.crop_right,
+                Photo.crop_bottom,
+            )
+            .join(Identification, Identification.photo_id == Photo.id)
+            .where(Identification.status == CONFIRMED, Identification.whale_id.is_not(None))
+            .order_by(Photo.id)
+        ).all()
+    photos = []
+    for sha256, stored_name, whale_id, *box in rows:
+        crop = None if any(value is None for value in box) else tuple(box)
+        photos.append(GalleryPhoto(sha256, whale_id, catalogue.folder / stored_name, crop))
+    return Gallery(photos=photos, open_image=open_gallery_photo)
+
+
+def open_gallery_photo(photo: GalleryPhoto) -> Image.Image:
+    image = open_photo(photo.path)
+    return image.crop(photo.crop) if photo.crop else image
+
+
+class Identifier:
+    """One matching method kept prepared for one catalogue; safe to call from one thread at a time."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        method_name: str = DEFAULT_METHOD,
+        device: str = "auto",
+        method: Method | None = None,
+    ):
+        self.catalogue = catalogue
+        self.method_name = method_name
+        self.device = device
+        self._method = method
+        self._prepared_for: frozenset[tuple[str, str]] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def method(self) -> Method:
+        if self._method is None:
+            from whalecat.matching.methods import create_method
+
+            self._method = create_method(
+                self.method_name,
+                cache_dir=self.catalogue.cache_dir / "vectors",
+                device=self.device,
+                model_path=self.active_model_path(),
+            )
+        return self._method
+
+    def active_model_path(self) -> Path | None:
+        """The catalogue's active trained model, or None for the bundled one."""
+        from whalecat.matching.versions import active_model_path
+
+        return active_model_path(self.catalogue)
+
+    def prepare(self, progress: Progress | None = None) -> Gallery:
+        """Prepare the method for the current gallery, unless it already is."""
+        gallery = build_gallery(self.catalogue)
+        signature = frozenset((p.key, p.whale_id) for p in gallery.photos)
+        with self._lock:
+            if signature != self._prepared_for:
+                log.info(
+                    "Preparing method %s on %d photos of %d whales",
+                    self.method_name,
+                    len(gallery.photos),
+                    len(gallery.whale_ids),
+                )
+                self.method.prepare(gallery, progress or Progress())
+                self._prepared_for = signature
+        return gallery
+
+    def identify_photo(
+        self, photo_id: int, top: int = 5, record: bool = True, progress: Progress | None = None
+    ) -> list[Candidate]:
+        """Return the top candidates for a catalogue photo and store them as suggestions."""
+        with self.catalogue.session() as session:
+            photo = get_photo(session, photo_id)
+        self.prepare(progress)
+        image = open_photo(self.catalogue.folder / photo.stored_name)
+        if photo.crop:
+            image = image.crop(photo.crop)
+        candidates = self.method.query(image, top=top, exclude_keys=frozenset({photo.sha256}))
+        if record:
+            with self.catalogue.session() as session:
+                record_suggestions(
+                    session, photo_id, candidates, self.method_name, self.method.version
+                )
+        return candidates
+
+    def identify_file(
+        self, path: Path | str, top: int = 5, progress: Progress | None = None
+    ) -> list[Candidate]:
+        """Return the top candidates for a photo file; a catalogue copy of it is left out."""
+        path = Path(path)
+        image = open_photo(path)
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        with self.catalogue.session() as session:
+            existing = find_photo_by_sha256(session, sha256)
+        if existing is not None and existing.crop:
+            image = image.crop(existing.crop)
+        self.prepare(progress)
+        return self.method.query(image, top=top, exclude_keys=frozenset({sha256}))

@@ -1,0 +1,199 @@
+"""Import photo files and folders into a catalogue.
+
+Each file is handled on its own: hashed, decoded, copied under a content-derived name and
+recorded in one transaction. A file that fails is reported with its reason and leaves
+nothing behind, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from whalecat.catalogue import Catalogue
+from whalecat.catalogue.models import Photo
+from whalecat.catalogue.records import confirm_label, find_photo_by_sha256
+from whalecat.imaging.io import PHOTO_SUFFIXES, ImageError, open_photo, read_metadata
+from whalecat.imaging.preprocess import thumbnail
+from whalecat.importing.labels import read_labels
+from whalecat.progress import Cancelled, Progress
+
+log = logging.getLogger(__name__)
+
+STORED_SUFFIX = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "TIFF": ".tif", "HEIF": ".heic"}
+THUMBNAIL_SIDE = 256
+
+
+@dataclass
+class ImportReport:
+    """What an import did; `photo_ids` lists imported and duplicate photos in input order."""
+
+    imported: int = 0
+    duplicates: int = 0
+    labelled: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    photo_ids: list[int] = field(default_factory=list)
+    cancelled: bool = False
+
+    def summary(self) -> str:
+        text = (
+            f"{self.imported} imported, {self.duplicates} duplicates, {len(self.failed)} failed"
+        )
+        if self.labelled:
+            text += f", {self.labelled} labelled"
+        return text + (" (cancelled)" if self.cancelled else "")
+
+
+def collect_files(paths: list[Path | str]) -> list[Path]:
+    """Expand folders recursively into photo files, sorted; named files are kept as given.
+
+    Inside folders only files with a photo suffix are taken (case-insensitive), so a
+    labels CSV or notes beside the photos are not reported as failures.
+    """
+    files: list[Path] = []
+    for entry in map(Path, paths):
+        if entry.is_dir():
+            found = [
+                p
+                for p in entry.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in PHOTO_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(entry).parts)
+            ]
+            files.extend(sorted(found))
+        else:
+            files.append(entry)
+    return files
+
+
+def import_paths(
+    catalogue: Catalogue,
+    paths: list[Path | str],
+    labels_csv: Path | str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import photos from `paths` (files and folders), optionally labelled by `labels_csv`.
+
+    Raises LabelsError before touching the catalogue when the labels file is invalid.
+    Cancelling stops between files; everything imported until then stays.
+    """
+    progress = progress or Progress()
+    labels = read_labels(labels_csv) if labels_csv else {}
+    files = collect_files(paths)
+    report = ImportReport()
+    log.info("Importing %d files into %s", len(files), catalogue.folder)
+    with catalogue.session() as session:
+        for index, path in enumerate(files):
+            try:
+                progress.check()
+            except Cancelled:
+                report.cancelled = True
+                break
+            progress.report(index, len(files), path.name)
+            try:
+                photo_id, is_new = _import_one(catalogue, session, path)
+            except ImageError as exc:
+                report.failed.append((str(path), exc.reason))
+                log.warning("Import failed for %s: %s", path, exc.reason)
+                continue
+            except (OSError, SQLAlchemyError) as exc:
+                session.rollback()
+                report.failed.append((str(path), f"could not store the photo: {exc}"))
+                log.exception("Import failed for %s", path)
+                continue
+            report.photo_ids.append(photo_id)
+            if is_new:
+                report.imported += 1
+            else:
+                report.duplicates += 1
+            label = labels.get(path.name)
+            if label is not None:
+                confirm_label(session, photo_id, label, method="labels-csv")
+                report.labelled += 1
+        progress.report(len(files), len(files), "")
+    log.info("Import into %s finished: %s", catalogue.folder, report.summary())
+    return report
+
+
+def _import_one(catalogue: Catalogue, session, path: Path) -> tuple[int, bool]:
+    """Import one file; return (photo id, whether it was new). Leaves nothing on failure."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImageError(path, "file not found") from None
+    except IsADirectoryError:
+        raise ImageError(path, "is a folder, not a photo") from None
+    except PermissionError:
+        raise ImageError(path, "permission denied; check the file's read permission") from None
+    sha256 = hashlib.sha256(data).hexdigest()
+    existing = find_photo_by_sha256(session, sha256)
+    if existing is not None:
+        log.debug("%s is a duplicate of photo %d (%s)", path, existing.id, existing.original_name)
+        return existing.id, False
+
+    upright = open_photo(path)
+    metadata = read_metadata(path, upright)
+    stored_name = f"photos/{sha256[:2]}/{sha256}{STORED_SUFFIX.get(metadata.format, '.img')}"
+    target = catalogue.folder / stored_name
+    thumb_target = catalogue.thumbnails_dir / f"{sha256}.jpg"
+    _write_atomically(target, data)
+    try:
+        _save_thumbnail(upright, thumb_target)
+        photo = Photo(
+            sha256=sha256,
+            stored_name=stored_name,
+            original_name=path.name,
+            original_folder=str(path.parent.resolve()),
+            format=metadata.format,
+            width=metadata.width,
+            height=metadata.height,
+            taken_at=metadata.taken_at,
+            latitude=metadata.latitude,
+            longitude=metadata.longitude,
+            camera=metadata.camera,
+        )
+        session.add(photo)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        target.unlink(missing_ok=True)
+        thumb_target.unlink(missing_ok=True)
+        raise
+    return photo.id, True
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".importing-")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _save_thumbnail(upright, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    small = thumbnail(upright, THUMBNAIL_SIDE).convert("RGB")
+    temporary = target.with_name(target.name + ".part")
+    small.save(temporary, format="JPEG", quality=85)
+    os.replace(temporary, target)
+
+
+def stored_path(catalogue: Catalogue, stored_name: str) -> Path:
+    return catalogue.folder / stored_name
+
+
+def thumbnail_path(catalogue: Catalogue, sha256: str) -> Path:
+    return catalogue.thumbnails_dir / f"{sha256}.jpg"
+
+
+__all__ = ["ImportReport", "import_paths", "collect_files", "stored_path", "thumbnail_path"]

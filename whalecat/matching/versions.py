@@ -1,0 +1,56 @@
+"""Trained model versions kept in a catalogue's `models/` folder, and which one is active.
+
+Each version is a folder `models/<version>/` with `model.keras` and `model.json` (its
+sidecar). `models/active.json` names the active version; without it the bundled model in
+`resources/models/` is used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ACTIVE_FILE = "active.json"
+BUNDLED_VERSION = "bundled"
+
+
+def bundled_model_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "resources" / "models"
+
+
+def active_version(catalogue) -> str:
+    marker = catalogue.models_dir / ACTIVE_FILE
+    try:
+        return json.loads(marker.read_text(encoding="utf-8"))["version"]
+    except FileNotFoundError:
+        return BUNDLED_VERSION
+    except (ValueError, KeyError) as exc:
+        log.warning("Ignoring unreadable %s (%s); using the bundled model", marker, exc)
+        return BUNDLED_VERSION
+
+
+def active_model_path(catalogue) -> Path | None:
+    """Return the active version's `.keras` file, or None when the bundled model is active."""
+    version = active_version(catalogue)
+    if version == BUNDLED_VERSION:
+        return None
+    path = catalogue.models_dir / version / "model.keras"
+    if not path.is_file():
+        log.warning("Active model %s is missing at %s; using the bundled model", version, path)
+        return None
+    return path
+
+
+def set_active_version(catalogue, version: str) -> None:
+    """Make `version` active (BUNDLED_VERSION for the bundled model); written atomically."""
+    if version != BUNDLED_VERSION and not (catalogue.models_dir / version / "model.keras").is_file():
+        raise ValueError(f"model version {version!r} not found in {catalogue.models_dir}")
+    marker = catalogue.models_dir / ACTIVE_FILE
+    temporary = marker.with_name(ACTIVE_FILE + ".part")
+    temporary.write_text(json.dumps({"version": version}), encoding="utf-8")
+    os.replace(temporary, marker)
+    log.info("Active model of %s is now %s", catalogue.folder, version)
