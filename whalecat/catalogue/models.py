@@ -53,6 +53,8 @@ class Photo(Base):
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
     camera: Mapped[str | None] = mapped_column(String(200))
+    encounter: Mapped[str | None] = mapped_column(String(200))  # survey or encounter label
+    notes: Mapped[str | None] = mapped_column(Text)
     imported_at: Mapped[datetime] = mapped_column(default=utc_now)
     # The fluke's box in upright pixels; NULL means the whole photo.
     crop_left: Mapped[int | None]
@@ -80,6 +82,7 @@ class Identification(Base):
             "(whale_id IS NULL) = (is_new_whale = 1)", name="ck_identification_whale_or_new"
         ),
         Index("ix_identification_photo_status", "photo_id", "status"),
+        Index("ix_identification_whale", "whale_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

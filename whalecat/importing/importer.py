@@ -90,12 +90,12 @@ def import_paths(
     log.info("Importing %d files into %s", len(files), catalogue.folder)
     with catalogue.session() as session:
         for index, path in enumerate(files):
+            progress.report(index, len(files), path.name)
             try:
                 progress.check()
             except Cancelled:
                 report.cancelled = True
                 break
-            progress.report(index, len(files), path.name)
             try:
                 photo_id, is_new = _import_one(catalogue, session, path)
             except ImageError as exc:

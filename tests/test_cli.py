@@ -1,0 +1,57 @@
+import csv
+import json
+import subprocess
+import sys
+
+from tests.helpers import save_fluke
+from whalecat.cli import main
+
+
+def test_import_export_round_trip(tmp_path, capsys):
+    for name, individual, sighting in [("a.jpg", 1, 0), ("b.jpg", 1, 1), ("c.jpg", 2, 0)]:
+        save_fluke(tmp_path / "photos" / name, individual=individual, sighting=sighting)
+    (tmp_path / "photos" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\na.jpg,w_1287fbc\nb.jpg,w_1287fbc\nc.jpg,new_whale\n")
+    first = tmp_path / "first"
+
+    assert main(["--catalogue", str(first), "import", str(tmp_path / "photos"), "--labels", str(labels)]) == 0
+    printed = capsys.readouterr().out
+    assert "3 imported, 0 duplicates, 1 failed" in printed
+    assert "broken.jpg" in printed
+
+    exported = tmp_path / "out.csv"
+    assert main(["--catalogue", str(first), "export", "--format", "kaggle", str(exported)]) == 0
+    rows = sorted(tuple(r.values()) for r in csv.DictReader(exported.open()))
+    assert rows == [("a.jpg", "w_1287fbc"), ("b.jpg", "w_1287fbc"), ("c.jpg", "new_whale")]
+
+    second = tmp_path / "second"
+    assert main(["--catalogue", str(second), "import", str(tmp_path / "photos"), "--labels", str(exported)]) == 0
+    capsys.readouterr()
+    assert main(["--catalogue", str(second), "whales"]) == 0
+    listing = capsys.readouterr().out
+    assert "w_1287fbc" in listing and " 2 " in listing
+    assert "1 whales" in listing
+
+
+def test_missing_path_is_a_clear_error(tmp_path, capsys):
+    assert main(["--catalogue", str(tmp_path / "c"), "import", str(tmp_path / "nowhere")]) == 2
+    error = capsys.readouterr().err
+    assert "nowhere not found" in error
+
+
+def test_catalogue_path_that_is_a_file(tmp_path, capsys):
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("x")
+    assert main(["--catalogue", str(not_a_folder), "whales"]) == 2
+    assert "must be a folder" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "whalecat", "--catalogue", str(tmp_path / "c"), "whales"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "0 whales" in result.stdout
+    assert "tensorflow" not in json.dumps(result.stderr).lower()

@@ -1,0 +1,143 @@
+import sqlite3
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.helpers import save_fluke
+from whalecat.catalogue import Catalogue
+from whalecat.catalogue.models import Identification, Photo, Whale
+from whalecat.catalogue.records import list_whales, unidentified_photos
+from whalecat.importing import import_paths
+from whalecat.importing.importer import collect_files, thumbnail_path
+from whalecat.importing.labels import LabelsError
+from whalecat.progress import CancelToken, Progress
+
+
+@pytest.fixture
+def catalogue(tmp_path):
+    with Catalogue.open(tmp_path / "catalogue") as opened:
+        yield opened
+
+
+def _count(catalogue, model) -> int:
+    with catalogue.session() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_import_copies_under_content_name(catalogue, tmp_path):
+    source = save_fluke(tmp_path / "card" / "DSC_0001.JPG", individual=1)
+    report = import_paths(catalogue, [source])
+    assert report.imported == 1
+    with catalogue.session() as session:
+        photo = session.scalars(select(Photo)).one()
+    stored = catalogue.folder / photo.stored_name
+    assert stored.read_bytes() == source.read_bytes()
+    assert photo.sha256 in stored.name
+    assert photo.original_name == "DSC_0001.JPG"
+    assert (photo.width, photo.height) == (480, 320)
+    assert thumbnail_path(catalogue, photo.sha256).is_file()
+
+
+def test_duplicate_reported_not_copied(catalogue, tmp_path):
+    first = save_fluke(tmp_path / "a" / "one.jpg", individual=1)
+    second = tmp_path / "b" / "renamed.jpg"
+    second.parent.mkdir()
+    second.write_bytes(first.read_bytes())
+    report = import_paths(catalogue, [first, second])
+    assert (report.imported, report.duplicates) == (1, 1)
+    assert report.photo_ids[0] == report.photo_ids[1]
+    assert _count(catalogue, Photo) == 1
+    again = import_paths(catalogue, [tmp_path / "a"])
+    assert (again.imported, again.duplicates) == (0, 1)
+    assert len(list(catalogue.photos_dir.rglob("*.jpg"))) == 1
+
+
+def test_same_name_from_two_cards_both_kept(catalogue, tmp_path):
+    card_a = save_fluke(tmp_path / "card_a" / "DSC_0001.JPG", individual=1)
+    card_b = save_fluke(tmp_path / "card_b" / "DSC_0001.JPG", individual=2)
+    report = import_paths(catalogue, [tmp_path / "card_a", tmp_path / "card_b"])
+    assert report.imported == 2
+    with catalogue.session() as session:
+        folders = sorted(session.scalars(select(Photo.original_folder)))
+    assert folders == sorted([str(card_a.parent), str(card_b.parent)])
+
+
+def test_corrupt_file_does_not_stop_batch(catalogue, tmp_path):
+    good_before = save_fluke(tmp_path / "batch" / "a.jpg", individual=1)
+    broken = tmp_path / "batch" / "b.jpg"
+    broken.write_bytes(good_before.read_bytes()[:300])
+    (tmp_path / "batch" / "c.jpg").write_text("this is not a photo")
+    save_fluke(tmp_path / "batch" / "d.jpg", individual=2)
+    report = import_paths(catalogue, [tmp_path / "batch"])
+    assert report.imported == 2
+    failed = dict(report.failed)
+    assert set(failed) == {str(broken), str(tmp_path / "batch" / "c.jpg")}
+    assert "decode" in failed[str(broken)]
+    assert _count(catalogue, Photo) == 2
+    assert len(list(catalogue.photos_dir.rglob("*.*"))) == 2
+    assert not list(catalogue.folder.rglob(".importing-*"))
+
+
+def test_folder_import_skips_non_photo_files(tmp_path):
+    save_fluke(tmp_path / "survey" / "x.jpg", individual=1)
+    (tmp_path / "survey" / "labels.csv").write_text("Image,Id\n")
+    (tmp_path / "survey" / ".hidden").mkdir()
+    save_fluke(tmp_path / "survey" / ".hidden" / "y.jpg", individual=2)
+    assert [p.name for p in collect_files([tmp_path / "survey"])] == ["x.jpg"]
+
+
+def test_labels_create_whales_and_confirmations(catalogue, tmp_path):
+    for name, individual in [("a.jpg", 1), ("b.jpg", 2), ("c.jpg", 3), ("d.jpg", 4)]:
+        save_fluke(tmp_path / "photos" / name, individual=individual)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\na.jpg,w_1287fbc\nb.jpg,w_1287fbc\nc.jpg,new_whale\nd.jpg,\n")
+    report = import_paths(catalogue, [tmp_path / "photos"], labels)
+    assert report.labelled == 3
+    with catalogue.session() as session:
+        whales = list_whales(session)
+        assert [(w.id, w.photo_count) for w in whales] == [("w_1287fbc", 2)]
+        assert [p.original_name for p in unidentified_photos(session)] == ["d.jpg"]
+        new = session.scalar(select(func.count()).where(Identification.is_new_whale))
+    assert new == 1
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("Name,Whale\na.jpg,w_1\n", "header row"),
+        ("Image,Id\n,w_1\n", "line 2"),
+        ("Image,Id\na.jpg,bad\x07id\n", "invalid whale id"),
+    ],
+)
+def test_invalid_labels_rejected_before_import(catalogue, tmp_path, content, message):
+    save_fluke(tmp_path / "photos" / "a.jpg", individual=1)
+    labels = tmp_path / "labels.csv"
+    labels.write_text(content)
+    with pytest.raises(LabelsError, match=message):
+        import_paths(catalogue, [tmp_path / "photos"], labels)
+    assert _count(catalogue, Photo) == 0
+
+
+def test_cancel_keeps_finished_files(catalogue, tmp_path):
+    for index in range(5):
+        save_fluke(tmp_path / "batch" / f"{index}.jpg", individual=index)
+    token = CancelToken()
+
+    def cancel_after_two(done, total, message):
+        if done == 2:
+            token.cancel()
+
+    report = import_paths(catalogue, [tmp_path / "batch"], progress=Progress(cancel_after_two, token))
+    assert report.cancelled
+    assert report.imported == 2
+    assert _count(catalogue, Photo) == 2
+
+
+def test_catalogue_uses_wal_and_foreign_keys(catalogue):
+    with catalogue.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    with sqlite3.connect(catalogue.database_path) as raw:
+        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"whale", "photo", "identification", "alembic_version"} <= tables
+    assert _count(catalogue, Whale) == 0

@@ -1,0 +1,74 @@
+import sqlite3
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
+
+from whalecat.catalogue import Catalogue
+from whalecat.catalogue.store import DATABASE_NAME, MIGRATIONS
+
+
+def _alembic_config(connection=None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _catalogue_at(folder, revision: str) -> None:
+    """Create a catalogue database at an old schema revision with one photo and whale."""
+    folder.mkdir(parents=True)
+    engine = create_engine(f"sqlite:///{folder / DATABASE_NAME}")
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), revision)
+        connection.exec_driver_sql(
+            "INSERT INTO photo (id, sha256, stored_name, original_name, original_folder, format,"
+            " width, height, imported_at) VALUES (1, 'abc', 'photos/ab/abc.jpg', 'DSC_0001.JPG',"
+            " '/cards/a', 'JPEG', 640, 480, '2024-01-01 00:00:00')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO whale (id, created_at) VALUES ('w_1287fbc', '2024-01-01 00:00:00')"
+        )
+    engine.dispose()
+
+
+def test_every_old_revision_upgrades_with_backup(tmp_path):
+    script = ScriptDirectory.from_config(_alembic_config())
+    head = script.get_current_head()
+    old_revisions = [r.revision for r in script.walk_revisions() if r.revision != head]
+    assert old_revisions, "expected at least one migration before the newest"
+    for revision in old_revisions:
+        folder = tmp_path / f"at-{revision}"
+        _catalogue_at(folder, revision)
+        with Catalogue.open(folder) as catalogue:
+            columns = {c["name"] for c in inspect(catalogue.engine).get_columns("photo")}
+            with catalogue.engine.connect() as connection:
+                version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+                names = connection.exec_driver_sql("SELECT original_name FROM photo").scalars().all()
+        assert version == head
+        assert {"encounter", "notes"} <= columns
+        assert names == ["DSC_0001.JPG"]
+        backups = list(folder.glob(f"catalogue-before-{revision}-*.sqlite"))
+        assert len(backups) == 1
+        with sqlite3.connect(backups[0]) as backup:
+            assert backup.execute("SELECT version_num FROM alembic_version").fetchone() == (revision,)
+            assert backup.execute("SELECT count(*) FROM photo").fetchone() == (1,)
+
+
+def test_current_catalogue_opens_without_backup(tmp_path):
+    Catalogue.open(tmp_path / "c").close()
+    Catalogue.open(tmp_path / "c").close()
+    assert not list((tmp_path / "c").glob("catalogue-before-*"))
+
+
+def test_models_match_newest_migration(tmp_path):
+    """Autogenerate finds no difference: the ORM models and the migrations agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from whalecat.catalogue.models import Base
+
+    with Catalogue.open(tmp_path / "c") as catalogue, catalogue.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []

@@ -1,0 +1,79 @@
+import pytest
+
+from tests.helpers import save_fluke
+from whalecat.catalogue import Catalogue
+from whalecat.catalogue.records import (
+    RecordError,
+    confirm_label,
+    get_photo,
+    list_whales,
+    restore_confirmation,
+    set_crop,
+    suggest_whale_id,
+    unidentified_photos,
+    validate_whale_id,
+)
+from whalecat.importing import import_paths
+
+
+@pytest.fixture
+def catalogue_with_two_photos(tmp_path):
+    save_fluke(tmp_path / "in" / "a.jpg", individual=1)
+    save_fluke(tmp_path / "in" / "b.jpg", individual=2)
+    with Catalogue.open(tmp_path / "catalogue") as catalogue:
+        import_paths(catalogue, [tmp_path / "in"])
+        yield catalogue
+
+
+def test_confirm_then_undo_restores_unidentified(catalogue_with_two_photos):
+    with catalogue_with_two_photos.session() as session:
+        before = confirm_label(session, 1, "w_1287fbc")
+        assert [(w.id, w.photo_count) for w in list_whales(session)] == [("w_1287fbc", 1)]
+        assert before.label is None
+        restore_confirmation(session, before)
+        assert list_whales(session) == []
+        assert len(unidentified_photos(session)) == 2
+
+
+def test_reconfirm_replaces_and_undo_returns_previous(catalogue_with_two_photos):
+    with catalogue_with_two_photos.session() as session:
+        confirm_label(session, 1, "w_aaaaaaa")
+        before = confirm_label(session, 1, "new_whale")
+        assert get_photo(session, 1).confirmed_label == "new_whale"
+        restore_confirmation(session, before)
+        assert get_photo(session, 1).confirmed_label == "w_aaaaaaa"
+
+
+def test_suggested_id_is_unused_kaggle_style(catalogue_with_two_photos):
+    with catalogue_with_two_photos.session() as session:
+        confirm_label(session, 1, "w_1287fbc")
+        suggestion = suggest_whale_id(session)
+    assert suggestion.startswith("w_") and len(suggestion) == 9
+    assert suggestion != "w_1287fbc"
+
+
+@pytest.mark.parametrize("bad", ["", " ", "a\x00b", "x" * 129])
+def test_invalid_whale_ids_rejected(catalogue_with_two_photos, bad):
+    with catalogue_with_two_photos.session() as session, pytest.raises(RecordError):
+        confirm_label(session, 1, bad)
+
+
+def test_new_whale_is_reserved_as_an_id():
+    with pytest.raises(RecordError, match="reserved"):
+        validate_whale_id("new_whale")
+
+
+def test_unknown_photo_rejected(catalogue_with_two_photos):
+    with catalogue_with_two_photos.session() as session:
+        with pytest.raises(RecordError, match="photo 99"):
+            confirm_label(session, 99, "w_1")
+
+
+def test_crop_stored_and_checked(catalogue_with_two_photos):
+    with catalogue_with_two_photos.session() as session:
+        set_crop(session, 1, (10, 20, 400, 300))
+        assert get_photo(session, 1).crop == (10, 20, 400, 300)
+        with pytest.raises(RecordError, match="does not fit"):
+            set_crop(session, 1, (10, 20, 900, 300))
+        set_crop(session, 1, None)
+        assert get_photo(session, 1).crop is None
