@@ -1,0 +1,104 @@
+"""The catalogue replay split and its metrics, on small hand-made lists with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from whalecat.evaluation.protocol import (
+    LabelledPhoto,
+    Query,
+    is_unseen,
+    natural_key,
+    read_labels,
+    score_queries,
+    split_catalogue,
+)
+from whalecat.matching.base import NEW_WHALE
+
+# Computed once from the sha1 rule: "f" and "h" are unseen, "a" and "b" are not.
+UNSEEN_ID = "f"
+SEEN_IDS = ("a", "b")
+
+
+def test_unseen_rule_matches_sha1():
+    assert is_unseen(UNSEEN_ID)
+    assert is_unseen("h")
+    assert not is_unseen("a")
+    assert not is_unseen("b")
+
+
+def test_natural_key_orders_numbers_by_value():
+    names = ["w_10.jpg", "w_2.jpg", "w_1.jpg", "W_3.jpg"]
+    assert sorted(names, key=natural_key) == ["w_1.jpg", "w_2.jpg", "W_3.jpg", "w_10.jpg"]
+
+
+def test_split_sends_first_half_to_catalogue():
+    photos = [LabelledPhoto(f"w_{i}.jpg", "a") for i in (10, 2, 1, 3, 20)]
+    split = split_catalogue(photos)
+    assert [p.image for p in split.catalogue] == ["w_1.jpg", "w_2.jpg", "w_3.jpg"]
+    assert split.queries == [Query("w_10.jpg", "a"), Query("w_20.jpg", "a")]
+
+
+def test_split_single_photo_is_catalogue_only():
+    split = split_catalogue([LabelledPhoto("only.jpg", "b")])
+    assert split.catalogue == [LabelledPhoto("only.jpg", "b")]
+    assert split.queries == []
+
+
+def test_split_unseen_whale_is_all_queries():
+    photos = [LabelledPhoto("x_1.jpg", UNSEEN_ID), LabelledPhoto("x_2.jpg", UNSEEN_ID)]
+    split = split_catalogue(photos)
+    assert split.catalogue == []
+    assert split.queries == [Query("x_1.jpg", NEW_WHALE), Query("x_2.jpg", NEW_WHALE)]
+
+
+def test_read_labels_skips_empty_and_new_whale(tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\n1.jpg,a\n2.jpg,\n3.jpg,new_whale\n4.jpg,b\n", encoding="utf-8")
+    assert read_labels(labels) == [LabelledPhoto("1.jpg", "a"), LabelledPhoto("4.jpg", "b")]
+
+
+def test_score_queries_hand_computed():
+    answers = ["a", "b", NEW_WHALE, "c"]
+    predictions = [
+        ["a", "x", "y", "z", "w"],  # rank 1
+        ["x", "y", "b", "z", "w"],  # rank 3
+        [NEW_WHALE, "a", "b", "c", "d"],  # rank 1, new_whale right
+        [NEW_WHALE, "a", "b", "d", "e"],  # missed, new_whale wrong
+    ]
+    scores = score_queries(answers, predictions)
+    assert scores["map5"] == pytest.approx((1 + 1 / 3 + 1 + 0) / 4)
+    assert scores["top1"] == pytest.approx(0.5)
+    assert scores["top5"] == pytest.approx(0.75)
+    assert scores["known_top5"] == pytest.approx(2 / 3)
+    assert scores["new_precision"] == pytest.approx(0.5)
+    assert scores["new_recall"] == pytest.approx(1.0)
+    assert scores["queries_known"] == 3
+    assert scores["queries_new"] == 1
+
+
+def test_score_queries_ignores_labels_past_five():
+    scores = score_queries(["a"], [["v", "w", "x", "y", "z", "a"]])
+    assert scores["map5"] == 0.0
+    assert scores["top5"] == 0.0
+
+
+def test_score_queries_without_new_whale_is_nan():
+    scores = score_queries(["a"], [["a"]])
+    assert math.isnan(scores["new_precision"])
+    assert math.isnan(scores["new_recall"])
+
+
+def test_score_queries_rejects_length_mismatch():
+    with pytest.raises(ValueError, match="1 answers but 2 predictions"):
+        score_queries(["a"], [["a"], ["b"]])
+
+
+def test_split_real_rightwhale_labels(rightwhale_data):
+    split = split_catalogue(read_labels(rightwhale_data / "labels.csv"))
+    catalogue_ids = {photo.whale_id for photo in split.catalogue}
+    assert len(split.catalogue) + len(split.queries) == 2702
+    assert all(q.answer in catalogue_ids for q in split.queries if q.answer != NEW_WHALE)
+    assert not any(is_unseen(whale_id) for whale_id in catalogue_ids)

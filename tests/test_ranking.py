@@ -1,0 +1,108 @@
+"""Best-photo ranking, score fusion and new_whale calibration on hand-made scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from whalecat.matching import ranking
+from whalecat.matching.base import NEW_WHALE, GalleryPhoto
+
+
+def photo(key: str, whale_id: str) -> GalleryPhoto:
+    return GalleryPhoto(key=key, whale_id=whale_id, path=Path(f"{key}.jpg"))
+
+
+PHOTOS = [photo("a1", "A"), photo("a2", "A"), photo("b1", "B"), photo("c1", "C")]
+
+
+def test_best_per_whale_takes_max_photo():
+    whales = ranking.best_per_whale(np.array([0.2, 0.9, 0.5, 0.1]), PHOTOS)
+    assert [w.whale_id for w in whales] == ["A", "B", "C"]
+    assert whales[0].score == pytest.approx(0.9)
+    assert whales[0].best_photo_key == "a2"
+
+
+def test_best_per_whale_skips_excluded_keys():
+    whales = ranking.best_per_whale(np.array([0.2, 0.9, 0.5, 0.1]), PHOTOS, frozenset({"a2"}))
+    assert [w.whale_id for w in whales] == ["B", "A", "C"]
+    assert whales[1].best_photo_key == "a1"
+
+
+def test_leave_one_out_scores_hand_computed():
+    similarity = np.array(
+        [
+            [1.0, 0.8, 0.3, 0.1],
+            [0.8, 1.0, 0.6, 0.2],
+            [0.3, 0.6, 1.0, 0.4],
+            [0.1, 0.2, 0.4, 1.0],
+        ]
+    )
+    match, stranger = ranking.leave_one_out_scores(similarity, ["A", "A", "B", "C"])
+    # Only A's two photos have a partner of their own whale.
+    assert match.tolist() == [0.8, 0.8]
+    assert stranger.tolist() == [0.3, 0.6]
+
+
+def test_fit_threshold_separates_scores():
+    match = np.array([0.8, 0.85, 0.9, 0.7])
+    stranger = np.array([0.3, 0.4, 0.5, 0.45])
+    calibration = ranking.fit_threshold(match, stranger)
+    assert 0.5 < calibration.threshold < 0.7
+    assert calibration.match_scores == 4
+
+
+def test_fit_threshold_too_few_scores_uses_default():
+    calibration = ranking.fit_threshold(np.array([0.9]), np.array([0.1]))
+    assert calibration == ranking.Calibration.default()
+
+
+def test_calibrate_without_pairs_uses_default():
+    vectors = np.eye(3, dtype=np.float32)
+    assert ranking.calibrate(vectors, ["A", "B", "C"]) == ranking.Calibration.default()
+
+
+def test_confidence_is_half_at_threshold():
+    calibration = ranking.Calibration(0.6, 0.1)
+    assert calibration.confidence(0.6) == pytest.approx(0.5)
+    assert calibration.confidence(0.9) > 0.9
+    assert calibration.confidence(0.3) < 0.1
+
+
+def scores(*pairs):
+    return [ranking.WhaleScore(whale, score, whale.lower()) for whale, score in pairs]
+
+
+def test_candidates_new_whale_first_below_threshold():
+    whales = scores(("A", 0.4), ("B", 0.3), ("C", 0.2), ("D", 0.1), ("E", 0.0))
+    labels = [c.label for c in ranking.to_candidates(whales, ranking.Calibration(0.5, 0.1))]
+    assert labels == [NEW_WHALE, "A", "B", "C", "D"]
+
+
+def test_candidates_new_whale_after_confident_whales():
+    whales = scores(("A", 0.9), ("B", 0.7), ("C", 0.2), ("D", 0.1), ("E", 0.0))
+    candidates = ranking.to_candidates(whales, ranking.Calibration(0.5, 0.1))
+    assert [c.label for c in candidates] == ["A", "B", NEW_WHALE, "C", "D"]
+    assert candidates[0].details["confidence"] > 0.9
+
+
+def test_candidates_new_whale_fifth_when_all_confident():
+    whales = scores(*[(name, 0.9) for name in "ABCDEF"])
+    labels = [c.label for c in ranking.to_candidates(whales, ranking.Calibration(0.5, 0.1))]
+    assert len(labels) == 5
+    assert labels[4] == NEW_WHALE
+    assert len(set(labels)) == 5
+
+
+def test_candidates_small_gallery():
+    labels = [c.label for c in ranking.to_candidates(scores(("A", 0.9)), ranking.Calibration(0.5, 0.1))]
+    assert labels == ["A", NEW_WHALE]
+
+
+def test_fuse_grows_with_inliers_and_saturates():
+    assert ranking.fuse(0.5, 0) == pytest.approx(0.5)
+    assert ranking.fuse(0.5, 10) > ranking.fuse(0.5, 5)
+    assert ranking.fuse(0.5, 40) == pytest.approx(1.5)
+    assert ranking.fuse(0.5, 400) == pytest.approx(1.5)

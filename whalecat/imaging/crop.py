@@ -1,0 +1,105 @@
+"""Locating the fluke in a photo with classical image processing, cheaply and without a model.
+
+A fluke is a large region that differs from the water and sky around it, so its pixels stand
+out from the frame's border. The saliency of each pixel is its distance from the median of the
+border, in grayscale after a blur that removes wave texture. Otsu's threshold splits that into
+fluke and background, and the largest connected region, favoured in the upper and middle part
+of the frame where photographers put the fluke, gives the box. Anything implausible falls back
+to the whole image, which every matcher handles anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+WORK_SIDE = 256  # pixels on the longer side while searching; boxes are scaled back
+MARGIN = 0.06  # of the box's size, added on each side so the trailing edge is kept
+MIN_AREA = 0.04  # boxes smaller than this fraction of the frame are rejected
+CAPTION_STD = 12.0  # a row strip this uniform at the bottom is treated as a caption band
+
+Box = tuple[int, int, int, int]
+
+
+def whole_image(image: Image.Image) -> Box:
+    return (0, 0, image.width, image.height)
+
+
+def locate_fluke(image: Image.Image) -> Box:
+    """Return the fluke's box `(left, top, right, bottom)` in upright pixels.
+
+    Returns the whole image when no plausible region stands out.
+    """
+    gray = np.asarray(image.convert("L"), dtype=np.uint8)
+    height, width = gray.shape
+    if min(height, width) < 16:
+        return whole_image(image)
+    scale = WORK_SIDE / max(height, width)
+    small = cv2.resize(gray, (max(int(width * scale), 8), max(int(height * scale), 8)),
+                       interpolation=cv2.INTER_AREA)
+    content_bottom = _caption_top(small)
+    box = _salient_box(small[:content_bottom])
+    if box is None:
+        return whole_image(image)
+    left, top, right, bottom = box
+    return (
+        max(int(left / scale), 0),
+        max(int(top / scale), 0),
+        min(int(np.ceil(right / scale)), width),
+        min(int(np.ceil(bottom / scale)), height),
+    )
+
+
+def _caption_top(gray: np.ndarray) -> int:
+    """Return the first row of a burned-in caption band at the bottom, or the height if none.
+
+    A caption band is a run of bottom rows of one flat colour, with text in it, that
+    differs from the rows above; it is detected by rows whose median is far from the
+    photo's and whose spread, text aside, is small.
+    """
+    height = gray.shape[0]
+    photo_median = float(np.median(gray[: height // 2]))
+    row = height
+    while row > height * 0.75:
+        line = gray[row - 1]
+        flat = np.percentile(line, 75) - np.percentile(line, 25) < CAPTION_STD
+        if not (flat and abs(float(np.median(line)) - photo_median) > 40):
+            break
+        row -= 1
+    return row if height - row >= 3 else height
+
+
+def _salient_box(gray: np.ndarray) -> Box | None:
+    height, width = gray.shape
+    blurred = cv2.GaussianBlur(gray, (0, 0), sigmaX=max(width, height) / 80)
+    border = np.concatenate([blurred[0], blurred[-1], blurred[:, 0], blurred[:, -1]])
+    saliency = np.abs(blurred.astype(np.int16) - int(np.median(border))).astype(np.uint8)
+    if int(saliency.max()) < 20:
+        return None
+    _, mask = cv2.threshold(saliency, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+    count, _, stats, centroids = cv2.connectedComponentsWithStats(mask)
+    if count <= 1:
+        return None
+
+    # Prefer large regions whose centre is not in the bottom fifth (spray, wake, captions).
+    best, best_weight = None, 0.0
+    for label in range(1, count):
+        x, y, w, h, area = stats[label]
+        centre_y = centroids[label][1] / height
+        weight = area * (0.5 if centre_y > 0.8 else 1.0)
+        if weight > best_weight:
+            best, best_weight = (x, y, x + w, y + h), weight
+    left, top, right, bottom = best
+    box_w, box_h = right - left, bottom - top
+    if box_w * box_h < MIN_AREA * width * height or box_w < box_h * 0.6:
+        # Too small to be a fluke, or a tall sliver: most likely water or a reflection.
+        return None
+    dx, dy = int(box_w * MARGIN), int(box_h * MARGIN)
+    return (max(left - dx, 0), max(top - dy, 0), min(right + dx, width), min(bottom + dy, height))

@@ -1,0 +1,119 @@
+"""Choosing the device TensorFlow runs on, with TensorFlow imported only when first needed.
+
+Importing TensorFlow takes seconds and hundreds of megabytes, so the package never imports it
+at module level: the catalogue, the importer and the GUI start without it, and matching code
+calls `tensorflow()` or `keras()` when a model is first built or loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from types import ModuleType
+
+log = logging.getLogger(__name__)
+
+DEVICE_CHOICES = ("auto", "cpu", "gpu")
+
+_selected: str | None = None
+
+
+class DeviceError(RuntimeError):
+    """The requested device cannot be used."""
+
+
+def tensorflow() -> ModuleType:
+    """Import and return TensorFlow, quieting its C++ start-up log unless the user set a level."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    return tf
+
+
+def keras() -> ModuleType:
+    """Import and return Keras 3 (after TensorFlow, which it uses as its backend here)."""
+    tensorflow()
+    import keras as keras_module
+
+    return keras_module
+
+
+def select_device(device: str = "auto") -> str:
+    """Configure TensorFlow for `device` ("auto", "cpu" or "gpu") and return a description.
+
+    "cpu" hides every GPU. "gpu" raises DeviceError when TensorFlow sees none. Mixed precision
+    is turned on only when a GPU runs, because on CPU it is slower. TensorFlow fixes visible
+    devices when it first runs an operation, so only the first call in a process takes effect
+    on the device; later calls return the description of the device already chosen.
+    """
+    global _selected
+    if device not in DEVICE_CHOICES:
+        raise ValueError(f"invalid device {device!r}; use one of {', '.join(DEVICE_CHOICES)}")
+    if _selected is not None:
+        if device != "auto" and not _selected.lower().startswith(device):
+            log.warning("Device already set to %s; ignoring the request for %s", _selected, device)
+        return _selected
+
+    tf = tensorflow()
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "gpu" and not gpus:
+        raise DeviceError(
+            "device 'gpu' requested but TensorFlow finds no GPU; install the GPU build "
+            "(pip install whalecat[gpu]) and a CUDA driver, or use device 'cpu' or 'auto'"
+        )
+
+    use_gpu = bool(gpus) and device != "cpu"
+    if gpus and not use_gpu:
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError as exc:  # raised when TensorFlow has already started
+            log.warning("Could not hide the GPUs, TensorFlow is already initialized: %s", exc)
+
+    if use_gpu:
+        for gpu in gpus:
+            try:
+                tf.config.experimental.set_memory_growth(gpu, True)
+            except RuntimeError as exc:
+                log.warning("Could not enable memory growth on %s: %s", gpu.name, exc)
+        keras().mixed_precision.set_global_policy("mixed_float16")
+        _selected = f"GPU ({len(gpus)} visible: {', '.join(gpu.name for gpu in gpus)}), mixed precision"
+    else:
+        _selected = f"CPU ({os.cpu_count()} cores)"
+    log.info("TensorFlow %s runs on %s", tf.__version__, _selected)
+    return _selected
+
+
+def progress_callback(progress, epochs: int, steps_per_epoch: int, label: str = "Training"):
+    """Return a Keras callback that reports each batch to `progress` and honours cancel.
+
+    On cancel it sets `model.stop_training`, which Keras 3 checks after every batch, so
+    training stops within one batch. The caller raises `Cancelled` after `fit` returns when
+    `progress.cancelled` is set.
+    """
+    k = keras()
+    total = max(epochs * steps_per_epoch, 1)
+
+    class ProgressCallback(k.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+            self.last_logs: dict = {}
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if progress.cancelled:
+                self.model.stop_training = True
+                return
+            done = self.epoch * steps_per_epoch + batch + 1
+            progress.report(done, total, f"{label}: epoch {self.epoch + 1} of {epochs}")
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.last_logs = dict(logs or {})
+            summary = ", ".join(f"{name} {value:.4f}" for name, value in self.last_logs.items())
+            log.info("%s epoch %d of %d: %s", label, epoch + 1, epochs, summary)
+            if progress.cancelled:
+                self.model.stop_training = True
+
+    return ProgressCallback()

@@ -1,0 +1,181 @@
+"""Ranking whales by their best photo, fusing scores, and placing `new_whale`.
+
+`new_whale` needs a score threshold: below it, the best catalogued whale is more likely a
+stranger than a match. The threshold is calibrated on the gallery itself, never on query
+answers. Each photo of a whale with two or more photos is treated once as a query: its best
+score to the other photos of its own whale is what a match scores, and its best score to
+every other whale is what a stranger scores. The threshold is the score that best separates
+the two (maximum balanced accuracy), so it follows the model and the catalogue it is used on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from whalecat.matching.base import NEW_WHALE, Candidate, GalleryPhoto
+
+# Used until the gallery has a whale with two photos. Cosine similarity of unit vectors.
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_SPREAD = 0.1
+MIN_CALIBRATION_PAIRS = 3
+
+
+@dataclass(frozen=True)
+class WhaleScore:
+    """A catalogued whale's score for one query: that of its best-matching photo."""
+
+    whale_id: str
+    score: float
+    best_photo_key: str
+    details: dict | None = None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The `new_whale` threshold and the scale that turns a score into a confidence."""
+
+    threshold: float
+    spread: float
+    match_scores: int = 0  # how many gallery photos the threshold was fitted on
+    source: str = "default"
+
+    @classmethod
+    def default(cls) -> "Calibration":
+        return cls(DEFAULT_THRESHOLD, DEFAULT_SPREAD)
+
+    def confidence(self, score: float) -> float:
+        """Return the 0..1 confidence that a whale scoring `score` is the query's whale.
+
+        A logistic curve centred on the threshold (0.5 there) whose slope comes from the
+        spread of the calibration scores. It is monotonic but not a fitted probability.
+        """
+        z = (score - self.threshold) / max(self.spread, 1e-6)
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+    def __str__(self) -> str:
+        return (
+            f"new_whale threshold {self.threshold:.3f} (spread {self.spread:.3f}, "
+            f"{self.source}, {self.match_scores} photos)"
+        )
+
+
+def best_per_whale(
+    scores: np.ndarray,
+    photos: Sequence[GalleryPhoto],
+    exclude_keys: frozenset[str] = frozenset(),
+) -> list[WhaleScore]:
+    """Return every whale's best-photo score for one query, best first.
+
+    `scores[i]` belongs to `photos[i]`; photos whose key is in `exclude_keys` are skipped.
+    """
+    best: dict[str, WhaleScore] = {}
+    for score, photo in zip(np.asarray(scores, dtype=float), photos):
+        if photo.key in exclude_keys:
+            continue
+        current = best.get(photo.whale_id)
+        if current is None or score > current.score:
+            best[photo.whale_id] = WhaleScore(photo.whale_id, float(score), photo.key)
+    return sorted(best.values(), key=lambda whale: (-whale.score, whale.whale_id))
+
+
+def leave_one_out_scores(
+    similarity: np.ndarray, whale_ids: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (match, stranger) best scores of each photo whose whale has other photos.
+
+    `similarity` is the square photo-by-photo score matrix of the gallery. For photo i,
+    the match score is its best score to another photo of its whale and the stranger score
+    its best score to a photo of any other whale.
+    """
+    ids = np.asarray(whale_ids)
+    size = len(ids)
+    if size < 2:
+        return np.zeros(0), np.zeros(0)
+    same = ids[:, None] == ids[None, :]
+    np.fill_diagonal(same, False)
+    other = ids[:, None] != ids[None, :]
+    has_partner = same.any(axis=1) & other.any(axis=1)
+    matrix = np.asarray(similarity, dtype=float)
+    match = np.where(same, matrix, -np.inf).max(axis=1)[has_partner]
+    stranger = np.where(other, matrix, -np.inf).max(axis=1)[has_partner]
+    return match, stranger
+
+
+def fit_threshold(match: np.ndarray, stranger: np.ndarray, source: str = "gallery") -> Calibration:
+    """Pick the threshold with the best balanced accuracy between match and stranger scores."""
+    if len(match) < MIN_CALIBRATION_PAIRS:
+        return Calibration.default()
+    candidates = np.unique(np.concatenate([match, stranger]))
+    # Midpoints between observed scores, so the threshold never sits on a sample.
+    cuts = np.concatenate([[candidates[0] - 1e-6], (candidates[:-1] + candidates[1:]) / 2])
+    true_positive = (match[None, :] >= cuts[:, None]).mean(axis=1)
+    true_negative = (stranger[None, :] < cuts[:, None]).mean(axis=1)
+    balanced = (true_positive + true_negative) / 2
+    # Several cuts can tie, so take the middle of the best plateau.
+    best = np.flatnonzero(balanced >= balanced.max() - 1e-9)
+    threshold = float(np.median(cuts[best]))
+    spread = float(np.std(np.concatenate([match, stranger]))) / 2 or DEFAULT_SPREAD
+    return Calibration(threshold, spread, len(match), source)
+
+
+def calibrate(vectors: np.ndarray, whale_ids: Sequence[str]) -> Calibration:
+    """Calibrate the cosine-similarity threshold on a gallery's own unit vectors."""
+    if len(vectors) < 2:
+        return Calibration.default()
+    match, stranger = leave_one_out_scores(vectors @ vectors.T, whale_ids)
+    return fit_threshold(match, stranger)
+
+
+def to_candidates(
+    whales: Sequence[WhaleScore], calibration: Calibration, top: int = 5, method: str = ""
+) -> list[Candidate]:
+    """Return the `top` labels best first, with `new_whale` placed at the threshold.
+
+    Whales scoring at or above the threshold rank before `new_whale`. Every candidate's
+    details carry its confidence; `new_whale` gets one minus the best whale's confidence.
+    """
+    best_confidence = calibration.confidence(whales[0].score) if whales else 0.0
+    new_whale = Candidate(
+        NEW_WHALE,
+        calibration.threshold,
+        None,
+        {"confidence": 1.0 - best_confidence, "method": method},
+    )
+    candidates: list[Candidate] = []
+    placed = False
+    for whale in whales:
+        if not placed and whale.score < calibration.threshold:
+            candidates.append(new_whale)
+            placed = True
+        details = {"confidence": calibration.confidence(whale.score), "method": method}
+        details.update(whale.details or {})
+        candidates.append(Candidate(whale.whale_id, whale.score, whale.best_photo_key, details))
+        if len(candidates) >= top + 1:
+            break
+    if not placed:
+        candidates.insert(min(len(candidates), top - 1), new_whale)
+    return candidates[:top]
+
+
+def fuse(cosine: float, inliers: int, saturation: int = 40) -> float:
+    """Combine an embedding cosine similarity and a keypoint inlier count into one score.
+
+    Inliers add up to 1.0, growing with log(1 + inliers) until `saturation`, because a few
+    geometric inliers already say much and hundreds say little more. The saturation is an
+    estimate, not a fitted value.
+    """
+    keypoint_term = min(math.log1p(inliers) / math.log1p(saturation), 1.0)
+    return float(cosine) + keypoint_term
+
+
+def group_by_whale(photos: Sequence[GalleryPhoto]) -> dict[str, list[int]]:
+    """Return the indices of each whale's photos, in gallery order."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, photo in enumerate(photos):
+        groups[photo.whale_id].append(index)
+    return dict(groups)
