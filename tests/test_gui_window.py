@@ -1,0 +1,199 @@
+"""The main window end to end, on real fluke photos and a real SQLite catalogue."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QImage
+from PySide6.QtWidgets import QDialogButtonBox
+
+from tests.test_gui_support import (  # noqa: F401  (fixtures)
+    REAL_METHODS_AVAILABLE,
+    WAIT_MS,
+    labelled_sample,
+    no_thread_left,
+    window,
+    write_labels,
+)
+from whalecat.catalogue.records import list_whales
+from whalecat.gui.worker import running_threads
+
+IDENTIFY_WAIT_MS = 120_000 if REAL_METHODS_AVAILABLE else WAIT_MS
+
+
+def import_and_wait(qtbot, window, paths, labels_csv=None):
+    worker = window.import_paths(paths, labels_csv)
+    assert worker is not None
+    with qtbot.waitSignal(worker.done, timeout=WAIT_MS):
+        pass
+    return window.import_panel.last_report
+
+
+def test_import_lists_corrupt_file(qtbot, window, fluke_data, tmp_path):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for name in ("0000e88ab.jpg", "000a6daec.jpg"):
+        shutil.copy(fluke_data / "images" / name, batch / name)
+    truncated = (fluke_data / "images" / "0e6abdd05.jpg").read_bytes()[:2000]
+    (batch / "broken.jpg").write_bytes(truncated)
+
+    report = import_and_wait(qtbot, window, [batch])
+
+    assert report.imported == 2
+    assert report.duplicates == 0
+    assert [path.endswith("broken.jpg") for path, _ in report.failed] == [True]
+    box = window.import_panel.summary_box
+    assert box is not None and box.isVisible()
+    assert "2 imported" in box.text()
+    assert "1 failed" in box.text()
+    assert "broken.jpg" in box.detailedText()
+    assert report.failed[0][1] in box.detailedText()
+    assert len(window.browser.unidentified_model.photos) == 2
+    assert "2 photos" in window.catalogue_label.text()
+    assert window.import_panel.isHidden()
+
+
+def test_photo_view_shows_network_input(qtbot, window, fluke_data):
+    import_and_wait(qtbot, window, [fluke_data / "images" / "0000e88ab.jpg"])
+    photo_id = window.browser.unidentified_model.photos[0].id
+
+    assert window.browser.select_unidentified_photo(photo_id)
+    qtbot.waitUntil(lambda: window.photo_view.preview is not None, timeout=WAIT_MS)
+
+    preview = window.photo_view.preview
+    assert preview.photo.id == photo_id
+    assert preview.grayscale.format() == QImage.Format.Format_Grayscale8
+    assert preview.network_input.shape == (100, 100)
+    assert preview.input_mean == pytest.approx(0.0, abs=1e-3)
+    assert preview.input_std == pytest.approx(1.0, abs=1e-3)
+    assert window.photo_view.input_stats.text() in ("mean +0.000, std 1.000", "mean -0.000, std 1.000")
+    shown = window.photo_view.input_view.source_pixmap()
+    assert (shown.width(), shown.height()) == (100, 100)
+    assert not window.photo_view.original_view.source_pixmap().isNull()
+    assert window.photo_view.metadata["file"].text() == "0000e88ab.jpg"
+    assert "px" in window.photo_view.metadata["size"].text()
+
+
+def test_identify_confirm_and_undo(qtbot, window, fluke_data, tmp_path):
+    sample = labelled_sample(fluke_data)
+    target_whale = next(iter(sample))
+    held_out = sample[target_whale][1]
+    labels = {files[0]: whale for whale, files in sample.items()}
+    labels.update({files[1]: whale for whale, files in sample.items() if whale != target_whale})
+    csv_path = write_labels(tmp_path / "labels.csv", labels)
+    photos = [fluke_data / "images" / name for files in sample.values() for name in files]
+
+    report = import_and_wait(qtbot, window, photos, csv_path)
+    assert report.imported == 6
+    assert report.labelled == 5
+    counts = window.browser.whale_counts()
+    assert counts[target_whale] == 1
+    assert len(window.browser.unidentified_model.photos) == 1
+
+    query = window.browser.unidentified_model.photos[0]
+    assert query.original_name == held_out
+    assert window.browser.select_unidentified_photo(query.id)
+    assert window.identify_panel.photo_id == query.id
+    worker = window.identify_selected()
+    assert worker is not None
+    with qtbot.waitSignal(worker.done, timeout=IDENTIFY_WAIT_MS):
+        pass
+    assert window.error_box is None, window.error_box.text()
+    result = window.identify_panel.result
+    assert result is not None
+    labels_ranked = [c.label for c in result.candidates]
+    assert target_whale in labels_ranked
+    assert len(labels_ranked) <= 5
+    assert window.identify_panel.candidates.count() == len(labels_ranked)
+
+    row = labels_ranked.index(target_whale)
+    window.identify_panel.candidates.setCurrentRow(row)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)  # shortcuts fire only in the active window
+    window.identify_panel.candidates.setFocus()
+    if result.candidates[row].details.get("keypoint_pairs"):
+        window.identify_panel.keypoints_box.setChecked(True)
+        assert window.identify_panel.match_view.drawn_pair_count() > 0
+    qtbot.keyClick(window.identify_panel.candidates, Qt.Key.Key_Return)
+
+    assert window.browser.whale_counts()[target_whale] == 2
+    assert window.browser.unidentified_model.photos == []
+    with window.catalogue.session() as session:
+        stored = {w.id: w.photo_count for w in list_whales(session)}
+    assert stored[target_whale] == 2
+
+    window.confirmations.undo_stack.undo()
+    assert window.browser.whale_counts()[target_whale] == 1
+    assert [p.id for p in window.browser.unidentified_model.photos] == [query.id]
+
+
+def test_new_whale_id_dialog(qtbot, window, fluke_data, tmp_path):
+    csv_path = write_labels(tmp_path / "labels.csv", {"0000e88ab.jpg": "w_f48451c"})
+    import_and_wait(qtbot, window, [fluke_data / "images" / n for n in ("0000e88ab.jpg", "000a6daec.jpg")], csv_path)
+    photo_id = window.browser.unidentified_model.photos[0].id
+    window.browser.select_unidentified_photo(photo_id)
+
+    dialog = window.identify_panel.ask_new_whale_id()
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert dialog.whale_id().startswith("w_")
+    assert ok.isEnabled()
+
+    dialog.id_edit.setText("w_f48451c")
+    assert not ok.isEnabled()
+    assert "already in the catalogue" in dialog.message.text()
+    dialog.id_edit.setText("new_whale")
+    assert not ok.isEnabled()
+    assert "reserved" in dialog.message.text()
+    dialog.id_edit.setText("w_\tbad")
+    assert not ok.isEnabled()
+    assert "invalid whale id" in dialog.message.text()
+
+    dialog.id_edit.setText("w_test001")
+    assert ok.isEnabled()
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+
+    assert window.browser.whale_counts().get("w_test001") == 1
+    assert window.browser.unidentified_model.photos == []
+    window.undo_action.trigger()
+    assert "w_test001" not in window.browser.whale_counts()
+    assert [p.id for p in window.browser.unidentified_model.photos] == [photo_id]
+
+
+def test_mark_new_whale_leaves_browser(qtbot, window, fluke_data):
+    import_and_wait(qtbot, window, [fluke_data / "images" / "0000e88ab.jpg"])
+    photo_id = window.browser.unidentified_model.photos[0].id
+    window.browser.select_unidentified_photo(photo_id)
+
+    window.identify_panel.mark_new_whale()
+
+    assert window.browser.unidentified_model.photos == []
+    assert window.browser.whale_counts() == {}
+    assert "new_whale" in window.identify_panel.heading.text()
+
+
+def test_drop_folder_imports(qtbot, window, fluke_data, tmp_path):
+    folder = tmp_path / "dropped"
+    folder.mkdir()
+    shutil.copy(fluke_data / "images" / "0000e88ab.jpg", folder)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    event = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.import_panel.last_report is not None, timeout=WAIT_MS)
+
+    assert window.import_panel.last_report.imported == 1
+    assert len(window.browser.unidentified_model.photos) == 1
+
+
+def test_close_during_import_joins(qtbot, window, fluke_data):
+    worker = window.import_paths([fluke_data / "images"])
+    qtbot.waitUntil(lambda: window.import_panel.bar.value() > 0, timeout=WAIT_MS)
+
+    window.close()
+
+    assert running_threads() == []
+    assert worker.token.cancelled
+    assert window.catalogue is None

@@ -1,0 +1,40 @@
+"""Start the desktop window: `whalecat` with no command calls `run_gui`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from whalecat.catalogue import default_catalogue_path
+from whalecat.gui.main_window import MainWindow
+from whalecat.gui.settings import APPLICATION, DEVICES, ORGANISATION, Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_gui(catalogue_path: Path | None, device: str) -> int:
+    """Show the main window on `catalogue_path` (default: the per-user catalogue); return the exit code.
+
+    `device` is the command line's choice. "auto", the command line's default, leaves the
+    device stored in the settings as it is; any other value is stored.
+    """
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    settings = Settings()
+    if device not in DEVICES:
+        raise ValueError(f"invalid device {device!r}: use one of {', '.join(DEVICES)}")
+    if device != "auto":
+        settings.device = device
+
+    window = MainWindow(settings)
+    folder = catalogue_path or settings.last_catalogue or default_catalogue_path()
+    window.open_catalogue(folder)
+    window.show()
+    log.info("Window started on %s with device %s", folder, settings.device)
+    code = app.exec()
+    log.info("Window closed with exit code %d", code)
+    return code

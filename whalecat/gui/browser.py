@@ -1,0 +1,286 @@
+"""The catalogue browser: whales with their photos, and the photos nobody has identified yet.
+
+The lists are read on the GUI thread with its own session. The queries are single indexed
+SELECTs on a local SQLite file, and the browser must show a confirmation at once, so a worker
+round trip would only add flicker. Thumbnails are small JPEGs made at import, read on demand.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QLabel,
+    QLineEdit,
+    QListView,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy import select
+
+from whalecat.catalogue import Catalogue
+from whalecat.catalogue.models import Photo
+from whalecat.catalogue.records import (
+    PhotoSummary,
+    WhaleSummary,
+    list_whales,
+    photos_of_whale,
+    unidentified_photos,
+)
+from whalecat.gui.images import load_thumbnail
+from whalecat.importing.importer import thumbnail_path
+
+log = logging.getLogger(__name__)
+
+ICON_SIZE = QSize(96, 64)
+PHOTO_ID_ROLE = Qt.ItemDataRole.UserRole
+WHALE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class ThumbnailCache:
+    """Scaled thumbnail pixmaps by photo sha256, for the current catalogue."""
+
+    def __init__(self) -> None:
+        self.catalogue: Catalogue | None = None
+        self._pixmaps: dict[tuple[str, int, int], QPixmap] = {}
+
+    def reset(self, catalogue: Catalogue | None) -> None:
+        self.catalogue = catalogue
+        self._pixmaps.clear()
+
+    def get(self, sha256: str | None, size: QSize = ICON_SIZE) -> QPixmap | None:
+        if sha256 is None or self.catalogue is None:
+            return None
+        key = (sha256, size.width(), size.height())
+        if key not in self._pixmaps:
+            image = load_thumbnail(thumbnail_path(self.catalogue, sha256))
+            if image.isNull():
+                return None
+            self._pixmaps[key] = QPixmap.fromImage(image).scaled(
+                size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+        return self._pixmaps[key]
+
+
+@dataclass(frozen=True)
+class WhaleRow:
+    summary: WhaleSummary
+    representative_sha256: str | None
+
+
+class WhaleListModel(QAbstractListModel):
+    def __init__(self, thumbnails: ThumbnailCache):
+        super().__init__()
+        self._thumbnails = thumbnails
+        self.rows: list[WhaleRow] = []
+
+    def set_rows(self, rows: list[WhaleRow]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        whale = row.summary
+        if role == Qt.ItemDataRole.DisplayRole:
+            noun = "photo" if whale.photo_count == 1 else "photos"
+            name = f" ({whale.name})" if whale.name else ""
+            return f"{whale.id}{name}\n{whale.photo_count} {noun}"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._thumbnails.get(row.representative_sha256)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return whale.id
+        if role == WHALE_ID_ROLE:
+            return whale.id
+        return None
+
+
+class PhotoListModel(QAbstractListModel):
+    def __init__(self, thumbnails: ThumbnailCache):
+        super().__init__()
+        self._thumbnails = thumbnails
+        self.photos: list[PhotoSummary] = []
+
+    def set_photos(self, photos: list[PhotoSummary]) -> None:
+        self.beginResetModel()
+        self.photos = photos
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.photos)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        photo = self.photos[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return photo.original_name
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._thumbnails.get(photo.sha256)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{photo.original_folder}/{photo.original_name}"
+        if role == PHOTO_ID_ROLE:
+            return photo.id
+        return None
+
+    def row_of(self, photo_id: int) -> int | None:
+        return next((row for row, p in enumerate(self.photos) if p.id == photo_id), None)
+
+
+class CataloguePanel(QWidget):
+    """Lists whales and unidentified photos; emits `photo_selected(photo id)`."""
+
+    photo_selected = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.catalogue: Catalogue | None = None
+        self.thumbnails = ThumbnailCache()
+
+        self.filter_edit = QLineEdit(placeholderText="Filter by whale id")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.whale_model = WhaleListModel(self.thumbnails)
+        self.whale_proxy = QSortFilterProxyModel(self)
+        self.whale_proxy.setSourceModel(self.whale_model)
+        self.whale_proxy.setFilterRole(WHALE_ID_ROLE)
+        self.whale_proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.filter_edit.textChanged.connect(self.whale_proxy.setFilterFixedString)
+        self.whale_view = _list_view(self.whale_proxy, icon_mode=False)
+        self.whale_view.selectionModel().currentChanged.connect(self._on_whale_changed)
+
+        self.whale_photo_model = PhotoListModel(self.thumbnails)
+        self.whale_photos_view = _list_view(self.whale_photo_model, icon_mode=True)
+        self.whale_photos_view.selectionModel().currentChanged.connect(self._on_photo_changed)
+        self.whale_photos_label = QLabel("Select a whale to see its photos")
+
+        whales_tab = QWidget()
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.whale_view)
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addWidget(self.whale_photos_label)
+        lower_layout.addWidget(self.whale_photos_view)
+        splitter.addWidget(lower)
+        whales_layout = QVBoxLayout(whales_tab)
+        whales_layout.setContentsMargins(0, 0, 0, 0)
+        whales_layout.addWidget(self.filter_edit)
+        whales_layout.addWidget(splitter)
+
+        self.unidentified_model = PhotoListModel(self.thumbnails)
+        self.unidentified_view = _list_view(self.unidentified_model, icon_mode=True)
+        self.unidentified_view.selectionModel().currentChanged.connect(self._on_photo_changed)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(whales_tab, "Whales")
+        self.tabs.addTab(self.unidentified_view, "Unidentified")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+
+    def set_catalogue(self, catalogue: Catalogue | None) -> None:
+        self.catalogue = catalogue
+        self.thumbnails.reset(catalogue)
+        self.filter_edit.clear()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload whales and unidentified photos, keeping the current selection where it exists."""
+        selected_whale = self.selected_whale_id()
+        if self.catalogue is None:
+            self.whale_model.set_rows([])
+            self.unidentified_model.set_photos([])
+            self.whale_photo_model.set_photos([])
+            self._update_tab_titles()
+            return
+        with self.catalogue.session() as session:
+            whales = list_whales(session)
+            wanted = [w.representative_photo_id for w in whales if w.representative_photo_id]
+            sha_by_id = dict(session.execute(select(Photo.id, Photo.sha256).where(Photo.id.in_(wanted))).all())
+            unidentified = unidentified_photos(session)
+        rows = [WhaleRow(w, sha_by_id.get(w.representative_photo_id)) for w in whales]
+        self.whale_model.set_rows(rows)
+        self.unidentified_model.set_photos(unidentified)
+        self._update_tab_titles()
+        if selected_whale is not None and not self.select_whale(selected_whale):
+            self.whale_photo_model.set_photos([])
+            self.whale_photos_label.setText("Select a whale to see its photos")
+
+    def whale_counts(self) -> dict[str, int]:
+        """Each listed whale's confirmed photo count, as shown."""
+        return {row.summary.id: row.summary.photo_count for row in self.whale_model.rows}
+
+    def selected_whale_id(self) -> str | None:
+        index = self.whale_view.currentIndex()
+        return index.data(WHALE_ID_ROLE) if index.isValid() else None
+
+    def select_whale(self, whale_id: str) -> bool:
+        for row, whale_row in enumerate(self.whale_model.rows):
+            if whale_row.summary.id == whale_id:
+                index = self.whale_proxy.mapFromSource(self.whale_model.index(row))
+                if not index.isValid():
+                    return False  # hidden by the filter
+                self.whale_view.setCurrentIndex(index)
+                self._show_whale_photos(whale_id)
+                return True
+        return False
+
+    def select_unidentified_photo(self, photo_id: int) -> bool:
+        row = self.unidentified_model.row_of(photo_id)
+        if row is None:
+            return False
+        self.tabs.setCurrentWidget(self.unidentified_view)
+        self.unidentified_view.setCurrentIndex(self.unidentified_model.index(row))
+        return True
+
+    def _on_whale_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self._show_whale_photos(current.data(WHALE_ID_ROLE))
+
+    def _show_whale_photos(self, whale_id: str) -> None:
+        if self.catalogue is None:
+            return
+        with self.catalogue.session() as session:
+            photos = photos_of_whale(session, whale_id)
+        self.whale_photo_model.set_photos(photos)
+        self.whale_photos_label.setText(f"Photos of {whale_id}")
+
+    def _on_photo_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.photo_selected.emit(int(current.data(PHOTO_ID_ROLE)))
+
+    def _update_tab_titles(self) -> None:
+        self.tabs.setTabText(0, f"Whales ({len(self.whale_model.rows)})")
+        self.tabs.setTabText(1, f"Unidentified ({len(self.unidentified_model.photos)})")
+
+
+def _list_view(model, icon_mode: bool) -> QListView:
+    view = QListView()
+    view.setModel(model)
+    view.setIconSize(ICON_SIZE)
+    view.setUniformItemSizes(True)
+    if icon_mode:
+        view.setViewMode(QListView.ViewMode.IconMode)
+        view.setResizeMode(QListView.ResizeMode.Adjust)
+        view.setMovement(QListView.Movement.Static)
+        view.setGridSize(QSize(ICON_SIZE.width() + 24, ICON_SIZE.height() + 36))
+        view.setWordWrap(True)
+    return view

@@ -1,0 +1,82 @@
+"""Confirming a photo's identification, with undo and redo through a QUndoStack.
+
+Confirmations are written on the GUI thread with its own session: each is one small
+transaction, and the browser must show it before the user's next click.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from whalecat.catalogue import Catalogue
+from whalecat.catalogue.records import ConfirmedState, confirm_label, restore_confirmation
+from whalecat.matching.base import NEW_WHALE
+
+log = logging.getLogger(__name__)
+
+
+class ConfirmCommand(QUndoCommand):
+    """One confirmation that was already written; `redo` writes it again after an undo."""
+
+    def __init__(self, confirmations: Confirmations, photo_id: int, label: str, method: str, before: ConfirmedState):
+        target = "new_whale" if label == NEW_WHALE else label
+        super().__init__(f"Confirm photo {photo_id} as {target}")
+        self._confirmations = confirmations
+        self.photo_id = photo_id
+        self.label = label
+        self.method = method
+        self.before = before
+        self._written = True
+
+    def redo(self) -> None:
+        if self._written:  # QUndoStack.push calls redo; the change is already in the catalogue
+            self._written = False
+            return
+        catalogue = self._confirmations.require_catalogue()
+        with catalogue.session() as session:
+            self.before = confirm_label(session, self.photo_id, self.label, self.method)
+        log.info("Redid confirmation of photo %d as %s", self.photo_id, self.label)
+        self._confirmations.changed.emit(self.photo_id)
+
+    def undo(self) -> None:
+        catalogue = self._confirmations.require_catalogue()
+        with catalogue.session() as session:
+            restore_confirmation(session, self.before)
+        log.info("Undid confirmation of photo %d as %s (back to %s)", self.photo_id, self.label, self.before.label)
+        self._confirmations.changed.emit(self.photo_id)
+
+
+class Confirmations(QObject):
+    """Writes confirmations for the open catalogue and keeps them undoable."""
+
+    changed = Signal(int)  # photo id whose confirmation changed
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.catalogue: Catalogue | None = None
+        self.undo_stack = QUndoStack(self)
+
+    def set_catalogue(self, catalogue: Catalogue | None) -> None:
+        # Undo entries refer to photo ids of the previous catalogue.
+        self.undo_stack.clear()
+        self.catalogue = catalogue
+
+    def require_catalogue(self) -> Catalogue:
+        if self.catalogue is None:
+            raise RuntimeError("no catalogue is open")
+        return self.catalogue
+
+    def confirm(self, photo_id: int, label: str, method: str = "manual", score: float | None = None) -> None:
+        """Confirm `photo_id` as whale `label` or NEW_WHALE; raises RecordError on an invalid id."""
+        catalogue = self.require_catalogue()
+        if score is not None and not math.isfinite(score):
+            score = None
+        with catalogue.session() as session:
+            before = confirm_label(session, photo_id, label, method=method, score=score)
+        log.info("Confirmed photo %d as %s (%s)", photo_id, label, method)
+        self.undo_stack.push(ConfirmCommand(self, photo_id, label, method, before))
+        self.changed.emit(photo_id)

@@ -1,0 +1,340 @@
+"""The identify panel: a query photo, its top candidates, and the buttons that confirm one.
+
+Identification runs in a worker because the matching method loads TensorFlow and its model on
+first use. One `Identifier` serves the whole window, and it must not run on two threads at
+once, so each run holds `_identifier_lock`; a run for a photo the user has left is abandoned
+and its result dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from whalecat.catalogue import Catalogue
+from whalecat.catalogue.records import RecordError, find_photo_by_sha256, get_photo
+from whalecat.gui.confirmations import Confirmations
+from whalecat.gui.dialogs import NewWhaleIdDialog
+from whalecat.gui.images import pil_to_qimage
+from whalecat.gui.match_view import MatchView, ShownImage
+from whalecat.gui.worker import Worker, WorkerPool
+from whalecat.identification import Identifier
+from whalecat.imaging.io import ImageError, open_photo
+from whalecat.imaging.preprocess import thumbnail
+from whalecat.matching.base import NEW_WHALE, Candidate
+from whalecat.progress import Progress
+
+log = logging.getLogger(__name__)
+
+TOP_CANDIDATES = 5
+SHOWN_SIDE = 640  # pixels; the match view never draws a photo larger than this
+CANDIDATE_ICON = QSize(120, 80)
+
+
+@dataclass(frozen=True)
+class IdentifyResult:
+    photo_id: int
+    photo_name: str
+    candidates: list[Candidate]
+    query: ShownImage
+    best_photos: dict[str, ShownImage] = field(default_factory=dict)  # by photo sha256
+
+
+def _shown_photo(catalogue: Catalogue, stored_name: str, crop) -> ShownImage:
+    upright = open_photo(catalogue.folder / stored_name)
+    if crop:
+        upright = upright.crop(crop)
+    return ShownImage(pil_to_qimage(thumbnail(upright, SHOWN_SIDE)), upright.size)
+
+
+def identify(identifier: Identifier, lock: threading.Lock, photo_id: int, progress: Progress) -> IdentifyResult:
+    """Rank candidates for a catalogue photo and load the photos to show; runs in a worker."""
+    catalogue = identifier.catalogue
+    with lock:
+        progress.check()
+        candidates = identifier.identify_photo(photo_id, top=TOP_CANDIDATES, progress=progress)
+    progress.check()
+    with catalogue.session() as session:
+        photo = get_photo(session, photo_id)
+        best = {c.best_photo_key: find_photo_by_sha256(session, c.best_photo_key) for c in candidates if c.best_photo_key}
+    query = _shown_photo(catalogue, photo.stored_name, photo.crop)
+    best_photos = {}
+    for sha256, summary in best.items():
+        if summary is None:
+            continue  # removed from the catalogue since the method was prepared
+        try:
+            best_photos[sha256] = _shown_photo(catalogue, summary.stored_name, summary.crop)
+        except ImageError as exc:
+            log.warning("Cannot show best photo %s of a candidate: %s", sha256, exc)
+    return IdentifyResult(photo_id, photo.original_name, candidates, query, best_photos)
+
+
+def describe_candidate(rank: int, candidate: Candidate) -> str:
+    """Two lines for the candidate list; the confidence is shown when the method reports one."""
+    confidence = candidate.details.get("confidence")
+    if candidate.label == NEW_WHALE:
+        shown = f"confidence {float(confidence):.0%}" if confidence is not None else f"score {candidate.score:.3f}"
+        return f"{rank}. new_whale (not in the catalogue)\n{shown}"
+    shown = f"score {candidate.score:.3f}"
+    if confidence is not None:
+        shown += f", confidence {float(confidence):.0%}"
+    return f"{rank}. {candidate.label}\n{shown}"
+
+
+class IdentifyPanel(QWidget):
+    """Shows and confirms identifications for one photo at a time."""
+
+    error = Signal(str, str)  # (what failed, what to do); the window shows it
+
+    def __init__(
+        self,
+        pool: WorkerPool,
+        confirmations: Confirmations,
+        identifier_for: Callable[[], Identifier | None],
+        parent: QWidget | None = None,
+    ):
+        super().__init__(parent)
+        self._pool = pool
+        self._confirmations = confirmations
+        self._identifier_for = identifier_for
+        self._identifier_lock = threading.Lock()
+        self.catalogue: Catalogue | None = None
+        self.photo_id: int | None = None
+        self.result: IdentifyResult | None = None
+        self.worker: Worker | None = None
+        self.new_id_dialog: NewWhaleIdDialog | None = None
+
+        self.heading = QLabel("Select a photo, then Identify")
+        self.identify_button = QPushButton("Identify")
+        self.identify_button.clicked.connect(self.identify_current)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(200)
+        self.busy.hide()
+        self.busy_label = QLabel()
+
+        self.candidates = QListWidget()
+        self.candidates.setIconSize(CANDIDATE_ICON)
+        self.candidates.setMinimumWidth(260)
+        self.candidates.currentRowChanged.connect(self._on_candidate_changed)
+        self.candidates.itemDoubleClicked.connect(lambda _item: self.confirm_selected())
+        self.match_view = MatchView()
+        self.keypoints_box = QCheckBox("Show keypoints")
+        self.keypoints_box.toggled.connect(self.match_view.set_show_pairs)
+        self.keypoints_box.setEnabled(False)
+        self.keypoints_box.setToolTip("Lines join the verified keypoint pairs, when the method reports them")
+
+        self.confirm_button = QPushButton("Confirm Candidate")
+        self.confirm_button.setToolTip("Confirm the selected candidate (Enter)")
+        self.confirm_button.clicked.connect(self.confirm_selected)
+        self.new_id_button = QPushButton("New Whale ID…")
+        self.new_id_button.clicked.connect(self.ask_new_whale_id)
+        self.new_whale_button = QPushButton("Mark as new_whale")
+        self.new_whale_button.setToolTip("An animal not in the catalogue, left without an id")
+        self.new_whale_button.clicked.connect(self.mark_new_whale)
+
+        top = QHBoxLayout()
+        top.addWidget(self.heading, stretch=1)
+        top.addWidget(self.busy_label)
+        top.addWidget(self.busy)
+        top.addWidget(self.identify_button)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.match_view, stretch=1)
+        right_layout.addWidget(self.keypoints_box)
+        splitter = QSplitter()
+        splitter.addWidget(self.candidates)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.confirm_button)
+        buttons.addWidget(self.new_id_button)
+        buttons.addWidget(self.new_whale_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(splitter, stretch=1)
+        layout.addLayout(buttons)
+        self._update_buttons()
+
+    def set_catalogue(self, catalogue: Catalogue | None) -> None:
+        self.catalogue = catalogue
+        self.set_photo(None)
+
+    def set_photo(self, photo_id: int | None) -> None:
+        """Make `photo_id` the query; a running identification of another photo is abandoned."""
+        if photo_id == self.photo_id and photo_id is not None:
+            return
+        self._abandon_running()
+        self.photo_id = photo_id
+        self.result = None
+        self.candidates.clear()
+        self.match_view.set_images(None, None, [])
+        self.heading.setText("Select a photo, then Identify" if photo_id is None else self._photo_heading(photo_id))
+        self._update_buttons()
+
+    def identify_current(self) -> Worker | None:
+        """Start identifying the current photo; returns the worker, or None when there is nothing to do."""
+        identifier = self._identifier_for()
+        if self.photo_id is None or identifier is None:
+            return None
+        self._abandon_running()
+        photo_id = self.photo_id
+        lock = self._identifier_lock
+        worker = self._pool.run(lambda progress: identify(identifier, lock, photo_id, progress), f"identification of photo {photo_id}")
+        worker.progress.connect(self._on_progress)
+        worker.finished.connect(self._on_identified)
+        worker.failed.connect(lambda message: self._on_failed(photo_id, message))
+        worker.done.connect(lambda: self._on_worker_done(worker))
+        self.worker = worker
+        self.busy.setRange(0, 0)
+        self.busy.show()
+        self.busy_label.setText("Identifying… (the first run loads the model)")
+        self._update_buttons()
+        return worker.start()
+
+    def selected_candidate(self) -> Candidate | None:
+        row = self.candidates.currentRow()
+        if self.result is None or not 0 <= row < len(self.result.candidates):
+            return None
+        return self.result.candidates[row]
+
+    def confirm_selected(self) -> None:
+        candidate = self.selected_candidate()
+        if candidate is None or self.photo_id is None:
+            return
+        method = f"confirmed:{self._method_name()}"
+        self._confirm(candidate.label, method, candidate.score)
+
+    def mark_new_whale(self) -> None:
+        if self.photo_id is not None:
+            self._confirm(NEW_WHALE, "manual")
+
+    def ask_new_whale_id(self) -> NewWhaleIdDialog | None:
+        """Open the new-id dialog without blocking; accepting it confirms the photo."""
+        if self.photo_id is None or self.catalogue is None:
+            return None
+        photo_id = self.photo_id
+        dialog = NewWhaleIdDialog(self.catalogue, self._photo_name(photo_id), self)
+        dialog.accepted.connect(lambda: self._confirm_new_id(photo_id, dialog.whale_id()))
+        self.new_id_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _confirm_new_id(self, photo_id: int, whale_id: str) -> None:
+        if photo_id == self.photo_id:
+            self._confirm(whale_id, "manual")
+
+    def _confirm(self, label: str, method: str, score: float | None = None) -> None:
+        try:
+            self._confirmations.confirm(self.photo_id, label, method, score)
+        except RecordError as exc:
+            QMessageBox.warning(self, "Cannot confirm", f"{exc}\nChoose another id and confirm again.")
+            return
+        self.refresh_heading()
+
+    def refresh_heading(self) -> None:
+        if self.photo_id is not None:
+            self.heading.setText(self._photo_heading(self.photo_id))
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        if total > 0:
+            self.busy.setRange(0, total)
+            self.busy.setValue(done)
+        if message:
+            self.busy_label.setText(message)
+
+    def _on_identified(self, result: IdentifyResult) -> None:
+        if result.photo_id != self.photo_id:
+            return  # the user moved on to another photo
+        self.result = result
+        self.candidates.clear()
+        for rank, candidate in enumerate(result.candidates, start=1):
+            item = QListWidgetItem(describe_candidate(rank, candidate))
+            shown = result.best_photos.get(candidate.best_photo_key or "")
+            if shown is not None:
+                item.setIcon(QIcon(QPixmap.fromImage(shown.image)))
+            self.candidates.addItem(item)
+        if result.candidates:
+            self.candidates.setCurrentRow(0)
+            self.candidates.setFocus()
+        else:
+            self.match_view.set_images(result.query, None, [])
+        self.heading.setText(self._photo_heading(result.photo_id))
+
+    def _on_failed(self, photo_id: int, message: str) -> None:
+        if photo_id == self.photo_id:
+            self.error.emit(
+                f"Identification of photo {photo_id} failed: {message}",
+                "Check the device setting (Settings → Device) and that the photo file is readable, then identify again.",
+            )
+
+    def _on_worker_done(self, worker: Worker) -> None:
+        if worker is self.worker:
+            self.worker = None
+            self.busy.hide()
+            self.busy_label.clear()
+            self._update_buttons()
+
+    def _on_candidate_changed(self, _row: int) -> None:
+        candidate = self.selected_candidate()
+        if self.result is None or candidate is None:
+            self.keypoints_box.setEnabled(False)
+            self._update_buttons()
+            return
+        shown = self.result.best_photos.get(candidate.best_photo_key or "")
+        pairs = candidate.details.get("keypoint_pairs") or []
+        self.match_view.set_images(self.result.query, shown, pairs)
+        self.keypoints_box.setEnabled(bool(pairs) and shown is not None)
+        self._update_buttons()
+
+    def _abandon_running(self) -> None:
+        if self.worker is not None:
+            self.worker.abandon()
+            self.worker = None
+            self.busy.hide()
+            self.busy_label.clear()
+
+    def _update_buttons(self) -> None:
+        has_photo = self.photo_id is not None and self.catalogue is not None
+        self.identify_button.setEnabled(has_photo and self.worker is None)
+        self.confirm_button.setEnabled(has_photo and self.selected_candidate() is not None)
+        self.new_id_button.setEnabled(has_photo)
+        self.new_whale_button.setEnabled(has_photo)
+
+    def _method_name(self) -> str:
+        identifier = self._identifier_for()
+        return identifier.method_name if identifier is not None else "unknown"
+
+    def _photo_name(self, photo_id: int) -> str:
+        if self.catalogue is None:
+            return f"photo {photo_id}"
+        with self.catalogue.session() as session:
+            return get_photo(session, photo_id).original_name
+
+    def _photo_heading(self, photo_id: int) -> str:
+        if self.catalogue is None:
+            return ""
+        with self.catalogue.session() as session:
+            photo = get_photo(session, photo_id)
+        status = photo.confirmed_label or "unidentified"
+        return f"<b>{photo.original_name}</b> — {status}"

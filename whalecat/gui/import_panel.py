@@ -1,0 +1,106 @@
+"""Importing photos in a worker, with a progress bar, a Cancel button and a summary at the end.
+
+Each file is imported in its own transaction by the core importer, so cancelling or a failed
+file never undoes the photos already imported.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
+
+from whalecat.catalogue import Catalogue
+from whalecat.gui.dialogs import import_summary_box
+from whalecat.gui.worker import Worker, WorkerPool
+from whalecat.importing.importer import ImportReport, import_paths
+
+log = logging.getLogger(__name__)
+
+
+class ImportPanel(QWidget):
+    """A status-bar strip that runs one import at a time; hidden while idle."""
+
+    imported = Signal(object)  # ImportReport, also after a cancelled import
+    error = Signal(str, str)  # (what failed, what to do)
+
+    def __init__(self, pool: WorkerPool, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._pool = pool
+        self.catalogue: Catalogue | None = None
+        self.worker: Worker | None = None
+        self.last_report: ImportReport | None = None
+        self.summary_box: QMessageBox | None = None
+
+        self.label = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(240)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel_button)
+        self.hide()
+
+    def set_catalogue(self, catalogue: Catalogue | None) -> None:
+        self.catalogue = catalogue
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def start(self, paths: list[Path], labels_csv: Path | None = None) -> Worker | None:
+        """Import `paths` (files and folders); returns the worker, or None when it cannot start."""
+        if self.catalogue is None:
+            self.error.emit("No catalogue is open.", "Open or create a catalogue (File menu), then import again.")
+            return None
+        if self.worker is not None:
+            self.error.emit("An import is already running.", "Wait for it to finish or cancel it, then import again.")
+            return None
+        catalogue = self.catalogue
+        paths = [Path(p) for p in paths]
+        log.info("Starting import of %d paths into %s", len(paths), catalogue.folder)
+        worker = self._pool.run(lambda progress: import_paths(catalogue, paths, labels_csv, progress), "import")
+        worker.progress.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.done.connect(self._on_done)
+        self.worker = worker
+        self.label.setText("Importing…")
+        self.bar.setRange(0, 0)
+        self.cancel_button.setEnabled(True)
+        self.show()
+        return worker.start()
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.cancel_button.setEnabled(False)
+            self.label.setText("Cancelling after the current file…")
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(done)
+        if message and self.cancel_button.isEnabled():
+            self.label.setText(f"Importing {message}")
+
+    def _on_finished(self, report: ImportReport) -> None:
+        self.last_report = report
+        self.imported.emit(report)
+        self.summary_box = import_summary_box(report, self.window())
+        self.summary_box.open()  # not exec(): the window keeps working behind it
+
+    def _on_failed(self, message: str) -> None:
+        self.error.emit(
+            f"Import failed: {message}",
+            "Photos imported before the error are kept. Fix the cause (for example the labels CSV) and import again; "
+            "photos already in the catalogue are skipped as duplicates.",
+        )
+
+    def _on_done(self) -> None:
+        self.worker = None
+        self.hide()

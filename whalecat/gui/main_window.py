@@ -1,0 +1,302 @@
+"""The main window: menus, the open catalogue, and the panels it hands work to."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QWidget
+from sqlalchemy import func, select
+
+from whalecat import __version__
+from whalecat.catalogue import Catalogue, CatalogueError
+from whalecat.catalogue.models import Photo, Whale
+from whalecat.catalogue.records import unidentified_photos
+from whalecat.gui.browser import CataloguePanel
+from whalecat.gui.confirmations import Confirmations
+from whalecat.gui.identify_panel import IdentifyPanel
+from whalecat.gui.import_panel import ImportPanel
+from whalecat.gui.photo_view import PhotoViewPanel
+from whalecat.gui.settings import DEVICES, Settings
+from whalecat.gui.worker import WorkerPool
+from whalecat.identification import Identifier
+from whalecat.importing.importer import ImportReport
+from whalecat.imaging.io import PHOTO_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+IdentifierFactory = Callable[[Catalogue, str], Identifier]
+# How long closing the window or switching catalogues waits for cancelled work. Imports stop
+# after the current file; loading TensorFlow cannot be interrupted and may take this long.
+SHUTDOWN_TIMEOUT_MS = 60_000
+
+
+def default_identifier(catalogue: Catalogue, device: str) -> Identifier:
+    return Identifier(catalogue, device=device)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings, identifier_factory: IdentifierFactory = default_identifier):
+        super().__init__()
+        self.settings = settings
+        self._identifier_factory = identifier_factory
+        self.catalogue: Catalogue | None = None
+        self._identifier: Identifier | None = None
+        self.error_box: QMessageBox | None = None
+
+        self.pool = WorkerPool(self)
+        self.confirmations = Confirmations(self)
+        self.browser = CataloguePanel()
+        self.photo_view = PhotoViewPanel(self.pool)
+        self.identify_panel = IdentifyPanel(self.pool, self.confirmations, self.identifier)
+        self.import_panel = ImportPanel(self.pool)
+
+        self.right_tabs = QTabWidget()
+        self.right_tabs.addTab(self.photo_view, "Photo")
+        self.right_tabs.addTab(self.identify_panel, "Identify")
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.browser)
+        self.splitter.addWidget(self.right_tabs)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([340, 900])
+        self.setCentralWidget(self.splitter)
+
+        self.catalogue_label = QLabel()
+        self.statusBar().addWidget(self.catalogue_label, stretch=1)
+        self.statusBar().addPermanentWidget(self.import_panel)
+
+        self.browser.photo_selected.connect(self._on_photo_selected)
+        self.confirmations.changed.connect(self._on_confirmation_changed)
+        self.import_panel.imported.connect(self._on_imported)
+        self.import_panel.error.connect(self.show_error)
+        self.identify_panel.error.connect(self.show_error)
+
+        self._build_menus()
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+        if settings.geometry is not None:
+            self.restoreGeometry(settings.geometry)
+        if settings.splitter_state is not None:
+            self.splitter.restoreState(settings.splitter_state)
+        self._update_title()
+
+    # -- catalogue --------------------------------------------------------------------------
+
+    def open_catalogue(self, folder: Path) -> bool:
+        """Open (or create) the catalogue in `folder`; on failure the current one stays open."""
+        try:
+            catalogue = Catalogue.open(folder)
+        except (CatalogueError, OSError) as exc:
+            log.error("Cannot open catalogue %s: %s", folder, exc)
+            self.show_error(f"Cannot open the catalogue {folder}: {exc}", "Choose another folder, or check its permissions.")
+            return False
+        self.close_catalogue()
+        self.catalogue = catalogue
+        self.settings.last_catalogue = catalogue.folder
+        for panel in (self.browser, self.photo_view, self.identify_panel, self.import_panel, self.confirmations):
+            panel.set_catalogue(catalogue)
+        self._update_title()
+        log.info("Opened catalogue %s in the window", catalogue.folder)
+        return True
+
+    def close_catalogue(self) -> None:
+        """Stop all work on the current catalogue, dropping late results, and close it."""
+        self.pool.abandon_all()
+        self.pool.join_all(SHUTDOWN_TIMEOUT_MS)
+        for panel in (self.browser, self.photo_view, self.identify_panel, self.import_panel, self.confirmations):
+            panel.set_catalogue(None)
+        self._identifier = None
+        if self.catalogue is not None:
+            self.catalogue.close()
+            log.info("Closed catalogue %s", self.catalogue.folder)
+        self.catalogue = None
+        self._update_title()
+
+    def identifier(self) -> Identifier | None:
+        """The window's Identifier for the open catalogue, made on first use with the device setting."""
+        if self.catalogue is None:
+            return None
+        if self._identifier is None:
+            self._identifier = self._identifier_factory(self.catalogue, self.settings.device)
+        return self._identifier
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def import_paths(self, paths: list[Path], labels_csv: Path | None = None):
+        """Import files and folders in a worker; returns the worker or None."""
+        return self.import_panel.start(paths, labels_csv)
+
+    def identify_selected(self):
+        self.right_tabs.setCurrentWidget(self.identify_panel)
+        return self.identify_panel.identify_current()
+
+    def show_error(self, problem: str, advice: str) -> None:
+        """Show a worker's or an action's error without blocking the window, and log it."""
+        log.error("%s", problem)
+        self.statusBar().showMessage(problem, 15_000)
+        self.error_box = QMessageBox(QMessageBox.Icon.Warning, "whalecat", problem, QMessageBox.StandardButton.Ok, self)
+        self.error_box.setInformativeText(advice)
+        self.error_box.open()
+
+    def _on_photo_selected(self, photo_id: int) -> None:
+        self.photo_view.show_photo(photo_id)
+        self.identify_panel.set_photo(photo_id)
+
+    def _on_confirmation_changed(self, photo_id: int) -> None:
+        self.browser.refresh()
+        if self.photo_view.photo_id == photo_id:
+            self.photo_view.show_photo(photo_id)
+        if self.identify_panel.photo_id == photo_id:
+            self.identify_panel.refresh_heading()
+        self._update_title()
+
+    def _on_imported(self, report: ImportReport) -> None:
+        self.browser.refresh()
+        self._update_title()
+        self.statusBar().showMessage(f"Import: {report.summary()}", 15_000)
+
+    def _update_title(self) -> None:
+        if self.catalogue is None:
+            self.setWindowTitle("whalecat")
+            self.catalogue_label.setText("No catalogue open: use File → Open Catalogue… or New Catalogue…")
+            return
+        self.setWindowTitle(f"whalecat — {self.catalogue.folder.name}")
+        with self.catalogue.session() as session:
+            photos = session.scalar(select(func.count(Photo.id))) or 0
+            whales = session.scalar(select(func.count(Whale.id))) or 0
+            unidentified = len(unidentified_photos(session))
+        self.catalogue_label.setText(
+            f"{self.catalogue.folder}   ·   {whales} whales, {photos} photos, {unidentified} unidentified"
+        )
+
+    # -- menus and dialogs ------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&New Catalogue…", self._choose_new_catalogue, QKeySequence.StandardKey.New)
+        self._action(file_menu, "&Open Catalogue…", self._choose_catalogue, QKeySequence.StandardKey.Open)
+        file_menu.addSeparator()
+        self.import_files_action = self._action(file_menu, "&Import Photos…", self._choose_photos, "Ctrl+I")
+        self._action(file_menu, "Import &Folder…", self._choose_folder, "Ctrl+Shift+I")
+        self._action(file_menu, "Import Photos with &Labels…", self._choose_labelled_folder)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_action = self.confirmations.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.confirmations.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        edit_menu.addActions([self.undo_action, self.redo_action])
+        edit_menu.addSeparator()
+        filter_action = self._action(edit_menu, "&Filter Whales", self._focus_filter, QKeySequence.StandardKey.Find)
+        filter_action.setStatusTip("Type part of a whale id to filter the list")
+
+        identify_menu = self.menuBar().addMenu("&Identify")
+        self._action(identify_menu, "&Identify Selected Photo", self.identify_selected, "Ctrl+R")
+        confirm = self._action(identify_menu, "&Confirm Candidate", self.identify_panel.confirm_selected)
+        confirm.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
+        # Enter confirms only while the identify panel has focus, so it never fires from the filter box.
+        confirm.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.identify_panel.addAction(confirm)
+        self._action(identify_menu, "&New Whale ID…", self.identify_panel.ask_new_whale_id, "Ctrl+Shift+N")
+        self._action(identify_menu, "Mark as &new_whale", self.identify_panel.mark_new_whale, "Ctrl+Shift+M")
+
+        settings_menu = self.menuBar().addMenu("&Settings")
+        device_menu = settings_menu.addMenu("&Device")
+        self.device_group = QActionGroup(self)
+        for device in DEVICES:
+            action = QAction({"auto": "&Auto (GPU when visible)", "cpu": "&CPU", "gpu": "&GPU"}[device], self)
+            action.setCheckable(True)
+            action.setChecked(device == self.settings.device)
+            action.setData(device)
+            action.triggered.connect(lambda _checked, d=device: self.set_device(d))
+            self.device_group.addAction(action)
+            device_menu.addAction(action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About whalecat", self._about)
+
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    def set_device(self, device: str) -> None:
+        """Store the device; the next identification uses a new Identifier on it."""
+        self.settings.device = device
+        if self.identify_panel.worker is None:
+            self._identifier = None
+        else:
+            # NOTE: the running identification keeps the old device; the change applies from the next catalogue open.
+            self.statusBar().showMessage("The device setting applies after the running identification", 10_000)
+        log.info("Device set to %s", device)
+
+    def _choose_new_catalogue(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "New Catalogue: choose an empty folder")
+        if folder:
+            if any(Path(folder).iterdir()) and not (Path(folder) / "catalogue.sqlite").exists():
+                self.show_error(f"{folder} is not empty.", "Choose an empty folder for a new catalogue, or open an existing one.")
+                return
+            self.open_catalogue(Path(folder))
+
+    def _choose_catalogue(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open Catalogue")
+        if folder:
+            self.open_catalogue(Path(folder))
+
+    def _choose_photos(self) -> None:
+        patterns = " ".join(f"*{suffix}" for suffix in sorted(PHOTO_SUFFIXES))
+        files, _ = QFileDialog.getOpenFileNames(self, "Import Photos", "", f"Photos ({patterns});;All files (*)")
+        if files:
+            self.import_paths([Path(f) for f in files])
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Import Folder (photos in sub-folders too)")
+        if folder:
+            self.import_paths([Path(folder)])
+
+    def _choose_labelled_folder(self) -> None:
+        labels, _ = QFileDialog.getOpenFileName(self, "Labels CSV (columns Image,Id)", "", "CSV files (*.csv)")
+        if not labels:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Folder with the labelled photos", str(Path(labels).parent))
+        if folder:
+            self.import_paths([Path(folder)], Path(labels))
+
+    def _focus_filter(self) -> None:
+        self.browser.tabs.setCurrentIndex(0)
+        self.browser.filter_edit.setFocus()
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About whalecat",
+            f"<b>whalecat {__version__}</b><p>Identify individual humpback whales from photos of the "
+            "underside of the tail fluke, and keep a catalogue of them.</p>",
+        )
+
+    # -- drag and drop, closing ------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.import_paths(paths)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.geometry = self.saveGeometry()
+        self.settings.splitter_state = self.splitter.saveState()
+        self.settings.sync()
+        self.close_catalogue()
+        super().closeEvent(event)

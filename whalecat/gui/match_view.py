@@ -1,0 +1,103 @@
+"""The query photo beside a candidate's best photo, with the verified keypoint pairs drawn between them.
+
+Keypoint coordinates are pixels of the images the method was given: the upright photo, cut to
+its crop box when it has one. Each image here is scaled down for display, so every point is
+scaled by the same factor as its image.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+log = logging.getLogger(__name__)
+
+GAP = 12  # pixels between the two images
+PAIR_COLOURS = [QColor("#e41a1c"), QColor("#377eb8"), QColor("#4daf4a"), QColor("#984ea3"), QColor("#ff7f00")]
+
+
+@dataclass(frozen=True)
+class ShownImage:
+    """A display copy of an image and the size, in pixels, of the image the method saw."""
+
+    image: QImage
+    source_size: tuple[int, int]  # (width, height)
+
+
+Pair = tuple[tuple[float, float], tuple[float, float]]
+
+
+class MatchView(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.query: ShownImage | None = None
+        self.candidate: ShownImage | None = None
+        self.pairs: list[Pair] = []
+        self.show_pairs = False
+        self.placeholder = "Identify a photo to compare it with its candidates"
+        self.setMinimumSize(QSize(320, 160))
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_images(self, query: ShownImage | None, candidate: ShownImage | None, pairs: list[Pair]) -> None:
+        self.query = query
+        self.candidate = candidate
+        self.pairs = list(pairs)
+        self.update()
+
+    def set_show_pairs(self, show: bool) -> None:
+        self.show_pairs = show
+        self.update()
+
+    def drawn_pair_count(self) -> int:
+        """How many lines the next paint draws."""
+        if not self.show_pairs or self.query is None or self.candidate is None:
+            return 0
+        return len(self.pairs)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.fillRect(self.rect(), self.palette().base())
+        if self.query is None:
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+            return
+        half = (self.width() - GAP) / 2
+        left = _fit(self.query.image, QRectF(0, 0, half, self.height()))
+        painter.drawImage(left, self.query.image)
+        if self.candidate is None:
+            right_area = QRectF(half + GAP, 0, half, self.height())
+            painter.drawText(right_area, Qt.AlignmentFlag.AlignCenter, "no photo for this candidate")
+            return
+        right = _fit(self.candidate.image, QRectF(half + GAP, 0, half, self.height()))
+        painter.drawImage(right, self.candidate.image)
+        if self.drawn_pair_count() == 0:
+            return
+        for number, (query_point, candidate_point) in enumerate(self.pairs):
+            pen = QPen(PAIR_COLOURS[number % len(PAIR_COLOURS)], 1.5)
+            painter.setPen(pen)
+            start = _map_point(query_point, self.query.source_size, left)
+            end = _map_point(candidate_point, self.candidate.source_size, right)
+            painter.drawLine(start, end)
+            painter.drawEllipse(start, 3, 3)
+            painter.drawEllipse(end, 3, 3)
+
+
+def _fit(image: QImage, area: QRectF) -> QRectF:
+    """The largest rectangle with the image's aspect ratio, centred in `area`."""
+    if image.width() == 0 or image.height() == 0:
+        return area
+    scale = min(area.width() / image.width(), area.height() / image.height())
+    width, height = image.width() * scale, image.height() * scale
+    return QRectF(area.x() + (area.width() - width) / 2, area.y() + (area.height() - height) / 2, width, height)
+
+
+def _map_point(point: tuple[float, float], source_size: tuple[int, int], target: QRectF) -> QPointF:
+    x, y = point
+    return QPointF(
+        target.x() + x * target.width() / max(source_size[0], 1),
+        target.y() + y * target.height() / max(source_size[1], 1),
+    )

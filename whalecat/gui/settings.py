@@ -1,0 +1,65 @@
+"""The window's stored preferences: device, last catalogue and window geometry."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+log = logging.getLogger(__name__)
+
+ORGANISATION = "whalecat"
+APPLICATION = "whalecat"
+DEVICES = ("auto", "cpu", "gpu")  # the values `Identifier(device=...)` accepts
+
+
+class Settings:
+    """Typed access to QSettings; tests pass their own QSettings file."""
+
+    def __init__(self, store: QSettings | None = None):
+        self.store = store if store is not None else QSettings(ORGANISATION, APPLICATION)
+
+    @property
+    def device(self) -> str:
+        value = str(self.store.value("device", "auto"))
+        if value not in DEVICES:
+            log.warning("Ignoring stored device %r; using auto", value)
+            return "auto"
+        return value
+
+    @device.setter
+    def device(self, value: str) -> None:
+        if value not in DEVICES:
+            raise ValueError(f"invalid device {value!r}: use one of {', '.join(DEVICES)}")
+        self.store.setValue("device", value)
+
+    @property
+    def last_catalogue(self) -> Path | None:
+        value = self.store.value("last_catalogue", "")
+        return Path(str(value)) if value else None
+
+    @last_catalogue.setter
+    def last_catalogue(self, folder: Path) -> None:
+        self.store.setValue("last_catalogue", str(folder))
+
+    @property
+    def geometry(self) -> QByteArray | None:
+        value = self.store.value("window/geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    @geometry.setter
+    def geometry(self, value: QByteArray) -> None:
+        self.store.setValue("window/geometry", value)
+
+    @property
+    def splitter_state(self) -> QByteArray | None:
+        value = self.store.value("window/splitter")
+        return value if isinstance(value, QByteArray) else None
+
+    @splitter_state.setter
+    def splitter_state(self, value: QByteArray) -> None:
+        self.store.setValue("window/splitter", value)
+
+    def sync(self) -> None:
+        self.store.sync()
