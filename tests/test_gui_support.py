@@ -1,4 +1,4 @@
-"""Fixtures and fakes shared by the GUI tests; this module holds no tests itself."""
+"""Fixtures and fakes shared by the GUI tests. This module contains no tests itself."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ REAL_METHODS_AVAILABLE = _real_default_method_available()
 
 @pytest.fixture
 def no_thread_left():
-    """Fail the test if it leaves a worker QThread running; join it either way."""
+    """Fail the test if it leaves a worker QThread running, and join the thread either way."""
     yield
     left = running_threads()
     for thread in left:
@@ -44,7 +44,7 @@ def no_thread_left():
 
 
 class FakeMethod:
-    """Ranks whales by the distance between 16x16 grayscale copies; reports keypoint pairs.
+    """Ranks whales by the distance between 16x16 grayscale copies, and reports keypoint pairs.
 
     Used only while the real default method or its bundled model is missing from this checkout.
     """

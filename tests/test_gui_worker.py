@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -134,3 +135,18 @@ def test_pool_joins_and_forgets_workers(qtbot):
     assert pool.join_all(WAIT_MS)
     assert running_threads() == []
     qtbot.waitUntil(lambda: not pool.workers, timeout=WAIT_MS)
+
+
+@pytest.mark.parametrize("value", [True, None])
+def test_worker_keeps_singleton_refcount(qtbot, value):
+    """Passing True or None through the worker's signals must not release the singleton."""
+    before = sys.getrefcount(value)
+    for _ in range(20):
+        worker = Worker(lambda _progress: value, "singleton")
+        outcomes = record_outcomes(worker)
+        with qtbot.waitSignal(worker.done, timeout=WAIT_MS):
+            worker.start()
+        assert outcomes == [("finished", value, True)]
+        del worker, outcomes
+
+    assert sys.getrefcount(value) >= before

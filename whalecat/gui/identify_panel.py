@@ -2,7 +2,7 @@
 
 Identification runs in a worker because the matching method loads TensorFlow and its model on
 first use. One `Identifier` serves the whole window, and it must not run on two threads at
-once, so each run holds `_identifier_lock`; a run for a photo the user has left is abandoned
+once, so each run takes `_identifier_lock`. A run for a photo the user has left is abandoned
 and its result dropped.
 """
 
@@ -66,7 +66,7 @@ def _shown_photo(catalogue: Catalogue, stored_name: str, crop) -> ShownImage:
 
 
 def identify(identifier: Identifier, lock: threading.Lock, photo_id: int, progress: Progress) -> IdentifyResult:
-    """Rank candidates for a catalogue photo and load the photos to show; runs in a worker."""
+    """Rank candidates for a catalogue photo and load the photos to show. Runs in a worker."""
     catalogue = identifier.catalogue
     with lock:
         progress.check()
@@ -102,7 +102,7 @@ def describe_candidate(rank: int, candidate: Candidate) -> str:
 class IdentifyPanel(QWidget):
     """Shows and confirms identifications for one photo at a time."""
 
-    error = Signal(str, str)  # (what failed, what to do); the window shows it
+    error = Signal(str, str)  # (what failed, what to do), shown by the window
 
     def __init__(
         self,
@@ -181,7 +181,7 @@ class IdentifyPanel(QWidget):
         self.set_photo(None)
 
     def set_photo(self, photo_id: int | None) -> None:
-        """Make `photo_id` the query; a running identification of another photo is abandoned."""
+        """Make `photo_id` the query and abandon a running identification of another photo."""
         if photo_id == self.photo_id and photo_id is not None:
             return
         self._abandon_running()
@@ -193,7 +193,7 @@ class IdentifyPanel(QWidget):
         self._update_buttons()
 
     def identify_current(self) -> Worker | None:
-        """Start identifying the current photo; returns the worker, or None when there is nothing to do."""
+        """Start identifying the current photo, and return the worker (None without a photo or catalogue)."""
         identifier = self._identifier_for()
         if self.photo_id is None or identifier is None:
             return None
@@ -230,7 +230,7 @@ class IdentifyPanel(QWidget):
             self._confirm(NEW_WHALE, "manual")
 
     def ask_new_whale_id(self) -> NewWhaleIdDialog | None:
-        """Open the new-id dialog without blocking; accepting it confirms the photo."""
+        """Open the new-id dialog without blocking. Accepting it confirms the photo as the new whale."""
         if self.photo_id is None or self.catalogue is None:
             return None
         photo_id = self.photo_id

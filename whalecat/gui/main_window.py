@@ -86,7 +86,7 @@ class MainWindow(QMainWindow):
     # -- catalogue --------------------------------------------------------------------------
 
     def open_catalogue(self, folder: Path) -> bool:
-        """Open (or create) the catalogue in `folder`; on failure the current one stays open."""
+        """Open (or create) the catalogue in `folder`. On failure the current one stays open."""
         try:
             catalogue = Catalogue.open(folder)
         except (CatalogueError, OSError) as exc:
@@ -116,17 +116,17 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def identifier(self) -> Identifier | None:
-        """The window's Identifier for the open catalogue, made on first use with the device setting."""
+        """Return the Identifier for the open catalogue, made again when the device setting changed."""
         if self.catalogue is None:
             return None
-        if self._identifier is None:
+        if self._identifier is None or self._identifier.device != self.settings.device:
             self._identifier = self._identifier_factory(self.catalogue, self.settings.device)
         return self._identifier
 
     # -- actions ----------------------------------------------------------------------------
 
     def import_paths(self, paths: list[Path], labels_csv: Path | None = None):
-        """Import files and folders in a worker; returns the worker or None."""
+        """Import files and folders in a worker, and return the worker (None when it cannot start)."""
         return self.import_panel.start(paths, labels_csv)
 
     def identify_selected(self):
@@ -229,13 +229,8 @@ class MainWindow(QMainWindow):
         return action
 
     def set_device(self, device: str) -> None:
-        """Store the device; the next identification uses a new Identifier on it."""
+        """Store the device. A running identification keeps its device, and the next one uses the new device."""
         self.settings.device = device
-        if self.identify_panel.worker is None:
-            self._identifier = None
-        else:
-            # NOTE: the running identification keeps the old device; the change applies from the next catalogue open.
-            self.statusBar().showMessage("The device setting applies after the running identification", 10_000)
         log.info("Device set to %s", device)
 
     def _choose_new_catalogue(self) -> None:

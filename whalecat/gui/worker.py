@@ -11,9 +11,9 @@ as they are, so a function that returns a QPixmap or an ORM object breaks that r
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import traceback
-import weakref
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -24,13 +24,13 @@ log = logging.getLogger(__name__)
 
 CoreFunction = Callable[[Progress], Any]
 
-# Every worker thread ever created and still referenced, so tests and shutdown can find stragglers.
-_threads: weakref.WeakSet[QThread] = weakref.WeakSet()
+# Threads started and not yet joined by their worker, so tests and shutdown can find stragglers.
+_started_threads: set[QThread] = set()
 
 
 def running_threads() -> list[QThread]:
     """Return the worker threads that are still running."""
-    return [thread for thread in list(_threads) if thread.isRunning()]
+    return [thread for thread in list(_started_threads) if thread.isRunning()]
 
 
 class _Thread(QThread):
@@ -57,7 +57,7 @@ class _Thread(QThread):
             log.error("%s failed:\n%s", self.objectName(), traceback.format_exc())
             self.relay_error.emit(_describe(exc))
         else:
-            self.relay_result.emit(result)
+            emit_object(self.relay_result, result)
 
 
 class Worker(QObject):
@@ -77,7 +77,6 @@ class Worker(QObject):
         self._discard_result = False
         self._ended = False
         self._thread = _Thread(fn, self.token, name)
-        _threads.add(self._thread)
         self._thread.relay_progress.connect(self._on_progress)
         self._thread.relay_result.connect(self._on_result)
         self._thread.relay_error.connect(self._on_error)
@@ -85,14 +84,15 @@ class Worker(QObject):
 
     def start(self) -> Worker:
         log.debug("Starting %s", self.name)
+        _started_threads.add(self._thread)
         self._thread.start()
         return self
 
     def cancel(self) -> None:
         """Ask the function to stop at its next `progress.check()`.
 
-        A function that returns a value anyway (an import returns its partial report) still
-        ends with `finished`; use `abandon` when the result must not be delivered.
+        A function may return a value anyway, as an import returns its partial report, and
+        then the worker ends with `finished`. Use `abandon` when no result may be delivered.
         """
         self.token.cancel()
 
@@ -128,7 +128,7 @@ class Worker(QObject):
             log.debug("Dropping the late result of %s", self.name)
             self._end(self.cancelled.emit)
         else:
-            self._end(lambda: self.finished.emit(result))
+            self._end(lambda: emit_object(self.finished, result))
 
     @Slot(str)
     def _on_error(self, message: str) -> None:
@@ -146,6 +146,7 @@ class Worker(QObject):
         # Join before emitting, so that a handler may start new work or close the window
         # without a running QThread being dropped. The thread has already left run().
         self._thread.wait()
+        _started_threads.discard(self._thread)
         log.debug("%s ended", self.name)
         emit()
         self.done.emit()
@@ -186,6 +187,19 @@ class WorkerPool(QObject):
         if worker in self._workers:
             self._workers.remove(worker)
         worker.deleteLater()
+
+
+def emit_object(signal, value: object) -> None:
+    """Emit a `Signal(object)` with `value`, keeping None and True alive.
+
+    NOTE: PySide6 6.12 on Python 3.11 drops one reference to True (and often None) for each
+    such emission to a Python receiver (measured with sys.getrefcount). Left alone, the count
+    reaches zero and the interpreter aborts with "bool_dealloc" at exit. An extra reference
+    to these singletons is harmless if a later PySide6 fixes the bug.
+    """
+    signal.emit(value)
+    if value is True or value is None:
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(value))
 
 
 def _describe(exc: BaseException) -> str:
