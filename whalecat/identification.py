@@ -52,8 +52,8 @@ def build_gallery(catalogue: Catalogue) -> Gallery:
 
 
 def open_gallery_photo(photo: GalleryPhoto) -> Image.Image:
-    image = open_photo(photo.path)
-    return image.crop(photo.crop) if photo.crop else image
+    """Open a gallery photo upright and uncropped; methods apply `photo.crop` themselves."""
+    return open_photo(photo.path)
 
 
 class Identifier:

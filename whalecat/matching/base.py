@@ -30,7 +30,10 @@ class GalleryPhoto:
 
 @dataclass
 class Gallery:
-    """The photos a method may match against, and how to open them upright."""
+    """The photos a method may match against, and how to open them upright.
+
+    `open_image` returns the whole upright photo; a method cuts it to `photo.crop` itself.
+    """
 
     photos: list[GalleryPhoto]
     open_image: Callable[[GalleryPhoto], Image.Image]

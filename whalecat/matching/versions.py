@@ -54,3 +54,38 @@ def set_active_version(catalogue, version: str) -> None:
     temporary.write_text(json.dumps({"version": version}), encoding="utf-8")
     os.replace(temporary, marker)
     log.info("Active model of %s is now %s", catalogue.folder, version)
+
+
+def version_records(catalogue) -> list[dict]:
+    """Return the sidecar of every trained version, oldest first, with `active` set."""
+    active = active_version(catalogue)
+    records = []
+    for folder in sorted(catalogue.models_dir.iterdir()) if catalogue.models_dir.is_dir() else []:
+        sidecar = folder / "model.json"
+        if folder.name.startswith(".") or not sidecar.is_file():
+            continue
+        try:
+            record = json.loads(sidecar.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            log.warning("Skipping model %s with an unreadable sidecar: %s", folder.name, exc)
+            continue
+        record["version"] = folder.name
+        record["active"] = folder.name == active
+        records.append(record)
+    return records
+
+
+def list_versions(catalogue) -> list[str]:
+    """Return printable lines: the bundled model, then each version with its figures."""
+    active = active_version(catalogue)
+    lines = [f"{'*' if active == BUNDLED_VERSION else ' '} {BUNDLED_VERSION:<28} (shipped with whalecat)"]
+    for record in version_records(catalogue):
+        metrics = record.get("evaluation", {}).get("metrics", {})
+        figures = ", ".join(
+            f"{name} {metrics[name]:.3f}" for name in ("map5", "top1", "top5") if name in metrics
+        )
+        lines.append(
+            f"{'*' if record['active'] else ' '} {record['version']:<28} {record.get('kind', '?'):<9} "
+            f"{record.get('epochs', '?')} epochs on {record.get('device', '?')}; {figures or 'no figures'}"
+        )
+    return lines
