@@ -7,11 +7,15 @@ Qt queues to slots of the `Worker`, because the `Worker` object itself lives on 
 
 Only ids, frozen dataclasses, numpy arrays or QImage should cross: results are handed over
 as they are, so a function that returns a QPixmap or an ORM object breaks that rule.
+
+NOTE: PySide6 6.12 on Python 3.11 drops a reference to True each time it is emitted through a
+`Signal(object)`, and the interpreter then aborts with "bool_dealloc" at exit (seen with
+sys.getrefcount). The thread therefore sends its result inside a tuple, but `finished` emits
+the result itself, so core functions run here should not return a bare bool.
 """
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import traceback
 from typing import Any, Callable
@@ -57,7 +61,7 @@ class _Thread(QThread):
             log.error("%s failed:\n%s", self.objectName(), traceback.format_exc())
             self.relay_error.emit(_describe(exc))
         else:
-            emit_object(self.relay_result, result)
+            self.relay_result.emit((result,))
 
 
 class Worker(QObject):
@@ -123,12 +127,13 @@ class Worker(QObject):
             self.progress.emit(done, total, message)
 
     @Slot(object)
-    def _on_result(self, result: object) -> None:
+    def _on_result(self, boxed: tuple) -> None:
+        (result,) = boxed
         if self._discard_result:
             log.debug("Dropping the late result of %s", self.name)
             self._end(self.cancelled.emit)
         else:
-            self._end(lambda: emit_object(self.finished, result))
+            self._end(lambda: self.finished.emit(result))
 
     @Slot(str)
     def _on_error(self, message: str) -> None:
@@ -187,19 +192,6 @@ class WorkerPool(QObject):
         if worker in self._workers:
             self._workers.remove(worker)
         worker.deleteLater()
-
-
-def emit_object(signal, value: object) -> None:
-    """Emit a `Signal(object)` with `value`, keeping None and True alive.
-
-    NOTE: PySide6 6.12 on Python 3.11 drops one reference to True (and often None) for each
-    such emission to a Python receiver (measured with sys.getrefcount). Left alone, the count
-    reaches zero and the interpreter aborts with "bool_dealloc" at exit. An extra reference
-    to these singletons is harmless if a later PySide6 fixes the bug.
-    """
-    signal.emit(value)
-    if value is True or value is None:
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(value))
 
 
 def _describe(exc: BaseException) -> str:
