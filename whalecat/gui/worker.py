@@ -8,10 +8,9 @@ Qt queues to slots of the `Worker`, because the `Worker` object itself lives on 
 Only ids, frozen dataclasses, numpy arrays or QImage should cross: results are handed over
 as they are, so a function that returns a QPixmap or an ORM object breaks that rule.
 
-NOTE: PySide6 6.12 on Python 3.11 drops a reference to True each time it is emitted through a
-`Signal(object)`, and the interpreter then aborts with "bool_dealloc" at exit (seen with
-sys.getrefcount). The thread therefore sends its result inside a tuple, but `finished` emits
-the result itself, so core functions run here should not return a bare bool.
+NOTE: PySide6 6.12.0 drops a reference to True each time it is emitted through a
+`Signal(object)`, and Python then aborts with "bool_dealloc". pyproject.toml keeps PySide6
+below 6.12; the thread also sends its result inside a tuple, which that bug does not touch.
 """
 
 from __future__ import annotations
