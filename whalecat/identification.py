@@ -20,6 +20,7 @@ from whalecat.catalogue.models import CONFIRMED, Identification, Photo
 from whalecat.catalogue.records import find_photo_by_sha256, get_photo, record_suggestions
 from whalecat.imaging.io import open_photo
 from whalecat.matching.base import Candidate, Gallery, GalleryPhoto, Method
+from whalecat.matching.versions import active_model_path, active_version
 from whalecat.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,11 @@ def open_gallery_photo(photo: GalleryPhoto) -> Image.Image:
 
 
 class Identifier:
-    """One matching method kept prepared for one catalogue; safe to call from one thread at a time."""
+    """A matching method kept prepared for one catalogue and its active model.
+
+    Queries take the current method once per call, so a replacement prepared on another
+    thread (after the active model changed) takes over between two queries, never during one.
+    """
 
     def __init__(
         self,
@@ -70,32 +75,66 @@ class Identifier:
         self.method_name = method_name
         self.device = device
         self._method = method
+        self._model_version = active_version(catalogue) if method is None else None
         self._prepared_for: frozenset[tuple[str, str]] | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @property
     def method(self) -> Method:
-        if self._method is None:
-            from whalecat.matching.methods import create_method
+        with self._lock:
+            if self._method is None:
+                self._model_version = active_version(self.catalogue)
+                self._method = self._create_method()
+            return self._method
 
-            self._method = create_method(
-                self.method_name,
-                cache_dir=self.catalogue.cache_dir / "vectors",
-                device=self.device,
-                model_path=self.active_model_path(),
-            )
-        return self._method
+    @property
+    def model_version(self) -> str | None:
+        """The catalogue model version the current method uses (None for an injected method)."""
+        return self._model_version
 
-    def active_model_path(self) -> Path | None:
-        """The catalogue's active trained model, or None for the bundled one."""
-        from whalecat.matching.versions import active_model_path
+    def _create_method(self) -> Method:
+        from whalecat.matching.methods import create_method
+        from whalecat.matching.trainers import SavedSeedMethod, saved_kind
 
-        return active_model_path(self.catalogue)
+        model_path = active_model_path(self.catalogue)
+        if model_path is not None and saved_kind(model_path) == "seed":
+            return SavedSeedMethod(model_path, device=self.device)
+        return create_method(
+            self.method_name,
+            cache_dir=self.catalogue.cache_dir / "vectors",
+            device=self.device,
+            model_path=model_path,
+        )
+
+    def needs_reembedding(self) -> bool:
+        """Whether the catalogue's active model differs from the one this identifier uses."""
+        return self._method is not None and self._model_version not in (
+            None,
+            active_version(self.catalogue),
+        )
+
+    def reembed(self, progress: Progress | None = None) -> str:
+        """Prepare a method for the newly active model, then switch to it; return its version.
+
+        The current method keeps answering queries on other threads until the new one has
+        embedded the whole catalogue. Cancelling leaves the current method in place.
+        """
+        version = active_version(self.catalogue)
+        replacement = self._create_method()
+        gallery = build_gallery(self.catalogue)
+        log.info("Re-embedding %d catalogue photos for model %s", len(gallery.photos), version)
+        replacement.prepare(gallery, progress or Progress())
+        with self._lock:
+            self._method = replacement
+            self._model_version = version
+            self._prepared_for = _signature(gallery)
+        log.info("Identification now uses model %s", version)
+        return version
 
     def prepare(self, progress: Progress | None = None) -> Gallery:
         """Prepare the method for the current gallery, unless it already is."""
         gallery = build_gallery(self.catalogue)
-        signature = frozenset((p.key, p.whale_id) for p in gallery.photos)
+        signature = _signature(gallery)
         with self._lock:
             if signature != self._prepared_for:
                 log.info(
@@ -118,12 +157,12 @@ class Identifier:
         image = open_photo(self.catalogue.folder / photo.stored_name)
         if photo.crop:
             image = image.crop(photo.crop)
-        candidates = self.method.query(image, top=top, exclude_keys=frozenset({photo.sha256}))
+        with self._lock:
+            method = self.method
+            candidates = method.query(image, top=top, exclude_keys=frozenset({photo.sha256}))
         if record:
             with self.catalogue.session() as session:
-                record_suggestions(
-                    session, photo_id, candidates, self.method_name, self.method.version
-                )
+                record_suggestions(session, photo_id, candidates, method.name, method.version)
         return candidates
 
     def identify_file(
@@ -138,4 +177,9 @@ class Identifier:
         if existing is not None and existing.crop:
             image = image.crop(existing.crop)
         self.prepare(progress)
-        return self.method.query(image, top=top, exclude_keys=frozenset({sha256}))
+        with self._lock:
+            return self.method.query(image, top=top, exclude_keys=frozenset({sha256}))
+
+
+def _signature(gallery: Gallery) -> frozenset[tuple[str, str]]:
+    return frozenset((photo.key, photo.whale_id) for photo in gallery.photos)

@@ -47,12 +47,31 @@ def train(
         from whalecat.matching.embedding_train import fine_tune
 
         model = load_embedding_model(base_model or BUNDLED_MODEL)
-        fine_tune(model, gallery, epochs=epochs, progress=progress, log_dir=log_dir)
+        fine_tune(model, gallery, epochs=epochs, progress=progress, callbacks=_tensorboard(log_dir))
         return TrainedModel("embedding", model)
-    from whalecat.matching.seed_cnn import train_seed_on_gallery
+    from whalecat.imaging.preprocess import seed_input
+    from whalecat.matching.seed_cnn import train_seed_model
 
-    model, classes = train_seed_on_gallery(gallery, epochs=epochs, progress=progress, log_dir=log_dir)
+    classes = gallery.whale_ids
+    index = {whale_id: number for number, whale_id in enumerate(classes)}
+    arrays = []
+    for done, photo in enumerate(gallery.photos, start=1):
+        progress.check()
+        arrays.append(seed_input(_cropped(gallery.open_image(photo), photo.crop)))
+        progress.report(done, len(gallery.photos), "Loading catalogue photos")
+    labels = np.array([index[photo.whale_id] for photo in gallery.photos])
+    model = train_seed_model(
+        np.stack(arrays), labels, len(classes), epochs=epochs, progress=progress,
+        callbacks=_tensorboard(log_dir),
+    )
     return TrainedModel("seed", model, list(classes))
+
+
+def _tensorboard(log_dir: Path | None) -> list:
+    """Return a TensorBoard callback writing under `log_dir`, or none without one."""
+    if log_dir is None:
+        return []
+    return [keras().callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch")]
 
 
 def score(
@@ -146,3 +165,46 @@ def _read_sidecar(path: Path) -> dict:
 
 def _cropped(image, crop):
     return image.crop(crop) if crop else image
+
+
+def saved_kind(path: Path) -> str:
+    """Return the kind ("embedding" or "seed") recorded in a saved model's sidecar."""
+    return _read_sidecar(Path(path)).get("kind", "embedding")
+
+
+class SavedSeedMethod:
+    """A seed CNN classifier trained by `whalecat train --model seed`, used as a `Method`.
+
+    Unlike `SeedMethod` it does not train in `prepare`: it answers with the whales it was
+    trained on, so a whale confirmed after that training is not proposed until retraining.
+    """
+
+    name = "seed"
+
+    def __init__(self, model_path: Path, device: str = "auto"):
+        self.model_path = Path(model_path)
+        self.device = device
+        self.version = self.model_path.parent.name
+        self._trained: TrainedModel | None = None
+        self.photo_keys: dict[str, str] = {}
+
+    def prepare(self, gallery: Gallery, progress: Progress | None = None) -> None:
+        from whalecat.matching.device import select_device
+
+        if self._trained is None:
+            select_device(self.device)
+            self._trained = load(self.model_path)
+        self.photo_keys = {photo.whale_id: photo.key for photo in gallery.photos}
+
+    def query(self, image, top: int = 5, exclude_keys: frozenset[str] = frozenset()):
+        from whalecat.imaging.preprocess import seed_input
+        from whalecat.matching.base import Candidate
+        from whalecat.matching.seed_cnn import predict_labels
+
+        if self._trained is None:
+            raise RuntimeError("SavedSeedMethod.query called before prepare")
+        probabilities = self._trained.model.predict(seed_input(image)[np.newaxis], verbose=0)[0]
+        return [
+            Candidate(label, score, self.photo_keys.get(label), {"method": self.name})
+            for label, score in predict_labels(probabilities, self._trained.classes, top)
+        ]
