@@ -36,3 +36,24 @@ def thumbnail(image: Image.Image, max_side: int = 256) -> Image.Image:
     copy = image.copy()
     copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return copy
+
+
+# Embedding network input: grayscale at a 2:1 width:height ratio, which suits a fluke's span.
+EMBEDDING_INPUT_SIZE = (128, 64)  # (width, height) in pixels
+
+
+def embedding_input(
+    image: Image.Image,
+    crop: tuple[int, int, int, int] | None = None,
+    size: tuple[int, int] = EMBEDDING_INPUT_SIZE,
+) -> np.ndarray:
+    """Return the embedding network input: shape (height, width, 1), float32 in [0, 1].
+
+    `crop` is `(left, top, right, bottom)` in upright pixels. The box is stretched to `size`
+    without padding. The network standardizes each image itself, so training augmentation
+    can change contrast on these [0, 1] pixels first.
+    """
+    if crop is not None:
+        image = image.crop(crop)
+    gray = to_grayscale(image).resize(size, Image.Resampling.BILINEAR)
+    return (np.asarray(gray, dtype=np.float32) / 255.0)[:, :, np.newaxis]

@@ -23,8 +23,15 @@ class DeviceError(RuntimeError):
 
 
 def tensorflow() -> ModuleType:
-    """Import and return TensorFlow, quieting its C++ start-up log unless the user set a level."""
+    """Import and return TensorFlow, quieting its C++ start-up log unless the user set a level.
+
+    oneDNN is off unless the environment sets TF_ENABLE_ONEDNN_OPTS.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # NOTE: with oneDNN on, training the embedding network on CPU corrupted the heap and
+    # aborted the process for some batch sizes (TensorFlow 2.21, seen with a batch of 13).
+    # Only takes effect when TensorFlow has not been imported yet.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     import tensorflow as tf
 
     return tf
@@ -84,7 +91,7 @@ def select_device(device: str = "auto") -> str:
 
 
 def progress_callback(progress, epochs: int, steps_per_epoch: int, label: str = "Training"):
-    """Return a Keras callback that reports each batch to `progress` and honours cancel.
+    """Return a Keras callback that reports each batch and each epoch's metrics to `progress`.
 
     On cancel it sets `model.stop_training`, which Keras 3 checks after every batch, so
     training stops within one batch. The caller raises `Cancelled` after `fit` returns when
@@ -115,5 +122,9 @@ def progress_callback(progress, epochs: int, steps_per_epoch: int, label: str = 
             log.info("%s epoch %d of %d: %s", label, epoch + 1, epochs, summary)
             if progress.cancelled:
                 self.model.stop_training = True
+                return
+            # Keras may pass tensors or numpy scalars; only plain floats cross to the GUI thread.
+            metrics = {name: float(value) for name, value in self.last_logs.items()}
+            progress.report_epoch(epoch + 1, epochs, metrics)
 
     return ProgressCallback()

@@ -1,0 +1,129 @@
+"""RootSIFT matching with RANSAC on real right-whale photos and transformed copies."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance
+
+from whalecat.imaging.io import open_photo
+from whalecat.matching import ranking
+from whalecat.matching.base import NEW_WHALE, Gallery, GalleryPhoto
+from whalecat.matching.keypoints import (
+    INLIER_THRESHOLD,
+    KeypointMethod,
+    extract_features,
+    match_features,
+    match_photos,
+    rerank,
+    rootsift,
+)
+
+
+def resighting(image: Image.Image) -> Image.Image:
+    """Return the photo rotated, zoomed in and darker, as another sighting might look."""
+    rotated = image.rotate(8, resample=Image.Resampling.BILINEAR, expand=False)
+    width, height = rotated.size
+    zoomed = rotated.crop((width // 10, height // 10, width - width // 12, height - height // 12))
+    return ImageEnhance.Brightness(zoomed.resize((300, 300))).enhance(0.8)
+
+
+@pytest.fixture(scope="module")
+def whales(rightwhale_data):
+    """Map the first four whales with at least three photos to their photo paths."""
+    by_whale: dict[str, list] = {}
+    with open(rightwhale_data / "labels.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            by_whale.setdefault(row["Id"], []).append(rightwhale_data / "images" / row["Image"])
+    chosen = [whale for whale in sorted(by_whale) if len(by_whale[whale]) >= 3][:4]
+    return {whale: sorted(by_whale[whale])[:3] for whale in chosen}
+
+
+def gallery_of(whales) -> Gallery:
+    photos = [
+        GalleryPhoto(hashlib.sha256(path.read_bytes()).hexdigest(), whale, path)
+        for whale, paths in whales.items()
+        for path in paths
+    ]
+    return Gallery(photos, lambda photo: open_photo(photo.path))
+
+
+def test_rootsift_rows_have_unit_l2_norm():
+    descriptors = np.random.default_rng(0).integers(0, 255, (5, 128)).astype(np.float32)
+    norms = np.linalg.norm(rootsift(descriptors), axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-5)
+
+
+def test_resighting_matches_original(whales):
+    path = next(iter(whales.values()))[0]
+    original = open_photo(path)
+    match = match_photos(resighting(original), original)
+    assert match.inliers >= 2 * INLIER_THRESHOLD
+    assert len(match.pairs) == match.inliers
+
+
+def test_pairs_are_in_photo_pixels(whales):
+    path = next(iter(whales.values()))[0]
+    original = open_photo(path)
+    copy = resighting(original)
+    match = match_photos(copy, original)
+    for (qx, qy), (px, py) in match.pairs:
+        assert 0 <= qx <= copy.width and 0 <= qy <= copy.height
+        assert 0 <= px <= original.width and 0 <= py <= original.height
+
+
+def test_crop_offsets_keypoints(whales):
+    path = next(iter(whales.values()))[0]
+    features = extract_features(open_photo(path), crop=(100, 50, 224, 224))
+    assert len(features.points) > 0
+    assert features.points[:, 0].min() >= 100
+    assert features.points[:, 1].min() >= 50
+
+
+def test_blank_image_has_no_matches():
+    blank = extract_features(Image.new("L", (200, 200), 90))
+    assert len(blank.descriptors) == 0
+    assert match_features(blank, blank).inliers == 0
+
+
+def test_keypoint_method_finds_resighted_whale(whales):
+    method = KeypointMethod()
+    method.prepare(gallery_of(whales))
+    target = next(iter(whales))
+    candidates = method.query(resighting(open_photo(whales[target][1])))
+    labels = [c.label for c in candidates]
+    assert labels[0] == target
+    assert NEW_WHALE in labels
+    assert len(set(labels)) == len(labels)
+    assert candidates[0].details["inliers"] >= INLIER_THRESHOLD
+
+
+def test_keypoint_method_excludes_keys(whales):
+    gallery = gallery_of(whales)
+    method = KeypointMethod()
+    method.prepare(gallery)
+    target = next(iter(whales))
+    own = frozenset(p.key for p in gallery.photos if p.whale_id == target)
+    labels = [c.label for c in method.query(open_photo(whales[target][0]), exclude_keys=own)]
+    assert target not in labels
+
+
+def test_rerank_lifts_whale_with_inliers(whales):
+    gallery = gallery_of(whales)
+    method = KeypointMethod()
+    method.prepare(gallery)
+    first, second = list(whales)[:2]
+    by_whale = {w: [p for p in gallery.photos if p.whale_id == w] for w in (first, second)}
+    # The embedding put the wrong whale first; the keypoints must correct it.
+    shortlist = [
+        ranking.WhaleScore(second, 0.6, by_whale[second][0].key),
+        ranking.WhaleScore(first, 0.5, by_whale[first][0].key),
+    ]
+    query = extract_features(resighting(open_photo(whales[first][0])))
+    fused = rerank(query, shortlist, by_whale, method.features)
+    assert fused[0].whale_id == first
+    assert fused[0].details["cosine"] == pytest.approx(0.5)
+    assert fused[0].details["inliers"] >= INLIER_THRESHOLD

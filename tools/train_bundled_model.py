@@ -1,0 +1,190 @@
+"""Train the embedding model bundled with whalecat, and record how it was made.
+
+Trains on the right-whale head crops and the humpback fluke photos in the shared data set.
+About a fifth of the right-whale individuals, chosen by a hash of their id, are held out:
+none of their photos is trained on, and the model is evaluated on them with the catalogue
+replay protocol. Every fluke photo is a class of its own (the four labelled individuals with
+two photos keep both under one class), so augmentation teaches the network what another
+sighting of the same fluke looks like.
+
+    .venv/bin/python tools/train_bundled_model.py --data ../shared/data
+
+Writes resources/models/embedding.keras, its embedding.json sidecar, and the held-out labels
+CSV for `whalecat evaluate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from whalecat.evaluation.runner import evaluate  # noqa: E402
+from whalecat.imaging.crop import locate_fluke  # noqa: E402
+from whalecat.imaging.io import open_photo  # noqa: E402
+from whalecat.imaging.preprocess import EMBEDDING_INPUT_SIZE, embedding_input  # noqa: E402
+from whalecat.matching.base import NEW_WHALE  # noqa: E402
+from whalecat.matching.device import keras, select_device, tensorflow  # noqa: E402
+from whalecat.matching.embedding import (  # noqa: E402
+    EMBEDDING_SIZE,
+    EmbeddingMethod,
+    build_embedding_model,
+)
+from whalecat.matching.embedding_train import train_embedding  # noqa: E402
+
+log = logging.getLogger("train_bundled_model")
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+HOLDOUT_MODULUS = 5
+MAX_MODEL_BYTES = 8 * 1024 * 1024
+
+
+def is_held_out(whale_id: str) -> bool:
+    """Return True for the right-whale individuals that are never trained on."""
+    digest = hashlib.sha1(("holdout:" + whale_id).encode("utf-8")).hexdigest()
+    return int(digest, 16) % HOLDOUT_MODULUS == 0
+
+
+def read_rows(labels_csv: Path) -> list[dict]:
+    with open(labels_csv, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def load_training_set(data: Path, limit: int | None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Return training inputs, integer labels and a summary of what went in."""
+    arrays, names = [], []
+    rightwhale = read_rows(data / "rightwhale" / "labels.csv")
+    trained = [row for row in rightwhale if row["Id"] and not is_held_out(row["Id"])]
+    flukes = read_rows(data / "flukes" / "labels.csv")
+    if limit:
+        trained, flukes = trained[:limit], flukes[: limit // 4]
+
+    started = time.perf_counter()
+    for row in trained:
+        image = open_photo(data / "rightwhale" / "images" / row["Image"])
+        arrays.append(embedding_input(image))
+        names.append("rightwhale:" + row["Id"])
+    for row in flukes:
+        image = open_photo(data / "flukes" / "images" / row["Image"])
+        arrays.append(embedding_input(image, locate_fluke(image)))
+        labelled = row["Id"] and row["Id"] != NEW_WHALE
+        names.append("fluke:" + (row["Id"] if labelled else row["Image"]))
+    log.info("Loaded %d photos in %.0f s", len(arrays), time.perf_counter() - started)
+
+    classes = sorted(set(names))
+    index = {name: number for number, name in enumerate(classes)}
+    labels = np.array([index[name] for name in names], dtype=np.int32)
+    summary = {
+        "rightwhale_photos": len(trained),
+        "rightwhale_individuals": len({row["Id"] for row in trained}),
+        "fluke_photos": len(flukes),
+        "classes": len(classes),
+    }
+    return np.stack(arrays), labels, summary
+
+
+def write_holdout_csv(data: Path, path: Path) -> dict:
+    rows = [row for row in read_rows(data / "rightwhale" / "labels.csv") if row["Id"]]
+    held = [row for row in rows if is_held_out(row["Id"])]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["Image", "Id"])
+        writer.writeheader()
+        writer.writerows({"Image": row["Image"], "Id": row["Id"]} for row in held)
+    individuals = sorted({row["Id"] for row in held})
+    return {"photos": len(held), "individuals": len(individuals), "ids": individuals}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
+    parser.add_argument("--epochs", type=int, default=90, help="training epochs")
+    parser.add_argument("--batch-size", type=int, default=64, help="photos per batch")
+    parser.add_argument("--width", type=int, default=24, help="channels of the first stage")
+    parser.add_argument(
+        "--output", type=Path, default=REPOSITORY / "resources" / "models" / "embedding.keras",
+        help="where to write the model; the JSON sidecar goes beside it",
+    )
+    parser.add_argument(
+        "--holdout-csv", type=Path, default=Path("/tmp/whalecat-holdout/labels.csv"),
+        help="where to write the labels of the held-out right whales",
+    )
+    parser.add_argument("--limit", type=int, help="train on this many photos only (smoke run)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    started = time.perf_counter()
+    device = select_device(args.device)
+    keras().utils.set_random_seed(0)
+    holdout = write_holdout_csv(args.data, args.holdout_csv)
+    arrays, labels, summary = load_training_set(args.data, args.limit)
+
+    embedder = build_embedding_model(EMBEDDING_INPUT_SIZE, EMBEDDING_SIZE, args.width)
+    train_started = time.perf_counter()
+    last_logs = train_embedding(
+        embedder, arrays, labels, epochs=args.epochs, batch_size=args.batch_size
+    )
+    train_seconds = time.perf_counter() - train_started
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    embedder.save(args.output)
+    size = args.output.stat().st_size
+    if size > MAX_MODEL_BYTES:
+        log.warning("Model is %.1f MB, above the %.0f MB meant for git", size / 1e6, MAX_MODEL_BYTES / 1e6)
+
+    method = EmbeddingMethod(args.output)
+    figures = evaluate(args.holdout_csv, args.data / "rightwhale" / "images", [method])[0]
+    sidecar = {
+        "model": args.output.name,
+        "version": method.version,
+        "trained_on": {
+            **summary,
+            "rightwhale": "right-whale head crops of the individuals not held out, one class each",
+            "flukes": "every humpback fluke photo, cut to locate_fluke's box; one class per "
+            "photo except labelled individuals, which keep their photos in one class",
+        },
+        "held_out": {
+            "rule": 'int(sha1(("holdout:" + Id).encode("utf-8")).hexdigest(), 16) % 5 == 0',
+            "photos": holdout["photos"],
+            "individuals": holdout["individuals"],
+            "ids": holdout["ids"],
+        },
+        "loss": "sub-center ArcFace (3 centres per class, scale 30, margin 0.3)",
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "final_epoch": {key: float(value) for key, value in last_logs.items()},
+        "train_seconds": round(train_seconds, 1),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}",
+        "input_size": {"width": EMBEDDING_INPUT_SIZE[0], "height": EMBEDDING_INPUT_SIZE[1]},
+        "preprocessing": "grayscale, crop box if any, bilinear resize to the input size, "
+        "pixels / 255; the network standardizes each image to zero mean and unit variance",
+        "embedding_size": EMBEDDING_SIZE,
+        "parameters": int(embedder.count_params()),
+        "file_bytes": size,
+        "tensorflow": tensorflow().__version__,
+        "keras": keras().__version__,
+        "held_out_evaluation": {
+            key: (round(value, 4) if isinstance(value, float) else value)
+            for key, value in figures.items()
+        },
+    }
+    args.output.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+    log.info("Wrote %s (%.1f MB) and its sidecar; held-out MAP@5 %.3f",
+             args.output, size / 1e6, figures["map5"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Training the embedding network with sub-center ArcFace and strong augmentation.
+
+Sub-center ArcFace (Deng et al., ECCV 2020) learns K centres per individual on the unit
+sphere and adds an angular margin to the right class, so photos of one whale cluster tightly
+while the centres of different whales spread apart. K > 1 lets one whale keep separate
+centres for very different views. The classification head is thrown away after training: only
+the embedding network is saved and used for matching, so whales never seen in training can
+still be matched by their vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from whalecat.imaging.preprocess import embedding_input
+from whalecat.matching.base import Gallery
+from whalecat.matching.device import keras, progress_callback, tensorflow
+from whalecat.matching.embedding import model_input_size
+from whalecat.progress import Cancelled, Progress
+
+log = logging.getLogger(__name__)
+
+ARCFACE_SCALE = 30.0
+ARCFACE_MARGIN = 0.3
+SUBCENTERS = 3
+
+
+def build_augmenter(seed: int | None = None):
+    """Return the training augmentation for [0, 1] grayscale input batches.
+
+    It imitates another sighting of the same fluke: a different crop and zoom, a tilted
+    horizon, an oblique view (perspective), other light (brightness and contrast), focus
+    (blur) and glare or water over part of the fluke (erasing). No flips: a mirrored fluke
+    is a different pattern.
+    """
+    layers = keras().layers
+    return keras().Sequential(
+        [
+            layers.RandomZoom((-0.25, 0.15), fill_mode="reflect", seed=seed),
+            layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed),
+            layers.RandomRotation(0.03, fill_mode="reflect", seed=seed),  # about 11 degrees
+            layers.RandomPerspective(factor=0.5, scale=0.3, seed=seed),
+            layers.RandomBrightness(0.25, value_range=(0.0, 1.0), seed=seed),
+            layers.RandomContrast(0.5, seed=seed),
+            layers.RandomGaussianBlur(factor=0.5, sigma=(0.1, 1.2), value_range=(0.0, 1.0), seed=seed),
+            layers.RandomErasing(factor=0.3, scale=(0.02, 0.12), value_range=(0.0, 1.0), seed=seed),
+        ],
+        name="augment",
+    )
+
+
+def _arcface_layer():
+    k = keras()
+    ops = k.ops
+
+    class SubCenterArcFace(k.layers.Layer):
+        """Returns ArcFace logits for unit embeddings given the true class of each row."""
+
+        def __init__(self, classes, subcenters=SUBCENTERS, scale=ARCFACE_SCALE,
+                     margin=ARCFACE_MARGIN, **kwargs):
+            super().__init__(dtype="float32", **kwargs)
+            self.classes = classes
+            self.subcenters = subcenters
+            self.scale = scale
+            self.margin = margin
+
+        def build(self, input_shape):
+            embedding_shape = input_shape[0]
+            self.centres = self.add_weight(
+                shape=(embedding_shape[-1], self.classes * self.subcenters),
+                initializer="glorot_uniform",
+                name="centres",
+            )
+
+        def call(self, inputs):
+            embeddings, labels = inputs
+            centres = self.centres / ops.maximum(
+                ops.sqrt(ops.sum(ops.square(self.centres), axis=0, keepdims=True)), 1e-12
+            )
+            cosine = ops.matmul(ops.cast(embeddings, "float32"), centres)
+            cosine = ops.max(ops.reshape(cosine, (-1, self.classes, self.subcenters)), axis=-1)
+            cosine = ops.clip(cosine, -1.0 + 1e-7, 1.0 - 1e-7)
+            sine = ops.sqrt(1.0 - ops.square(cosine))
+            with_margin = cosine * math.cos(self.margin) - sine * math.sin(self.margin)
+            # Past pi - margin, cos(theta + margin) stops decreasing, so fall back to a
+            # linear penalty there (the usual ArcFace correction).
+            limit = math.cos(math.pi - self.margin)
+            with_margin = ops.where(
+                cosine > limit, with_margin, cosine - math.sin(math.pi - self.margin) * self.margin
+            )
+            one_hot = ops.one_hot(ops.reshape(ops.cast(labels, "int32"), (-1,)), self.classes)
+            return self.scale * (one_hot * with_margin + (1.0 - one_hot) * cosine)
+
+    return SubCenterArcFace
+
+
+def build_training_model(embedder, classes: int, seed: int | None = None):
+    """Wrap the embedder with augmentation and an ArcFace head; returns (model, head)."""
+    k = keras()
+    width, height = model_input_size(embedder)
+    images = k.Input((height, width, 1), name="image")
+    labels = k.Input((1,), dtype="int32", name="label")
+    augmented = build_augmenter(seed)(images)
+    vectors = embedder(augmented)
+    logits = _arcface_layer()(classes, name="arcface")([vectors, labels])
+    return k.Model([images, labels], logits, name="arcface_training")
+
+
+def train_embedding(
+    embedder,
+    arrays: np.ndarray,
+    labels: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    learning_rate: float = 2e-3,
+    progress: Progress | None = None,
+    seed: int = 0,
+    callbacks: list | None = None,
+) -> dict:
+    """Train `embedder` in place on (n, height, width, 1) [0, 1] inputs and integer labels.
+
+    Returns the last epoch's logs. Raises Cancelled when `progress` is cancelled, after the
+    current batch; the embedder then keeps the weights of the batches already run.
+    """
+    progress = progress or Progress()
+    tf = tensorflow()
+    k = keras()
+    labels = np.asarray(labels, dtype=np.int32)
+    classes = int(labels.max()) + 1
+    model = build_training_model(embedder, classes, seed=seed)
+
+    steps = max(math.ceil(len(arrays) / batch_size), 1)
+    schedule = k.optimizers.schedules.CosineDecay(
+        initial_learning_rate=learning_rate / 10,
+        decay_steps=max(epochs * steps - steps, 1),
+        warmup_target=learning_rate,
+        warmup_steps=steps,
+        alpha=0.02,
+    )
+    model.compile(
+        optimizer=k.optimizers.AdamW(schedule, weight_decay=1e-4),
+        loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(((arrays.astype(np.float32), labels[:, None]), labels))
+        .shuffle(len(arrays), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(2)
+    )
+    callback = progress_callback(progress, epochs, steps, "Training embedding")
+    model.fit(dataset, epochs=epochs, callbacks=[callback, *(callbacks or [])], verbose=0)
+    if progress.cancelled:
+        raise Cancelled()
+    return callback.last_logs
+
+
+def fine_tune(
+    model,
+    gallery: Gallery,
+    epochs: int = 10,
+    progress: Progress | None = None,
+    callbacks: list | None = None,
+) -> dict:
+    """Retrain an embedding network in place on a catalogue's confirmed photos.
+
+    Each whale is a class. Whales with a single photo still help, because augmentation
+    gives them several views. Returns the last epoch's logs; raises Cancelled on cancel and
+    ValueError when the gallery has fewer than two whales.
+    """
+    progress = progress or Progress()
+    whale_ids = gallery.whale_ids
+    if len(whale_ids) < 2:
+        raise ValueError(f"fine-tuning needs at least two whales, the gallery has {len(whale_ids)}")
+    index = {whale_id: number for number, whale_id in enumerate(whale_ids)}
+    size = model_input_size(model)
+    arrays = []
+    for done, photo in enumerate(gallery.photos, start=1):
+        progress.check()
+        arrays.append(embedding_input(gallery.open_image(photo), photo.crop, size))
+        progress.report(done, len(gallery.photos), "Loading catalogue photos")
+    labels = np.array([index[photo.whale_id] for photo in gallery.photos])
+    # A lower rate than training from scratch, so the network adapts without forgetting.
+    return train_embedding(
+        model, np.stack(arrays), labels, epochs=epochs, learning_rate=5e-4, progress=progress,
+        callbacks=callbacks,
+    )

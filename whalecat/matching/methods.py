@@ -1,0 +1,129 @@
+"""The registry of matching methods, and the default one that combines them.
+
+`default` shortlists the 20 whales whose best photo is most similar by embedding, re-ranks
+them by fusing that cosine similarity with RootSIFT keypoint inliers, and places `new_whale`
+by a threshold on the fused score calibrated on the gallery itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from whalecat.matching import ranking
+from whalecat.matching.base import Candidate, Gallery, GalleryPhoto, Method
+from whalecat.matching.embedding import EmbeddingMethod
+from whalecat.matching.keypoints import KeypointMethod, extract_features, rerank
+from whalecat.matching.seed_cnn import SeedMethod
+from whalecat.progress import Progress
+
+log = logging.getLogger(__name__)
+
+SHORTLIST = 20
+PHOTOS_PER_WHALE = 2
+# Calibration matches each photo against the most similar photos of this many other whales,
+# because the best-scoring stranger is almost always among them.
+CALIBRATION_STRANGERS = 3
+
+
+class FusedMethod:
+    """Embedding shortlist, keypoint re-ranking and a calibrated `new_whale` threshold."""
+
+    name = "default"
+
+    def __init__(self, embedding: EmbeddingMethod, keypoints: KeypointMethod | None = None,
+                 shortlist: int = SHORTLIST):
+        self.embedding = embedding
+        self.keypoints = keypoints or KeypointMethod()
+        self.shortlist = shortlist
+        self.version = f"fused-{embedding.version}-{self.keypoints.version}-s{shortlist}"
+        self.photos_by_whale: dict[str, list[GalleryPhoto]] = {}
+        self.calibration = ranking.Calibration.default()
+
+    def prepare(self, gallery: Gallery, progress: Progress | None = None) -> None:
+        progress = progress or Progress()
+        self.embedding.prepare(gallery, progress)
+        self.keypoints.prepare(gallery, progress)
+        self.photos_by_whale = {}
+        for photo in gallery.photos:
+            self.photos_by_whale.setdefault(photo.whale_id, []).append(photo)
+        self.calibration = self._calibrate(progress)
+        log.info("Default method ready: %s", self.calibration)
+
+    def _calibrate(self, progress: Progress) -> ranking.Calibration:
+        """Fit the threshold on fused leave-one-out scores of the gallery's own photos."""
+        photos = self.embedding.photos
+        vectors = self.embedding.vectors
+        if len(photos) < 2:
+            return ranking.Calibration.default()
+        similarity = vectors @ vectors.T
+        match_scores, stranger_scores = [], []
+        for index, photo in enumerate(photos):
+            progress.check()
+            own = [p for p in self.photos_by_whale[photo.whale_id] if p.key != photo.key]
+            if not own or len(self.photos_by_whale) < 2:
+                continue
+            whales = ranking.best_per_whale(similarity[index], photos, frozenset({photo.key}))
+            query = self.keypoints.features[photo.key]
+            order = dict(zip((p.key for p in photos), similarity[index]))
+            own_whale = [w for w in whales if w.whale_id == photo.whale_id]
+            strangers = [w for w in whales if w.whale_id != photo.whale_id][:CALIBRATION_STRANGERS]
+            own_views = {photo.whale_id: own}
+            fused_own = rerank(query, own_whale, own_views, self.keypoints.features,
+                               PHOTOS_PER_WHALE, order)
+            fused_strangers = rerank(query, strangers, self.photos_by_whale,
+                                     self.keypoints.features, PHOTOS_PER_WHALE, order)
+            match_scores.append(fused_own[0].score)
+            stranger_scores.append(fused_strangers[0].score)
+            progress.report(index + 1, len(photos), "Calibrating new_whale threshold")
+        return ranking.fit_threshold(np.array(match_scores), np.array(stranger_scores),
+                                     source="gallery, fused")
+
+    def query(
+        self, image: Image.Image, top: int = 5, exclude_keys: frozenset[str] = frozenset()
+    ) -> list[Candidate]:
+        scores = self.embedding.similarities(image)
+        whales = ranking.best_per_whale(scores, self.embedding.photos, exclude_keys)
+        shortlist = whales[: self.shortlist]
+        views = {
+            whale_id: [p for p in photos if p.key not in exclude_keys]
+            for whale_id, photos in self.photos_by_whale.items()
+        }
+        order = dict(zip((p.key for p in self.embedding.photos), scores))
+        fused = rerank(extract_features(image), shortlist, views, self.keypoints.features,
+                       PHOTOS_PER_WHALE, order)
+        return ranking.to_candidates(fused, self.calibration, top, method=self.name)
+
+
+METHOD_NAMES = ("default", "embedding", "keypoints", "seed")
+
+
+def available_methods() -> list[str]:
+    """Return the names `create_method` accepts, the recommended one first."""
+    return list(METHOD_NAMES)
+
+
+def create_method(
+    name: str,
+    *,
+    cache_dir: Path | str | None = None,
+    device: str = "auto",
+    model_path: Path | str | None = None,
+) -> Method:
+    """Create a matching method by name; `model_path` overrides the bundled embedding model.
+
+    `cache_dir` stores per-photo embedding vectors between runs. Raises ValueError for an
+    unknown name.
+    """
+    if name == "seed":
+        return SeedMethod(device=device)
+    if name == "keypoints":
+        return KeypointMethod()
+    if name == "embedding":
+        return EmbeddingMethod(model_path, cache_dir=cache_dir, device=device)
+    if name == "default":
+        return FusedMethod(EmbeddingMethod(model_path, cache_dir=cache_dir, device=device))
+    raise ValueError(f"unknown matching method {name!r}; choose one of {', '.join(METHOD_NAMES)}")
