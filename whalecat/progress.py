@@ -35,18 +35,29 @@ class CancelToken:
 
 
 ProgressCallback = Callable[[int, int, str], None]
+# (epoch counted from 1, epochs, that epoch's metrics such as "loss" or "val_accuracy")
+EpochCallback = Callable[[int, int, dict[str, float]], None]
 
 
 @dataclass
 class Progress:
-    """Carries a progress callback `(done, total, message)` and a cancel token together."""
+    """Carries a progress callback `(done, total, message)` and a cancel token together.
+
+    Training also reports each finished epoch's metrics to `epoch_callback`, so a window can
+    plot them; the metrics arrive as a new dict of plain floats, safe to send to another thread.
+    """
 
     callback: ProgressCallback | None = None
     token: CancelToken = field(default_factory=CancelToken)
+    epoch_callback: EpochCallback | None = None
 
     def report(self, done: int, total: int, message: str = "") -> None:
         if self.callback is not None:
             self.callback(done, total, message)
+
+    def report_epoch(self, epoch: int, epochs: int, metrics: dict[str, float]) -> None:
+        if self.epoch_callback is not None:
+            self.epoch_callback(epoch, epochs, metrics)
 
     def check(self) -> None:
         self.token.raise_if_cancelled()

@@ -1,8 +1,8 @@
 """Choosing the device TensorFlow runs on, with TensorFlow imported only when first needed.
 
-Importing TensorFlow takes seconds and hundreds of megabytes, so the package never imports it
-at module level: the catalogue, the importer and the GUI start without it, and matching code
-calls `tensorflow()` or `keras()` when a model is first built or loaded.
+Importing TensorFlow takes seconds and hundreds of megabytes, so no module of the package
+imports it at import time. The catalogue, the importer and the GUI start without it, and
+matching code calls `tensorflow()` or `keras()` when a model is first built or loaded.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def keras() -> ModuleType:
 def select_device(device: str = "auto") -> str:
     """Configure TensorFlow for `device` ("auto", "cpu" or "gpu") and return a description.
 
-    "cpu" hides every GPU. "gpu" raises DeviceError when TensorFlow sees none. Mixed precision
+    "cpu" hides every GPU. "gpu" raises DeviceError when TensorFlow finds none. Mixed precision
     is turned on only when a GPU runs, because on CPU it is slower. TensorFlow fixes visible
     devices when it first runs an operation, so only the first call in a process takes effect
     on the device; later calls return the description of the device already chosen.
