@@ -77,7 +77,7 @@ class FakeMethod:
         for whale_id, (score, key, size) in ranked[: top - 1]:
             width, height = image.size
             pairs = [((width * f, height * f), (size[0] * f, size[1] * f)) for f in (0.25, 0.5, 0.75)]
-            candidates.append(Candidate(whale_id, score, key, {"keypoint_pairs": pairs}))
+            candidates.append(Candidate(whale_id, score, key, {"pairs": pairs}))
         candidates.append(Candidate(NEW_WHALE, 0.1, None, {"confidence": 0.4}))
         return candidates
 

@@ -1,4 +1,5 @@
-"""The catalogue browser: whales with their photos, and the photos nobody has identified yet.
+"""The catalogue browser: whales with their photos, photos confirmed as new_whale, and the photos
+nobody has identified yet.
 
 The lists are read on the GUI thread with its own session. The queries are single indexed
 SELECTs on a local SQLite file, and the browser must show a confirmation at once, so a worker
@@ -32,11 +33,12 @@ from PySide6.QtWidgets import (
 from sqlalchemy import select
 
 from whalecat.catalogue import Catalogue
-from whalecat.catalogue.models import Photo
+from whalecat.catalogue.models import CONFIRMED, Identification, Photo
 from whalecat.catalogue.records import (
     PhotoSummary,
     WhaleSummary,
     list_whales,
+    photo_summary,
     photos_of_whale,
     unidentified_photos,
 )
@@ -145,8 +147,19 @@ class PhotoListModel(QAbstractListModel):
         return next((row for row, p in enumerate(self.photos) if p.id == photo_id), None)
 
 
+def new_whale_photos(session) -> list[PhotoSummary]:
+    """Return the photos confirmed as new_whale: animals not in the catalogue, left without an id."""
+    photos = session.scalars(
+        select(Photo)
+        .join(Identification)
+        .where(Identification.status == CONFIRMED, Identification.is_new_whale.is_(True))
+        .order_by(Photo.id)
+    )
+    return [photo_summary(photo) for photo in photos]
+
+
 class CataloguePanel(QWidget):
-    """Lists whales and unidentified photos; emits `photo_selected(photo id)`."""
+    """Lists whales, new_whale photos and unidentified photos; emits `photo_selected(photo id)`."""
 
     photo_selected = Signal(int)
 
@@ -189,9 +202,15 @@ class CataloguePanel(QWidget):
         self.unidentified_view = _list_view(self.unidentified_model, icon_mode=True)
         self.unidentified_view.selectionModel().currentChanged.connect(self._on_photo_changed)
 
+        self.new_whale_model = PhotoListModel(self.thumbnails)
+        self.new_whale_view = _list_view(self.new_whale_model, icon_mode=True)
+        self.new_whale_view.selectionModel().currentChanged.connect(self._on_photo_changed)
+        self.new_whale_view.setToolTip("Photos confirmed as new_whale: animals not in the catalogue")
+
         self.tabs = QTabWidget()
         self.tabs.addTab(whales_tab, "Whales")
         self.tabs.addTab(self.unidentified_view, "Unidentified")
+        self.tabs.addTab(self.new_whale_view, "new_whale")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
@@ -208,6 +227,7 @@ class CataloguePanel(QWidget):
         if self.catalogue is None:
             self.whale_model.set_rows([])
             self.unidentified_model.set_photos([])
+            self.new_whale_model.set_photos([])
             self.whale_photo_model.set_photos([])
             self._update_tab_titles()
             return
@@ -216,9 +236,11 @@ class CataloguePanel(QWidget):
             wanted = [w.representative_photo_id for w in whales if w.representative_photo_id]
             sha_by_id = dict(session.execute(select(Photo.id, Photo.sha256).where(Photo.id.in_(wanted))).all())
             unidentified = unidentified_photos(session)
+            new_whales = new_whale_photos(session)
         rows = [WhaleRow(w, sha_by_id.get(w.representative_photo_id)) for w in whales]
         self.whale_model.set_rows(rows)
         self.unidentified_model.set_photos(unidentified)
+        self.new_whale_model.set_photos(new_whales)
         self._update_tab_titles()
         if selected_whale is not None and not self.select_whale(selected_whale):
             self.whale_photo_model.set_photos([])
@@ -270,6 +292,7 @@ class CataloguePanel(QWidget):
     def _update_tab_titles(self) -> None:
         self.tabs.setTabText(0, f"Whales ({len(self.whale_model.rows)})")
         self.tabs.setTabText(1, f"Unidentified ({len(self.unidentified_model.photos)})")
+        self.tabs.setTabText(2, f"new_whale ({len(self.new_whale_model.photos)})")
 
 
 def _list_view(model, icon_mode: bool) -> QListView:

@@ -34,7 +34,7 @@ from whalecat.catalogue.records import RecordError, find_photo_by_sha256, get_ph
 from whalecat.gui.confirmations import Confirmations
 from whalecat.gui.dialogs import NewWhaleIdDialog
 from whalecat.gui.images import pil_to_qimage
-from whalecat.gui.match_view import MatchView, ShownImage
+from whalecat.gui.match_view import MatchView, Pair, ShownImage
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.identification import Identifier
 from whalecat.imaging.io import ImageError, open_photo
@@ -60,9 +60,11 @@ class IdentifyResult:
 
 def _shown_photo(catalogue: Catalogue, stored_name: str, crop) -> ShownImage:
     upright = open_photo(catalogue.folder / stored_name)
+    origin = (0, 0)
     if crop:
         upright = upright.crop(crop)
-    return ShownImage(pil_to_qimage(thumbnail(upright, SHOWN_SIDE)), upright.size)
+        origin = (crop[0], crop[1])
+    return ShownImage(pil_to_qimage(thumbnail(upright, SHOWN_SIDE)), upright.size, origin)
 
 
 def identify(identifier: Identifier, lock: threading.Lock, photo_id: int, progress: Progress) -> IdentifyResult:
@@ -85,6 +87,17 @@ def identify(identifier: Identifier, lock: threading.Lock, photo_id: int, progre
         except ImageError as exc:
             log.warning("Cannot show best photo %s of a candidate: %s", sha256, exc)
     return IdentifyResult(photo_id, photo.original_name, candidates, query, best_photos)
+
+
+def shown_pairs(candidate: Candidate, best_photo: ShownImage) -> list[Pair]:
+    """Return the candidate's verified keypoint pairs in pixels of the two images as shown.
+
+    The method reports query points in the query image it was given, which the identifier
+    has already cut to the crop box, but catalogue photo points in the whole upright photo,
+    because it crops catalogue photos itself. The latter are moved by the crop's origin.
+    """
+    dx, dy = best_photo.origin
+    return [(query, (x - dx, y - dy)) for query, (x, y) in candidate.details.get("pairs") or []]
 
 
 def describe_candidate(rank: int, candidate: Candidate) -> str:
@@ -302,7 +315,7 @@ class IdentifyPanel(QWidget):
             self._update_buttons()
             return
         shown = self.result.best_photos.get(candidate.best_photo_key or "")
-        pairs = candidate.details.get("keypoint_pairs") or []
+        pairs = shown_pairs(candidate, shown) if shown is not None else []
         self.match_view.set_images(self.result.query, shown, pairs)
         self.keypoints_box.setEnabled(bool(pairs) and shown is not None)
         self._update_buttons()

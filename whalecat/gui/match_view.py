@@ -26,6 +26,8 @@ class ShownImage:
 
     image: QImage
     source_size: tuple[int, int]  # (width, height)
+    # The upright photo's pixel at this image's top-left corner: the crop box's left and top.
+    origin: tuple[int, int] = (0, 0)
 
 
 Pair = tuple[tuple[float, float], tuple[float, float]]
