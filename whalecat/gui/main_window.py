@@ -8,7 +8,16 @@ from typing import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QWidget,
+)
 from sqlalchemy import func, select
 
 from whalecat import __version__
@@ -19,8 +28,10 @@ from whalecat.gui.browser import CataloguePanel
 from whalecat.gui.confirmations import Confirmations
 from whalecat.gui.identify_panel import IdentifyPanel
 from whalecat.gui.import_panel import ImportPanel
+from whalecat.gui.models_dialog import ModelsDialog, ReembedStatus
 from whalecat.gui.photo_view import PhotoViewPanel
 from whalecat.gui.settings import DEVICES, Settings
+from whalecat.gui.training_panel import TrainingPanel
 from whalecat.gui.worker import WorkerPool
 from whalecat.identification import Identifier
 from whalecat.importing.importer import ImportReport
@@ -30,7 +41,8 @@ log = logging.getLogger(__name__)
 
 IdentifierFactory = Callable[[Catalogue, str], Identifier]
 # How long closing the window or switching catalogues waits for cancelled work. Imports stop
-# after the current file; loading TensorFlow cannot be interrupted and may take this long.
+# after the current file and training after the current batch; loading TensorFlow cannot be
+# interrupted and may take this long.
 SHUTDOWN_TIMEOUT_MS = 60_000
 
 
@@ -46,6 +58,7 @@ class MainWindow(QMainWindow):
         self.catalogue: Catalogue | None = None
         self._identifier: Identifier | None = None
         self.error_box: QMessageBox | None = None
+        self.models_dialog: ModelsDialog | None = None
 
         self.pool = WorkerPool(self)
         self.confirmations = Confirmations(self)
@@ -53,6 +66,8 @@ class MainWindow(QMainWindow):
         self.photo_view = PhotoViewPanel(self.pool)
         self.identify_panel = IdentifyPanel(self.pool, self.confirmations, self.identifier)
         self.import_panel = ImportPanel(self.pool)
+        self.training_panel = TrainingPanel(self.pool, lambda: self.settings.device)
+        self.reembed_status = ReembedStatus(self.pool)
 
         self.right_tabs = QTabWidget()
         self.right_tabs.addTab(self.photo_view, "Photo")
@@ -63,9 +78,15 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([340, 900])
         self.setCentralWidget(self.splitter)
+        self.training_dock = QDockWidget("Training", self)
+        self.training_dock.setObjectName("training_dock")
+        self.training_dock.setWidget(self.training_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock)
+        self.training_dock.hide()
 
         self.catalogue_label = QLabel()
         self.statusBar().addWidget(self.catalogue_label, stretch=1)
+        self.statusBar().addPermanentWidget(self.reembed_status)
         self.statusBar().addPermanentWidget(self.import_panel)
 
         self.browser.photo_selected.connect(self._on_photo_selected)
@@ -73,6 +94,11 @@ class MainWindow(QMainWindow):
         self.import_panel.imported.connect(self._on_imported)
         self.import_panel.error.connect(self.show_error)
         self.identify_panel.error.connect(self.show_error)
+        self.training_panel.error.connect(self.show_error)
+        self.training_panel.active_model_changed.connect(self._on_active_model_changed)
+        self.training_panel.running_changed.connect(self._on_training_running)
+        self.reembed_status.error.connect(self.show_error)
+        self.reembed_status.finished.connect(lambda version: self.statusBar().showMessage(f"Identification now uses model {version}", 15_000))
 
         self._build_menus()
         self.setAcceptDrops(True)
@@ -96,7 +122,7 @@ class MainWindow(QMainWindow):
         self.close_catalogue()
         self.catalogue = catalogue
         self.settings.last_catalogue = catalogue.folder
-        for panel in (self.browser, self.photo_view, self.identify_panel, self.import_panel, self.confirmations):
+        for panel in self._panels():
             panel.set_catalogue(catalogue)
         self._update_title()
         log.info("Opened catalogue %s in the window", catalogue.folder)
@@ -106,14 +132,20 @@ class MainWindow(QMainWindow):
         """Stop all work on the current catalogue, dropping late results, and close it."""
         self.pool.abandon_all()
         self.pool.join_all(SHUTDOWN_TIMEOUT_MS)
-        for panel in (self.browser, self.photo_view, self.identify_panel, self.import_panel, self.confirmations):
+        for panel in self._panels():
             panel.set_catalogue(None)
+        if self.models_dialog is not None:
+            self.models_dialog.close()
+            self.models_dialog = None
         self._identifier = None
         if self.catalogue is not None:
             self.catalogue.close()
             log.info("Closed catalogue %s", self.catalogue.folder)
         self.catalogue = None
         self._update_title()
+
+    def _panels(self) -> tuple:
+        return (self.browser, self.photo_view, self.identify_panel, self.import_panel, self.training_panel, self.confirmations)
 
     def identifier(self) -> Identifier | None:
         """Return the Identifier for the open catalogue, made again when the device setting changed."""
@@ -132,6 +164,36 @@ class MainWindow(QMainWindow):
     def identify_selected(self):
         self.right_tabs.setCurrentWidget(self.identify_panel)
         return self.identify_panel.identify_current()
+
+    def retrain(self):
+        """Show the training panel and open the Retrain dialog; return the dialog (None when it cannot start)."""
+        self.training_dock.show()
+        self.training_dock.raise_()
+        return self.training_panel.ask_retrain()
+
+    def show_models(self) -> ModelsDialog | None:
+        """Open the Models dialog without blocking, and return it (None without a catalogue)."""
+        if self.catalogue is None:
+            self.show_error("No catalogue is open.", "Open or create a catalogue (File menu) to see its models.")
+            return None
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(self.catalogue, self)
+            self.models_dialog.active_model_changed.connect(self._on_active_model_changed)
+            self.models_dialog.error.connect(self.show_error)
+        self.models_dialog.refresh()
+        self.models_dialog.open()
+        return self.models_dialog
+
+    def _on_training_running(self, running: bool) -> None:
+        self.retrain_action.setEnabled(not running)
+        if running:
+            self.training_dock.show()
+
+    def _on_active_model_changed(self, version: str) -> None:
+        log.info("Active model of %s changed to %s", self.catalogue.folder if self.catalogue else "?", version)
+        if self.models_dialog is not None:
+            self.models_dialog.refresh()
+        self.reembed_status.start(self.identifier())
 
     def show_error(self, problem: str, advice: str) -> None:
         """Show a worker's or an action's error without blocking the window, and log it."""
@@ -204,6 +266,13 @@ class MainWindow(QMainWindow):
         self.identify_panel.addAction(confirm)
         self._action(identify_menu, "&New Whale ID…", self.identify_panel.ask_new_whale_id, "Ctrl+Shift+N")
         self._action(identify_menu, "Mark as &new_whale", self.identify_panel.mark_new_whale, "Ctrl+Shift+M")
+
+        catalogue_menu = self.menuBar().addMenu("&Catalogue")
+        self.retrain_action = self._action(catalogue_menu, "&Retrain…", self.retrain)
+        self.retrain_action.setStatusTip("Train a new model from the confirmed photos, in the background")
+        self.models_action = self._action(catalogue_menu, "&Models…", self.show_models)
+        self.models_action.setStatusTip("List the model versions and choose the active one")
+        catalogue_menu.addAction(self.training_dock.toggleViewAction())
 
         settings_menu = self.menuBar().addMenu("&Settings")
         device_menu = settings_menu.addMenu("&Device")

@@ -1,0 +1,340 @@
+"""Retraining from the window: progress, outcome, cancel, errors, shutdown, models and re-embedding.
+
+Real widgets and real Keras: a seed CNN trained for a few epochs on synthetic flukes of four
+whales with three photos each, which takes seconds on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+from PySide6.QtGui import QImage
+
+from tests.helpers import save_fluke
+from tests.test_gui_support import WAIT_MS, make_identifier, no_thread_left, window  # noqa: F401  (fixtures)
+from whalecat.catalogue.records import confirm_label
+from whalecat.gui.identify_panel import shown_pairs
+from whalecat.gui.main_window import MainWindow
+from whalecat.gui.match_view import ShownImage
+from whalecat.gui.settings import Settings
+from whalecat.gui.worker import running_threads
+from whalecat.identification import Identifier
+from whalecat.importing import import_paths
+from whalecat.matching.base import NEW_WHALE, Candidate
+from whalecat.matching.versions import BUNDLED_VERSION, active_version, set_active_version
+from whalecat.training import train_catalogue_model
+
+TRAIN_WAIT_MS = 120_000  # the first training in a process also imports TensorFlow
+LONG_EPOCHS = 500  # far more than a test waits for, so cancel and close land mid-training
+
+
+def add_flukes(window, tmp_path, whales: int = 4, photos_per_whale: int = 3) -> None:
+    """Import labelled synthetic flukes into the window's catalogue."""
+    rows = ["Image,Id"]
+    for whale in range(whales):
+        for sighting in range(photos_per_whale):
+            name = f"w{whale}_s{sighting}.jpg"
+            save_fluke(tmp_path / "in" / name, individual=whale, sighting=sighting)
+            rows.append(f"{name},w_{whale:07d}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    import_paths(window.catalogue, [tmp_path / "in"], tmp_path / "labels.csv")
+    window.browser.refresh()
+
+
+def version_folders(catalogue) -> list[str]:
+    """Every entry of the models folder except the active-model marker."""
+    folder = catalogue.models_dir
+    return sorted(p.name for p in folder.iterdir() if p.name != "active.json") if folder.is_dir() else []
+
+
+def wait_for_training_batches(qtbot, panel) -> None:
+    qtbot.waitUntil(lambda: panel.epoch_label.text().startswith("Epoch"), timeout=TRAIN_WAIT_MS)
+
+
+@pytest.fixture
+def real_window(qtbot, tmp_path, no_thread_left):
+    """The main window with a real Identifier, so changing the active model re-embeds."""
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    main = MainWindow(settings, identifier_factory=lambda catalogue, device: Identifier(catalogue, device=device))
+    qtbot.addWidget(main)
+    assert main.open_catalogue(tmp_path / "catalogue")
+    main.show()
+    yield main
+    main.close()
+
+
+def test_retrain_seed_shows_outcome(qtbot, window, tmp_path):
+    add_flukes(window, tmp_path)
+    panel = window.training_panel
+    previous = active_version(window.catalogue)
+    reports = []
+
+    worker = panel.start("seed", epochs=2)
+    worker.progress.connect(lambda done, total, message: reports.append((done, total, message)))
+    assert not window.retrain_action.isEnabled()
+    assert panel.cancel_button.isVisible()
+    with qtbot.waitSignal(worker.done, timeout=TRAIN_WAIT_MS):
+        pass
+
+    assert window.error_box is None, window.error_box.text()
+    result = panel.result
+    assert result is not None
+    assert result.kind == "seed"
+    assert any("epoch 2 of 2" in message for _, _, message in reports)
+    assert len(panel.loss_plot.values("training")) == 2
+    assert len(panel.accuracy_plot.values("training")) == 2
+    assert panel.device_label.text() == f"Device: {result.device}"
+    assert result.device.startswith("CPU")
+    outcome = panel.outcome_label.text()
+    assert ("Adopted" if result.activated else "Kept back") in outcome
+    assert result.reason in outcome
+    assert "MAP@5" in outcome
+    assert f"{previous} (was active)" in outcome
+    assert panel.use_anyway_button.isVisible() == (not result.activated)
+    assert active_version(window.catalogue) == (result.version if result.activated else previous)
+    assert window.retrain_action.isEnabled()
+    assert not panel.cancel_button.isVisible()
+    assert version_folders(window.catalogue) == [result.version]
+
+
+def test_kept_back_model_used_anyway(qtbot, window, tmp_path, monkeypatch):
+    monkeypatch.setattr("whalecat.training._decide", lambda activate, metrics, baseline: (False, "held back by the test"))
+    add_flukes(window, tmp_path)
+    panel = window.training_panel
+
+    worker = panel.start("seed", epochs=1)
+    with qtbot.waitSignal(worker.done, timeout=TRAIN_WAIT_MS):
+        pass
+
+    result = panel.result
+    assert result is not None
+    assert not result.activated
+    assert "Kept back" in panel.outcome_label.text()
+    assert "held back by the test" in panel.outcome_label.text()
+    assert active_version(window.catalogue) == BUNDLED_VERSION
+    assert panel.use_anyway_button.isVisible()
+    with qtbot.waitSignal(panel.active_model_changed, timeout=WAIT_MS) as changed:
+        panel.use_anyway_button.click()
+    assert changed.args == [result.version]
+    assert active_version(window.catalogue) == result.version
+    assert not panel.use_anyway_button.isVisible()
+
+
+def test_retrain_dialog_starts_training(qtbot, window, tmp_path):
+    add_flukes(window, tmp_path)
+    dialog = window.retrain()
+    assert dialog is not None
+    assert window.training_dock.isVisible()
+    assert dialog.kind() == "embedding"
+    assert dialog.epochs() == 10
+
+    dialog.kind_box.setCurrentIndex(dialog.kind_box.findData("seed"))
+    assert dialog.epochs() == 100
+    dialog.epochs_box.setValue(LONG_EPOCHS)
+    dialog.accept()
+    worker = window.training_panel.worker
+    assert worker is not None
+    assert window.retrain() is None
+    assert "already running" in window.error_box.text()
+    window.training_panel.cancel()
+    with qtbot.waitSignal(worker.done, timeout=TRAIN_WAIT_MS):
+        pass
+
+    assert window.training_panel.worker is None
+    assert window.retrain_action.isEnabled()
+
+
+def test_gui_serves_events_during_training(qtbot, window, tmp_path):
+    add_flukes(window, tmp_path)
+    panel = window.training_panel
+    ticks = []
+    timer = QTimer()
+    timer.setInterval(10)
+    clock = QElapsedTimer()
+    timer.timeout.connect(lambda: ticks.append(clock.elapsed()))
+
+    worker = panel.start("seed", epochs=8)
+    wait_for_training_batches(qtbot, panel)
+    clock.start()
+    timer.start()
+    with qtbot.waitSignal(worker.done, timeout=TRAIN_WAIT_MS):
+        pass
+    timer.stop()
+    seconds = clock.elapsed() / 1000
+
+    assert panel.result is not None
+    assert seconds > 0.5, "training ended too soon to measure the event loop"
+    # A 10 ms timer ticks up to 100 times a second; 20 a second shows the loop never stalls for long.
+    assert len(ticks) >= 20 * seconds, f"{len(ticks)} ticks in {seconds:.1f} s of training"
+
+
+def test_cancel_keeps_previous_model(qtbot, window, tmp_path):
+    add_flukes(window, tmp_path)
+    panel = window.training_panel
+    reports_after_cancel = []
+
+    worker = panel.start("seed", epochs=LONG_EPOCHS)
+    wait_for_training_batches(qtbot, panel)
+    panel.cancel()
+    worker.progress.connect(lambda done, total, message: reports_after_cancel.append(done))
+    assert "Cancelling" in panel.status_label.text()
+    with qtbot.waitSignal(worker.cancelled, timeout=WAIT_MS):
+        pass
+
+    # Reports already queued when cancel was pressed still arrive; the fit itself stops after one batch.
+    assert len(reports_after_cancel) <= 3
+    assert "cancelled" in panel.status_label.text()
+    assert panel.result is None
+    assert active_version(window.catalogue) == BUNDLED_VERSION
+    assert version_folders(window.catalogue) == []
+    assert panel.loss_plot.values("training") == []
+    assert not panel.cancel_button.isVisible()
+    assert not panel.bar.isVisible()
+    assert window.retrain_action.isEnabled()
+    assert window.error_box is None
+
+
+def test_too_few_whales_shows_advice(qtbot, window, tmp_path):
+    add_flukes(window, tmp_path, whales=4, photos_per_whale=1)
+    panel = window.training_panel
+
+    worker = panel.start("seed", epochs=2)
+    with qtbot.waitSignal(worker.failed, timeout=TRAIN_WAIT_MS):
+        pass
+
+    box = window.error_box
+    assert box is not None
+    assert box.isVisible()
+    assert "too few whales with two or more" in box.text()
+    assert "Confirm at least two photos" in box.informativeText()
+    assert "failed" in panel.status_label.text()
+    assert not panel.cancel_button.isVisible()
+    assert window.retrain_action.isEnabled()
+    assert version_folders(window.catalogue) == []
+
+
+def test_missing_photo_shows_advice(qtbot, window, tmp_path):
+    add_flukes(window, tmp_path, whales=2, photos_per_whale=2)
+    next(window.catalogue.photos_dir.rglob("*.jpg")).unlink()
+
+    worker = window.training_panel.start("seed", epochs=1)
+    with qtbot.waitSignal(worker.failed, timeout=TRAIN_WAIT_MS):
+        pass
+
+    assert "missing" in window.error_box.text()
+    assert "Restore the catalogue folder" in window.error_box.informativeText()
+
+
+def test_out_of_memory_shows_advice(qtbot, window, tmp_path, monkeypatch):
+    def exhaust_memory(*args, **kwargs):
+        raise MemoryError("cannot allocate 4 GiB")
+
+    monkeypatch.setattr("whalecat.matching.trainers.train", exhaust_memory)
+    add_flukes(window, tmp_path, whales=2, photos_per_whale=2)
+
+    worker = window.training_panel.start("seed", epochs=1)
+    with qtbot.waitSignal(worker.failed, timeout=TRAIN_WAIT_MS):
+        pass
+
+    assert "out of memory" in window.error_box.text()
+    assert "Settings → Device → CPU" in window.error_box.informativeText()
+    assert version_folders(window.catalogue) == []
+    assert window.retrain_action.isEnabled()
+
+
+def test_close_during_training_exits(qtbot, window, tmp_path):
+    add_flukes(window, tmp_path)
+    catalogue = window.catalogue
+    worker = window.training_panel.start("seed", epochs=LONG_EPOCHS)
+    wait_for_training_batches(qtbot, window.training_panel)
+
+    started = time.perf_counter()
+    window.close()
+    seconds = time.perf_counter() - started
+
+    assert seconds < 3.0
+    assert running_threads() == []
+    assert worker.token.cancelled
+    assert window.catalogue is None
+    assert version_folders(catalogue) == []
+    assert active_version(catalogue) == BUNDLED_VERSION
+
+
+def test_models_dialog_switches_versions(qtbot, window, tmp_path):
+    add_flukes(window, tmp_path)
+    result = train_catalogue_model(window.catalogue, kind="seed", epochs=1, activate="always")
+
+    dialog = window.show_models()
+    assert dialog is not None
+    assert dialog.versions() == [BUNDLED_VERSION, result.version]
+    assert dialog.marked_active() == [result.version]
+    assert not dialog.activate_button.isEnabled()
+
+    assert dialog.select_version(BUNDLED_VERSION)
+    assert dialog.activate_button.isEnabled()
+    with qtbot.waitSignal(dialog.active_model_changed, timeout=WAIT_MS):
+        dialog.activate_button.click()
+    assert active_version(window.catalogue) == BUNDLED_VERSION
+    assert dialog.marked_active() == [BUNDLED_VERSION]
+
+    assert dialog.select_version(result.version)
+    dialog.activate_button.click()
+    assert active_version(window.catalogue) == result.version
+    assert dialog.marked_active() == [result.version]
+
+
+def test_switch_reembeds_in_background(qtbot, real_window, tmp_path):
+    add_flukes(real_window, tmp_path)
+    catalogue = real_window.catalogue
+    first = train_catalogue_model(catalogue, kind="seed", epochs=1, activate="always")
+    # A copy under another name is a second valid version, without training again.
+    second = "seed-copy"
+    shutil.copytree(first.path, catalogue.models_dir / second, ignore=shutil.ignore_patterns("logs"))
+    identifier = real_window.identifier()
+    identifier.identify_photo(1, record=False)
+    assert identifier.model_version == first.version
+
+    dialog = real_window.show_models()
+    dialog.select_version(second)
+    dialog.activate_button.click()
+    status = real_window.reembed_status
+    assert status.worker is not None
+    assert status.isVisible()
+    assert identifier.model_version == first.version  # still answering with the previous model
+    with qtbot.waitSignal(status.finished, timeout=TRAIN_WAIT_MS) as finished:
+        pass
+
+    assert finished.args == [second]
+    assert identifier.model_version == second
+    qtbot.waitUntil(lambda: status.worker is None, timeout=WAIT_MS)
+    assert not status.isVisible()
+    assert len(identifier.identify_photo(1, record=False)) == 5
+
+
+def test_new_whale_photos_listed(qtbot, window, tmp_path):
+    add_flukes(window, tmp_path, whales=1, photos_per_whale=2)
+    save_fluke(tmp_path / "stranger" / "stranger.jpg", individual=9)
+    import_paths(window.catalogue, [tmp_path / "stranger"])
+    window.browser.refresh()
+    stranger = window.browser.unidentified_model.photos[0]
+    with window.catalogue.session() as session:
+        confirm_label(session, stranger.id, NEW_WHALE, "manual")
+
+    window.browser.refresh()
+
+    assert [p.id for p in window.browser.new_whale_model.photos] == [stranger.id]
+    assert window.browser.tabs.tabText(2) == "new_whale (1)"
+    assert window.browser.unidentified_model.photos == []
+
+
+def test_keypoint_pairs_follow_crop():
+    query = ShownImage(QImage(40, 30, QImage.Format.Format_Grayscale8), (40, 30), (100, 100))
+    photo = ShownImage(QImage(40, 30, QImage.Format.Format_Grayscale8), (40, 30), (10, 20))
+    candidate = Candidate("w_0000001", 0.9, "abc", {"pairs": [((5.0, 6.0), (15.0, 26.0))]})
+
+    assert query.origin == (100, 100)  # query points are already relative to the cut query image
+    assert shown_pairs(candidate, photo) == [((5.0, 6.0), (5.0, 6.0))]
+    assert shown_pairs(Candidate("w_0000002", 0.1, None, {}), photo) == []

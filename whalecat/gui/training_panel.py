@@ -1,0 +1,408 @@
+"""Retraining in a worker: the Retrain dialog, and a panel with progress, curves and the outcome.
+
+Training runs `whalecat.training.train_catalogue_model` on a worker thread, so identification
+and browsing go on meanwhile. Keras reports each batch through the worker's progress signal and
+each epoch's metrics through a relay object that lives on the GUI thread: Qt queues a signal
+emitted on another thread to the receiver's thread, so only plain floats cross.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from typing import Callable
+
+from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from whalecat.catalogue import Catalogue
+from whalecat.gui.plot import LinePlot
+from whalecat.gui.worker import Worker, WorkerPool
+from whalecat.matching.versions import active_version, set_active_version
+from whalecat.progress import Progress
+from whalecat.identification import build_gallery
+from whalecat.training import DEFAULT_EPOCHS, TrainingError, TrainingResult, check_trainable, train_catalogue_model
+
+log = logging.getLogger(__name__)
+
+KINDS = {"embedding": "Fine-tune the embedding model", "seed": "Train the seed CNN classifier"}
+MAX_EPOCHS = 1000
+FIGURES = (("map5", "MAP@5"), ("top1", "top-1"), ("top5", "top-5"))
+TRAINING_COLOUR, VALIDATION_COLOUR = "#377eb8", "#ff7f00"
+
+
+class _RunRelay(QObject):
+    """Signals a training thread emits for the panel; the object itself lives on the GUI thread."""
+
+    device_chosen = Signal(str)
+    epoch_ended = Signal(int, int, object)  # epoch, epochs, {metric name: float}
+
+
+def run_training(catalogue: Catalogue, kind: str, epochs: int, device: str, relay: _RunRelay, progress: Progress) -> TrainingResult:
+    """Train in a worker, turning an out-of-memory error into a TrainingError with advice."""
+    from whalecat.matching.device import select_device
+
+    # Checked before importing TensorFlow, which takes seconds, so that a catalogue too small
+    # to train on is reported at once. train_catalogue_model checks again.
+    check_trainable(build_gallery(catalogue))
+    relay.device_chosen.emit(select_device(device))
+    # TensorFlow and Keras leave a large heap of long-lived objects. A full garbage collection
+    # scans them all while every thread waits, which stalled the event loop for up to 0.2 s in
+    # benchmarks/bench_gui_training.py, so they are moved out of the collector's reach.
+    gc.freeze()
+    tracked = Progress(progress.callback, progress.token, relay.epoch_ended.emit)
+    try:
+        return train_catalogue_model(catalogue, kind=kind, epochs=epochs, device=device, progress=tracked)
+    except Exception as exc:
+        # TensorFlow raises ResourceExhaustedError when a device runs out of memory. Checking
+        # the type name avoids importing TensorFlow here only to name the class.
+        if isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError":
+            raise TrainingError(f"out of memory while training the {kind} model ({exc})") from exc
+        raise
+
+
+def advice_for(message: str) -> str:
+    """Return what the user can do about a failed training, judged from its message."""
+    if "too few whales" in message:
+        return "Confirm at least two photos each of two or more whales (Identify → Confirm), then retrain."
+    if "missing" in message:
+        return "Restore the catalogue folder from a backup, or remove the photos whose files are missing, then retrain."
+    if "out of memory" in message:
+        return "Train on the CPU (Settings → Device → CPU) or close other programs that use the GPU, then retrain."
+    if "device 'gpu'" in message:
+        return "Choose Settings → Device → Auto or CPU, then retrain."
+    return "The active model is unchanged. See the log for details, then retrain."
+
+
+class RetrainDialog(QDialog):
+    """Chooses the model kind and the number of epochs for one training run."""
+
+    def __init__(self, device: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Retrain")
+        self.kind_box = QComboBox()
+        for kind, label in KINDS.items():
+            self.kind_box.addItem(label, kind)
+        self.epochs_box = QSpinBox()
+        self.epochs_box.setRange(1, MAX_EPOCHS)
+        self.epochs_box.setValue(DEFAULT_EPOCHS["embedding"])
+        self.kind_box.currentIndexChanged.connect(lambda _index: self.epochs_box.setValue(DEFAULT_EPOCHS[self.kind()]))
+        explanation = QLabel(
+            "Trains on the confirmed photos. One photo of each whale with two or more is held back to "
+            "compare the new model with the active one; the new model is adopted when it scores at least "
+            f"as well (MAP@5). Device: {device} (Settings → Device)."
+        )
+        explanation.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start Training")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout()
+        form.addRow("Model", self.kind_box)
+        form.addRow("Epochs", self.epochs_box)
+        layout = QVBoxLayout(self)
+        layout.addWidget(explanation)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def kind(self) -> str:
+        return str(self.kind_box.currentData())
+
+    def epochs(self) -> int:
+        return self.epochs_box.value()
+
+
+class TrainingPanel(QWidget):
+    """Runs one training at a time and shows its progress, curves and outcome."""
+
+    error = Signal(str, str)  # (what failed, what to do), shown by the window
+    active_model_changed = Signal(str)  # the version now active
+    running_changed = Signal(bool)
+
+    def __init__(self, pool: WorkerPool, device_for: Callable[[], str], parent: QWidget | None = None):
+        super().__init__(parent)
+        self._pool = pool
+        self._device_for = device_for
+        self.catalogue: Catalogue | None = None
+        self.worker: Worker | None = None
+        self.result: TrainingResult | None = None
+        self.dialog: RetrainDialog | None = None
+        self.epochs = 0
+        self.previous_version = ""  # the active version when the current or last run started
+        self._clock = QElapsedTimer()
+        self._training_start: tuple[int, int] | None = None  # (elapsed ms, batches done) at the first batch
+        self._eta_seconds: float | None = None
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._show_times)
+
+        self.status_label = QLabel("Catalogue → Retrain… trains a new model from the confirmed photos.")
+        self.status_label.setWordWrap(True)
+        self.device_label = QLabel()
+        self.epoch_label = QLabel()
+        self.time_label = QLabel()
+        self.bar = QProgressBar()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.loss_plot = LinePlot("Loss")
+        self.accuracy_plot = LinePlot("Accuracy")
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.add_series("training", "training", TRAINING_COLOUR)
+            plot.add_series("validation", "validation", VALIDATION_COLOUR, dashed=True)
+        self.validation_note = QLabel(
+            "Validation curves appear only when the training reports them; the held-back photos are scored once, after the last epoch."
+        )
+        self.validation_note.setWordWrap(True)
+        self.outcome_label = QLabel()
+        self.outcome_label.setWordWrap(True)
+        self.outcome_label.setTextFormat(Qt.TextFormat.RichText)
+        self.use_anyway_button = QPushButton("Use It Anyway")
+        self.use_anyway_button.setToolTip("Make the kept-back model active although it scored lower")
+        self.use_anyway_button.clicked.connect(self.use_anyway)
+
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.bar, stretch=1)
+        progress_row.addWidget(self.cancel_button)
+        plots = QHBoxLayout()
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.accuracy_plot)
+        outcome_row = QHBoxLayout()
+        outcome_row.addWidget(self.outcome_label, stretch=1)
+        outcome_row.addWidget(self.use_anyway_button, alignment=Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.device_label)
+        layout.addWidget(self.epoch_label)
+        layout.addLayout(progress_row)
+        layout.addWidget(self.time_label)
+        layout.addLayout(plots, stretch=1)
+        layout.addWidget(self.validation_note)
+        layout.addLayout(outcome_row)
+        self._reset_progress()
+        self.use_anyway_button.hide()
+
+    # -- starting and stopping -------------------------------------------------------------
+
+    def set_catalogue(self, catalogue: Catalogue | None) -> None:
+        """Switch catalogues. The window has already abandoned and joined any running training."""
+        self.worker = None
+        self.catalogue = catalogue
+        self.result = None
+        self.outcome_label.clear()
+        self.use_anyway_button.hide()
+        self._reset_progress()
+        self.running_changed.emit(False)
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def ask_retrain(self) -> RetrainDialog | None:
+        """Open the Retrain dialog without blocking; accepting it starts the training."""
+        if self._start_blocked():
+            return None
+        dialog = RetrainDialog(self._device_for(), self)
+        dialog.accepted.connect(lambda: self.start(dialog.kind(), dialog.epochs()))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def start(self, kind: str = "embedding", epochs: int | None = None) -> Worker | None:
+        """Start training a `kind` model in a worker and return it, or None when it cannot start."""
+        if self._start_blocked():
+            return None
+        catalogue = self.catalogue
+        epochs = epochs or DEFAULT_EPOCHS[kind]
+        device = self._device_for()
+        relay = _RunRelay(self)
+        worker = self._pool.run(
+            lambda progress: run_training(catalogue, kind, epochs, device, relay, progress),
+            f"training of a {kind} model",
+        )
+        worker.progress.connect(lambda done, total, message: self._if_current(worker, self.show_progress, done, total, message))
+        relay.epoch_ended.connect(lambda epoch, total, metrics: self._if_current(worker, self.show_epoch, epoch, total, metrics))
+        relay.device_chosen.connect(lambda name: self._if_current(worker, self.show_device, name))
+        worker.finished.connect(lambda result: self._if_current(worker, self._on_finished, result))
+        worker.failed.connect(lambda message: self._if_current(worker, self._on_failed, message))
+        worker.cancelled.connect(lambda: self._if_current(worker, self._on_cancelled))
+        worker.done.connect(lambda: self._on_done(worker, relay))
+
+        self.previous_version = active_version(catalogue)
+        log.info("Starting training of a %s model for %d epochs on device %s in %s", kind, epochs, device, catalogue.folder)
+        self.worker = worker
+        self.result = None
+        self.begin_display(epochs)
+        self.status_label.setText(f"{KINDS[kind]}: loading TensorFlow and the catalogue photos…")
+        self.device_label.setText(f"Device: {device} (choosing…)")
+        self.running_changed.emit(True)
+        return worker.start()
+
+    def cancel(self) -> None:
+        """Stop the training after the current batch; the active model stays as it is."""
+        if self.worker is not None:
+            self.worker.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status_label.setText("Cancelling after the current batch…")
+
+    def use_anyway(self) -> None:
+        """Make the last kept-back model active."""
+        result = self.result
+        if result is None or result.activated or self.catalogue is None:
+            return
+        try:
+            set_active_version(self.catalogue, result.version)
+        except ValueError as exc:
+            self.error.emit(f"Cannot make {result.version} active: {exc}", "Open Catalogue → Models… to choose another version.")
+            return
+        log.info("Model %s made active on request, after it was kept back", result.version)
+        self.use_anyway_button.hide()
+        self.outcome_label.setText(self.outcome_label.text() + f"<p><b>{result.version} is now active</b>, on your request.</p>")
+        self.active_model_changed.emit(result.version)
+
+    def _start_blocked(self) -> bool:
+        """Emit `error` and return True when no catalogue is open or a training is running."""
+        if self.catalogue is None:
+            self.error.emit("No catalogue is open.", "Open or create a catalogue (File menu), then retrain.")
+            return True
+        if self.worker is not None:
+            self.error.emit("Training is already running.", "Wait for it to finish or cancel it, then retrain.")
+            return True
+        return False
+
+    # -- display; public so a benchmark can drive it from its own worker -------------------
+
+    def begin_display(self, epochs: int) -> None:
+        self.epochs = epochs
+        self.outcome_label.clear()
+        self.use_anyway_button.hide()
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.clear(epochs)
+        self._training_start = None
+        self._eta_seconds = None
+        self._clock.start()
+        self._ticker.start()
+        self.bar.setRange(0, 0)
+        self.bar.show()
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.show()
+        self.epoch_label.setText(f"Epochs: {epochs}")
+        self._show_times()
+
+    def show_device(self, name: str) -> None:
+        self.device_label.setText(f"Device: {name}")
+
+    def show_progress(self, done: int, total: int, message: str) -> None:
+        if not self.cancel_button.isEnabled():
+            return  # keep "Cancelling…" visible until the worker ends
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(done)
+        if message:
+            self.status_label.setText(message)
+        if not message.startswith("Training") or self.epochs < 1 or total % self.epochs:
+            return
+        steps = total // self.epochs
+        epoch, batch = (done - 1) // steps + 1, (done - 1) % steps + 1
+        self.epoch_label.setText(f"Epoch {epoch} of {self.epochs}, batch {batch} of {steps}")
+        elapsed = self._clock.elapsed()
+        if self._training_start is None:
+            self._training_start = (elapsed, done)
+        start_ms, start_done = self._training_start
+        if done > start_done:
+            self._eta_seconds = (elapsed - start_ms) / 1000 / (done - start_done) * (total - done)
+        self._show_times()
+
+    def show_epoch(self, epoch: int, epochs: int, metrics: dict) -> None:
+        for plot, name in ((self.loss_plot, "loss"), (self.accuracy_plot, "accuracy")):
+            if name in metrics:
+                plot.append("training", metrics[name])
+            if f"val_{name}" in metrics:
+                plot.append("validation", metrics[f"val_{name}"])
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def _if_current(self, worker: Worker, slot, *args) -> None:
+        if worker is self.worker:
+            slot(*args)
+
+    def _on_finished(self, result: TrainingResult) -> None:
+        self.result = result
+        self.show_device(result.device)
+        self.status_label.setText(f"Training finished in {result.seconds:.0f} s.")
+        self.outcome_label.setText(describe_outcome(result, self.previous_version))
+        self.use_anyway_button.setVisible(not result.activated)
+        if result.activated:
+            self.active_model_changed.emit(result.version)
+
+    def _on_failed(self, message: str) -> None:
+        self.status_label.setText("Training failed; the active model is unchanged.")
+        self._clear_curves()
+        self.error.emit(f"Training failed: {message}", advice_for(message))
+
+    def _on_cancelled(self) -> None:
+        self.status_label.setText("Training cancelled; the active model is unchanged.")
+        self._clear_curves()
+
+    def _on_done(self, worker: Worker, relay: _RunRelay) -> None:
+        relay.deleteLater()
+        if worker is self.worker:
+            self.worker = None
+            self._reset_progress()
+            self.running_changed.emit(False)
+
+    def _clear_curves(self) -> None:
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.clear()
+
+    def _reset_progress(self) -> None:
+        self._ticker.stop()
+        self.bar.hide()
+        self.cancel_button.hide()
+        self.epoch_label.clear()
+        self.time_label.clear()
+
+    def _show_times(self) -> None:
+        text = f"Elapsed {_clock_text(self._clock.elapsed() / 1000)}"
+        if self._eta_seconds is not None:
+            text += f", about {_clock_text(self._eta_seconds)} left in training"
+        self.time_label.setText(text)
+
+
+def describe_outcome(result: TrainingResult, previous_version: str) -> str:
+    """Return rich text: adopted or kept back, why, and the figures of the new and the previous model."""
+    if result.activated:
+        verdict = f"<b>Adopted:</b> {result.version} is now the active model."
+    else:
+        verdict = f"<b>Kept back:</b> {result.version} is saved, but the previous model stays active."
+    rows = "".join(
+        f"<tr><td>{label}</td><td align='right'>{_figure(result.metrics, key)}</td>"
+        f"<td align='right'>{_figure(result.baseline, key)}</td></tr>"
+        for key, label in FIGURES
+    )
+    held_out = result.counts.get("held_out", 0)
+    return (
+        f"<p>{verdict}<br>Reason: {result.reason}.</p>"
+        f"<table cellspacing='6'><tr><th></th><th>new</th><th>{previous_version} (was active)</th></tr>{rows}</table>"
+        f"<p>On {held_out} held-back photos. {result.epochs} epochs in {result.seconds:.0f} s on {result.device}.</p>"
+    )
+
+
+def _figure(metrics: dict, key: str) -> str:
+    return f"{metrics[key]:.3f}" if key in metrics else "—"
+
+
+def _clock_text(seconds: float) -> str:
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
