@@ -167,7 +167,7 @@ def test_gui_serves_events_during_training(qtbot, window, tmp_path):
 
     assert panel.result is not None
     assert seconds > 0.5, "training ended too soon to measure the event loop"
-    # A 10 ms timer ticks up to 100 times a second; 20 a second shows the loop never stalls for long.
+    # A 10 ms timer ticks up to 100 times a second, so 20 a second shows the loop kept serving events.
     assert len(ticks) >= 20 * seconds, f"{len(ticks)} ticks in {seconds:.1f} s of training"
 
 
@@ -184,7 +184,7 @@ def test_cancel_keeps_previous_model(qtbot, window, tmp_path):
     with qtbot.waitSignal(worker.cancelled, timeout=WAIT_MS):
         pass
 
-    # Reports already queued when cancel was pressed still arrive; the fit itself stops after one batch.
+    # Reports queued before cancel still arrive. The fit itself stops after the current batch.
     assert len(reports_after_cancel) <= 3
     assert "cancelled" in panel.status_label.text()
     assert panel.result is None
@@ -303,7 +303,7 @@ def test_switch_reembeds_in_background(qtbot, real_window, tmp_path):
     status = real_window.reembed_status
     assert status.worker is not None
     assert status.isVisible()
-    assert identifier.model_version == first.version  # still answering with the previous model
+    assert identifier.model_version == first.version  # still matching with the previous model
     with qtbot.waitSignal(status.finished, timeout=TRAIN_WAIT_MS) as finished:
         pass
 
