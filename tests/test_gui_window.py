@@ -113,9 +113,9 @@ def test_identify_confirm_and_undo(qtbot, window, fluke_data, tmp_path):
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)  # shortcuts fire only in the active window
     window.identify_panel.candidates.setFocus()
-    if result.candidates[row].details.get("keypoint_pairs"):
-        window.identify_panel.keypoints_box.setChecked(True)
-        assert window.identify_panel.match_view.drawn_pair_count() > 0
+    assert result.candidates[row].details.get("pairs"), "the match should report keypoint pairs"
+    window.identify_panel.keypoints_box.setChecked(True)
+    assert window.identify_panel.match_view.drawn_pair_count() > 0
     qtbot.keyClick(window.identify_panel.candidates, Qt.Key.Key_Return)
 
     assert window.browser.whale_counts()[target_whale] == 2

@@ -107,7 +107,7 @@ class Identifier:
         )
 
     def needs_reembedding(self) -> bool:
-        """Whether the catalogue's active model differs from the one this identifier uses."""
+        """Return whether the catalogue's active model differs from the one this identifier uses."""
         return self._method is not None and self._model_version not in (
             None,
             active_version(self.catalogue),
@@ -116,7 +116,7 @@ class Identifier:
     def reembed(self, progress: Progress | None = None) -> str:
         """Prepare a method for the newly active model, then switch to it; return its version.
 
-        The current method keeps answering queries on other threads until the new one has
+        The current method keeps serving queries on other threads until the new one has
         embedded the whole catalogue. Cancelling leaves the current method in place.
         """
         version = active_version(self.catalogue)

@@ -36,7 +36,7 @@ MIN_WHALES_WITH_PAIRS = 2
 
 
 class TrainingError(Exception):
-    """Training cannot start or failed; the message says what to do."""
+    """Training could not start or failed. The message explains what to do next."""
 
 
 @dataclass

@@ -175,7 +175,7 @@ def saved_kind(path: Path) -> str:
 class SavedSeedMethod:
     """A seed CNN classifier trained by `whalecat train --model seed`, used as a `Method`.
 
-    Unlike `SeedMethod` it does not train in `prepare`: it answers with the whales it was
+    Unlike `SeedMethod` it does not train in `prepare`. It ranks only the whales it was
     trained on, so a whale confirmed after that training is not proposed until retraining.
     """
 
