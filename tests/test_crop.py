@@ -1,4 +1,4 @@
-"""Locating the fluke: synthetic frames with a known answer, and the real photos."""
+"""Locating the fluke: synthetic frames with a known box, and the real photos."""
 
 from __future__ import annotations
 

@@ -71,8 +71,10 @@ def test_pairs_are_in_photo_pixels(whales):
     copy = resighting(original)
     match = match_photos(copy, original)
     for (qx, qy), (px, py) in match.pairs:
-        assert 0 <= qx <= copy.width and 0 <= qy <= copy.height
-        assert 0 <= px <= original.width and 0 <= py <= original.height
+        assert 0 <= qx <= copy.width
+        assert 0 <= qy <= copy.height
+        assert 0 <= px <= original.width
+        assert 0 <= py <= original.height
 
 
 def test_crop_offsets_keypoints(whales):

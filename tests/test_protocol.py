@@ -1,4 +1,4 @@
-"""The catalogue replay split and its metrics, on small hand-made lists with known answers."""
+"""The catalogue replay split and its metrics, on small hand-made lists with known results."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from whalecat.evaluation.protocol import (
     score_queries,
     split_catalogue,
 )
+from whalecat.evaluation.runner import evaluate, format_table
 from whalecat.matching.base import NEW_WHALE
+from whalecat.matching.keypoints import KeypointMethod
+from whalecat.progress import Progress
 
 # Computed once from the sha1 rule: "f" and "h" are unseen, "a" and "b" are not.
 UNSEEN_ID = "f"
@@ -102,3 +105,34 @@ def test_split_real_rightwhale_labels(rightwhale_data):
     assert len(split.catalogue) + len(split.queries) == 2702
     assert all(q.answer in catalogue_ids for q in split.queries if q.answer != NEW_WHALE)
     assert not any(is_unseen(whale_id) for whale_id in catalogue_ids)
+
+
+def test_format_table_marks_missing_figures():
+    table = format_table([{"method": "keypoints", "map5": 0.5, "new_recall": math.nan}])
+    lines = table.splitlines()
+    assert lines[0].startswith("| method | MAP@5")
+    assert "| keypoints | 0.500 |" in lines[2]
+    assert "n/a" in lines[2]
+
+
+def test_evaluate_keypoints_on_small_replay(rightwhale_data, tmp_path):
+    rows = read_labels(rightwhale_data / "labels.csv")
+    seen = sorted({row.whale_id for row in rows if not is_unseen(row.whale_id)})[:3]
+    unseen = sorted({row.whale_id for row in rows if is_unseen(row.whale_id)})[:1]
+    chosen = [row for row in rows if row.whale_id in set(seen + unseen)]
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "Image,Id\n" + "".join(f"{row.image},{row.whale_id}\n" for row in chosen),
+        encoding="utf-8",
+    )
+    reports = []
+    progress = Progress(lambda done, total, message: reports.append((done, total)))
+    result = evaluate(labels, rightwhale_data / "images", [KeypointMethod()], progress)[0]
+    split = split_catalogue(chosen)
+    assert result["method"] == "keypoints"
+    assert result["catalogue_photos"] == len(split.catalogue)
+    assert result["catalogue_whales"] == 3
+    assert result["queries_known"] + result["queries_new"] == len(split.queries)
+    assert 0.0 <= result["map5"] <= 1.0
+    assert result["seconds_per_query"] > 0
+    assert reports[-1] == (len(split.queries), len(split.queries))

@@ -106,3 +106,20 @@ def test_fuse_grows_with_inliers_and_saturates():
     assert ranking.fuse(0.5, 10) > ranking.fuse(0.5, 5)
     assert ranking.fuse(0.5, 40) == pytest.approx(1.5)
     assert ranking.fuse(0.5, 400) == pytest.approx(1.5)
+
+
+def test_registry_creates_every_method():
+    from whalecat.matching.methods import available_methods, create_method
+
+    names = available_methods()
+    assert names[0] == "default"
+    assert set(names) == {"default", "embedding", "keypoints", "seed"}
+    for name in names:
+        assert create_method(name).name == name
+
+
+def test_registry_rejects_unknown_name():
+    from whalecat.matching.methods import create_method
+
+    with pytest.raises(ValueError, match="unknown matching method 'sift'"):
+        create_method("sift")

@@ -41,7 +41,12 @@ from whalecat.matching.embedding import (  # noqa: E402
     EmbeddingMethod,
     build_embedding_model,
 )
-from whalecat.matching.embedding_train import train_embedding  # noqa: E402
+from whalecat.matching.embedding_train import (  # noqa: E402
+    ARCFACE_MARGIN,
+    ARCFACE_SCALE,
+    SUBCENTERS,
+    train_embedding,
+)
 
 log = logging.getLogger("train_bundled_model")
 
@@ -96,14 +101,14 @@ def load_training_set(data: Path, limit: int | None) -> tuple[np.ndarray, np.nda
 
 def write_holdout_csv(data: Path, path: Path) -> dict:
     rows = [row for row in read_rows(data / "rightwhale" / "labels.csv") if row["Id"]]
-    held = [row for row in rows if is_held_out(row["Id"])]
+    held_out_rows = [row for row in rows if is_held_out(row["Id"])]
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["Image", "Id"])
         writer.writeheader()
-        writer.writerows({"Image": row["Image"], "Id": row["Id"]} for row in held)
-    individuals = sorted({row["Id"] for row in held})
-    return {"photos": len(held), "individuals": len(individuals), "ids": individuals}
+        writer.writerows({"Image": row["Image"], "Id": row["Id"]} for row in held_out_rows)
+    individuals = sorted({row["Id"] for row in held_out_rows})
+    return {"photos": len(held_out_rows), "individuals": len(individuals), "ids": individuals}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             "individuals": holdout["individuals"],
             "ids": holdout["ids"],
         },
-        "loss": "sub-center ArcFace (3 centres per class, scale 30, margin 0.3)",
+        "loss": f"sub-center ArcFace ({SUBCENTERS} centres per class, scale {ARCFACE_SCALE:g}, "
+        f"margin {ARCFACE_MARGIN:g})",
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "final_epoch": {key: float(value) for key, value in last_logs.items()},

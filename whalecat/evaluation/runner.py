@@ -109,3 +109,33 @@ def format_table(results: Sequence[dict]) -> str:
             cells.append("n/a" if missing else template.format(value))
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join([header, rule, *rows])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `evaluate` from the command line and print the table (until the CLI wraps it)."""
+    import argparse
+    import json
+
+    from whalecat.matching.methods import available_methods, create_method
+
+    parser = argparse.ArgumentParser(description="Score matching methods by catalogue replay.")
+    parser.add_argument("--labels", type=Path, required=True, help="an Image,Id CSV file")
+    parser.add_argument("--images", type=Path, required=True, help="the folder of the images")
+    parser.add_argument("--methods", default=",".join(available_methods()),
+                        help="comma-separated method names")
+    parser.add_argument("--model", type=Path, help="embedding model instead of the bundled one")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    methods = [create_method(name.strip(), model_path=args.model)
+               for name in args.methods.split(",")]
+    results = evaluate(args.labels, args.images, methods)
+    print(format_table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

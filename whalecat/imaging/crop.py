@@ -33,7 +33,7 @@ def whole_image(image: Image.Image) -> Box:
 def locate_fluke(image: Image.Image) -> Box:
     """Return the fluke's box `(left, top, right, bottom)` in upright pixels.
 
-    Returns the whole image when no plausible region stands out.
+    Returns the whole image when no region is salient and large enough to be a fluke.
     """
     gray = np.asarray(image.convert("L"), dtype=np.uint8)
     height, width = gray.shape
@@ -58,9 +58,9 @@ def locate_fluke(image: Image.Image) -> Box:
 def _caption_top(gray: np.ndarray) -> int:
     """Return the first row of a burned-in caption band at the bottom, or the height if none.
 
-    A caption band is a run of bottom rows of one flat colour, with text in it, that
-    differs from the rows above; it is detected by rows whose median is far from the
-    photo's and whose spread, text aside, is small.
+    A caption band is a run of bottom rows of one flat colour with text in it. Such rows
+    have a median far from the photo's and a small interquartile range, because the text
+    covers only a few pixels of each row.
     """
     height = gray.shape[0]
     photo_median = float(np.median(gray[: height // 2]))

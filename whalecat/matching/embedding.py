@@ -239,6 +239,7 @@ class EmbeddingMethod:
     def query(
         self, image: Image.Image, top: int = 5, exclude_keys: frozenset[str] = frozenset()
     ) -> list[Candidate]:
+        """Rank the gallery's whales for a query photo already cut to its fluke box."""
         scores = self.similarities(image)
         whales = ranking.best_per_whale(scores, self.photos, exclude_keys)
         return ranking.to_candidates(whales, self.calibration, top, method=self.name)

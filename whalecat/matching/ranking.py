@@ -1,10 +1,10 @@
 """Ranking whales by their best photo, fusing scores, and placing `new_whale`.
 
 `new_whale` needs a score threshold: below it, the best catalogued whale is more likely a
-stranger than a match. The threshold is calibrated on the gallery itself, never on query
-answers. Each photo of a whale with two or more photos is treated once as a query: its best
-score to the other photos of its own whale is what a match scores, and its best score to
-every other whale is what a stranger scores. The threshold is the score that best separates
+stranger than a match. The threshold is calibrated on the gallery itself, never on the
+labels of queries. Each photo of a whale with two or more photos is treated once as a
+query. Its best score to the other photos of its own whale is what a match scores, and its
+best score to every other whale is what a stranger scores. The threshold is the score that best separates
 the two (maximum balanced accuracy), so it follows the model and the catalogue it is used on.
 """
 

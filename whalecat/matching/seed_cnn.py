@@ -128,8 +128,8 @@ def predict_labels(
 ) -> list[tuple[str, float]]:
     """Return the `top` most probable labels, with `new_whale` placed at `threshold`.
 
-    Whales more probable than the threshold come before `new_whale`; when all five are,
-    `new_whale` takes the fifth place so a stranger still scores at rank five.
+    Whales more probable than the threshold come before `new_whale`. When all five are,
+    `new_whale` takes the fifth place, so a stranger still scores at rank five.
     """
     order = np.argsort(-probabilities)[: top + 1]
     ranked = [(whale_ids[i], float(probabilities[i])) for i in order]
@@ -163,8 +163,8 @@ class SeedMethod:
         arrays = []
         for done, photo in enumerate(gallery.photos, start=1):
             progress.check()
-            arrays.append(seed_input(gallery.open_image(photo).crop(photo.crop) if photo.crop
-                                     else gallery.open_image(photo)))
+            image = gallery.open_image(photo)
+            arrays.append(seed_input(image.crop(photo.crop) if photo.crop else image))
             progress.report(done, len(gallery.photos), "Loading catalogue photos")
         labels = np.array([index[photo.whale_id] for photo in gallery.photos])
         self.photo_keys = {photo.whale_id: photo.key for photo in gallery.photos}
