@@ -114,7 +114,7 @@ def write_holdout_csv(data: Path, path: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
-    parser.add_argument("--epochs", type=int, default=90, help="training epochs")
+    parser.add_argument("--epochs", type=int, default=55, help="training epochs")
     parser.add_argument("--batch-size", type=int, default=64, help="photos per batch")
     parser.add_argument("--width", type=int, default=24, help="channels of the first stage")
     parser.add_argument(
