@@ -10,7 +10,6 @@ from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QDialogButtonBox
 
 from tests.test_gui_support import (  # noqa: F401  (fixtures)
-    REAL_METHODS_AVAILABLE,
     WAIT_MS,
     labelled_sample,
     no_thread_left,
@@ -20,7 +19,7 @@ from tests.test_gui_support import (  # noqa: F401  (fixtures)
 from whalecat.catalogue.records import list_whales
 from whalecat.gui.worker import running_threads
 
-IDENTIFY_WAIT_MS = 120_000 if REAL_METHODS_AVAILABLE else WAIT_MS
+IDENTIFY_WAIT_MS = 120_000  # the first identification loads TensorFlow and the model
 
 
 def import_and_wait(qtbot, window, paths, labels_csv=None):
