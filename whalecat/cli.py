@@ -79,7 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="methods",
         help="method to evaluate; repeat for several (default: seed, keypoints, embedding, default)",
     )
-    p.add_argument("--seed-epochs", type=int, default=100, help="epochs for the seed CNN")
+    p.add_argument("--seed-epochs", type=int, default=100, help="epochs for the seed CNN (default: 100)")
+    p.add_argument(
+        "--bundled-held-out",
+        action="store_true",
+        help="keep only the individuals the bundled model was not trained on (from its sidecar)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per method")
     return parser
 
@@ -215,14 +220,29 @@ def cmd_models(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from whalecat.evaluation.runner import evaluate, format_table
+    from whalecat.evaluation.runner import bundled_held_out_ids, evaluate, format_table
     from whalecat.matching.device import select_device
+    from whalecat.matching.methods import available_methods
     from whalecat.progress import Progress
 
-    select_device(args.device)
     methods = args.methods or ["seed", "keypoints", "embedding", "default"]
+    unknown = sorted(set(methods) - set(available_methods()))
+    if unknown:
+        raise ValueError(
+            f"unknown method {', '.join(unknown)}; choose from {', '.join(available_methods())}"
+        )
+    for path in (args.labels, args.images):
+        if not path.exists():
+            raise ValueError(f"{path} not found")
+    select_device(args.device)
     results = evaluate(
-        args.labels, args.images, methods, Progress(_print_progress), seed_epochs=args.seed_epochs
+        args.labels,
+        args.images,
+        methods,
+        Progress(_print_progress),
+        seed_epochs=args.seed_epochs,
+        device=args.device,
+        only_ids=bundled_held_out_ids() if args.bundled_held_out else None,
     )
     if sys.stderr.isatty():
         print(file=sys.stderr)

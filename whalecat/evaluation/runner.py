@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
+import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
 
+from whalecat.catalogue import Catalogue
 from whalecat.evaluation.protocol import LabelledPhoto, read_labels, score_queries, split_catalogue
-from whalecat.imaging.io import open_photo
-from whalecat.matching.base import Gallery, GalleryPhoto, Method
+from whalecat.identification import Identifier, build_gallery
+from whalecat.importing import import_paths
+from whalecat.importing.labels import write_labels
+from whalecat.matching.base import Method
 from whalecat.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -29,71 +32,106 @@ COLUMNS = [
 ]
 
 
-def build_gallery(catalogue: Sequence[LabelledPhoto], images_dir: Path | str) -> Gallery:
-    """Build the gallery a method is prepared on from the catalogue part of the split.
-
-    Keys are sha256 of the file bytes, as the catalogue stores them. This is the one place
-    to switch to importing into a real temporary catalogue.
-    """
-    images_dir = Path(images_dir)
-    photos = []
-    for photo in catalogue:
-        path = images_dir / photo.image
-        key = hashlib.sha256(path.read_bytes()).hexdigest()
-        photos.append(GalleryPhoto(key=key, whale_id=photo.whale_id, path=path))
-    return Gallery(photos=photos, open_image=lambda photo: open_photo(photo.path))
+def import_catalogue_part(
+    catalogue: Catalogue, photos: Sequence[LabelledPhoto], images_dir: Path, progress: Progress
+) -> None:
+    """Import the catalogue part with its labels, through the app's own importer."""
+    labels = catalogue.folder / "replay-labels.csv"
+    write_labels(labels, [(photo.image, photo.whale_id) for photo in photos])
+    report = import_paths(
+        catalogue, [images_dir / photo.image for photo in photos], labels, progress
+    )
+    if report.failed:
+        path, reason = report.failed[0]
+        raise ValueError(
+            f"{len(report.failed)} catalogue photos failed to import, first {path}: {reason}"
+        )
 
 
 def evaluate(
     labels_csv: Path | str,
     images_dir: Path | str,
-    methods: Sequence[Method],
+    methods: Sequence[str | Method],
     progress: Progress | None = None,
+    *,
+    seed_epochs: int = 100,
+    device: str = "auto",
+    only_ids: set[str] | None = None,
 ) -> list[dict]:
-    """Prepare each method on the catalogue part, query every held-back photo, and score.
+    """Replay a labelled set as a catalogue, identify every query, and score each method.
 
+    The catalogue part is imported into a temporary catalogue and each query is identified
+    by `Identifier.identify_file`, the code the app runs. `methods` are names for
+    `create_method` (or ready `Method` objects); `only_ids` keeps only those individuals.
     Returns one dict per method with the keys of `score_queries` plus `method`,
     `catalogue_photos`, `catalogue_whales`, `train_seconds` (time in `prepare`) and
-    `seconds_per_query`.
+    `seconds_per_query` (decoding, hashing and matching one query photo).
     """
     progress = progress or Progress()
-    split = split_catalogue(read_labels(labels_csv))
-    gallery = build_gallery(split.catalogue, images_dir)
+    images_dir = Path(images_dir)
+    photos = read_labels(labels_csv)
+    if only_ids is not None:
+        photos = [photo for photo in photos if photo.whale_id in only_ids]
+    split = split_catalogue(photos)
     answers = [query.answer for query in split.queries]
-    query_images = [Path(images_dir) / query.image for query in split.queries]
-    log.info(
-        "Evaluating %d methods: %d catalogue photos of %d whales, %d queries",
-        len(methods), len(gallery.photos), len(gallery.whale_ids), len(answers),
-    )
+    query_paths = [images_dir / query.image for query in split.queries]
 
     results = []
-    for method in methods:
-        started = time.perf_counter()
-        method.prepare(gallery, progress)
-        train_seconds = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="whalecat-evaluate-") as folder:
+        with Catalogue.open(Path(folder) / "catalogue") as catalogue:
+            import_catalogue_part(catalogue, split.catalogue, images_dir, progress)
+            gallery = build_gallery(catalogue)
+            log.info(
+                "Evaluating %d methods: %d catalogue photos of %d whales, %d queries",
+                len(methods), len(gallery.photos), len(gallery.whale_ids), len(answers),
+            )
+            for method in methods:
+                if isinstance(method, str):
+                    method = _create(method, catalogue, seed_epochs, device)
+                identifier = Identifier(catalogue, method=method)
+                started = time.perf_counter()
+                identifier.prepare(progress)
+                train_seconds = time.perf_counter() - started
 
-        predictions = []
-        query_seconds = 0.0
-        for done, path in enumerate(query_images, start=1):
-            progress.check()
-            image = open_photo(path)
-            started = time.perf_counter()
-            candidates = method.query(image, top=5)
-            query_seconds += time.perf_counter() - started
-            predictions.append([candidate.label for candidate in candidates])
-            progress.report(done, len(query_images), f"Evaluating {method.name}")
+                predictions = []
+                started = time.perf_counter()
+                for done, path in enumerate(query_paths, start=1):
+                    progress.check()
+                    candidates = identifier.identify_file(path, top=5)
+                    predictions.append([candidate.label for candidate in candidates])
+                    progress.report(done, len(query_paths), f"Evaluating {method.name}")
+                query_seconds = time.perf_counter() - started
 
-        scores = score_queries(answers, predictions)
-        scores.update(
-            method=method.name,
-            catalogue_photos=len(gallery.photos),
-            catalogue_whales=len(gallery.whale_ids),
-            train_seconds=train_seconds,
-            seconds_per_query=query_seconds / len(query_images) if query_images else math.nan,
-        )
-        log.info("Evaluated %s: %s", method.name, format_table([scores]).splitlines()[-1])
-        results.append(scores)
+                scores = score_queries(answers, predictions)
+                scores.update(
+                    method=method.name,
+                    catalogue_photos=len(gallery.photos),
+                    catalogue_whales=len(gallery.whale_ids),
+                    train_seconds=train_seconds,
+                    seconds_per_query=query_seconds / len(query_paths) if query_paths else math.nan,
+                )
+                log.info("Evaluated %s: %s", method.name, format_table([scores]).splitlines()[-1])
+                results.append(scores)
     return results
+
+
+def _create(name: str, catalogue: Catalogue, seed_epochs: int, device: str) -> Method:
+    from whalecat.matching.methods import create_method
+    from whalecat.matching.seed_cnn import SeedMethod
+
+    if name == "seed":
+        return SeedMethod(epochs=seed_epochs, device=device)
+    return create_method(name, cache_dir=catalogue.cache_dir / "vectors", device=device)
+
+
+def bundled_held_out_ids() -> set[str]:
+    """Return the individuals the bundled embedding model was not trained on."""
+    from whalecat.matching.embedding import read_sidecar
+
+    ids = read_sidecar().get("held_out", {}).get("ids")
+    if not ids:
+        raise ValueError("the bundled model's sidecar lists no held-out individuals")
+    return set(ids)
 
 
 def format_table(results: Sequence[dict]) -> str:
@@ -109,33 +147,3 @@ def format_table(results: Sequence[dict]) -> str:
             cells.append("n/a" if missing else template.format(value))
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join([header, rule, *rows])
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run `evaluate` from the command line and print the table (until the CLI wraps it)."""
-    import argparse
-    import json
-
-    from whalecat.matching.methods import available_methods, create_method
-
-    parser = argparse.ArgumentParser(description="Score matching methods by catalogue replay.")
-    parser.add_argument("--labels", type=Path, required=True, help="an Image,Id CSV file")
-    parser.add_argument("--images", type=Path, required=True, help="the folder of the images")
-    parser.add_argument("--methods", default=",".join(available_methods()),
-                        help="comma-separated method names")
-    parser.add_argument("--model", type=Path, help="embedding model instead of the bundled one")
-    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-
-    methods = [create_method(name.strip(), model_path=args.model)
-               for name in args.methods.split(",")]
-    results = evaluate(args.labels, args.images, methods)
-    print(format_table(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
