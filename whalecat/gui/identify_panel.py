@@ -146,7 +146,8 @@ class IdentifyPanel(QWidget):
 
         self.candidates = QListWidget()
         self.candidates.setIconSize(CANDIDATE_ICON)
-        self.candidates.setMinimumWidth(260)
+        # Wide enough for a thumbnail beside "score 0.000, confidence 100%".
+        self.candidates.setMinimumWidth(360)
         self.candidates.currentRowChanged.connect(self._on_candidate_changed)
         self.candidates.itemDoubleClicked.connect(lambda _item: self.confirm_selected())
         self.match_view = MatchView()
