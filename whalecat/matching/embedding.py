@@ -122,7 +122,12 @@ def embed_arrays(model, arrays: np.ndarray, batch_size: int = BATCH_SIZE) -> np.
     """Return the (n, embedding_size) float32 unit vectors for network inputs `arrays`."""
     if len(arrays) == 0:
         return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
-    vectors = model.predict(np.asarray(arrays, dtype=np.float32), batch_size=batch_size, verbose=0)
+    arrays = np.asarray(arrays, dtype=np.float32)
+    if len(arrays) <= batch_size:
+        # Calling the model directly skips the data pipeline that predict() builds on every
+        # call: about 24 ms instead of 95 ms for one photo on 2 CPU cores (bench_search.py).
+        return np.asarray(model(arrays, training=False), dtype=np.float32)
+    vectors = model.predict(arrays, batch_size=batch_size, verbose=0)
     return np.asarray(vectors, dtype=np.float32)
 
 
@@ -241,7 +246,7 @@ class EmbeddingMethod:
     ) -> list[Candidate]:
         """Rank the gallery's whales for a query photo already cut to its fluke box."""
         scores = self.similarities(image)
-        whales = ranking.best_per_whale(scores, self.photos, exclude_keys)
+        whales = ranking.best_per_whale(scores, self.photos, exclude_keys, limit=top + 1)
         return ranking.to_candidates(whales, self.calibration, top, method=self.name)
 
 

@@ -88,8 +88,9 @@ class FusedMethod:
         self, image: Image.Image, top: int = 5, exclude_keys: frozenset[str] = frozenset()
     ) -> list[Candidate]:
         scores = self.embedding.similarities(image)
-        whales = ranking.best_per_whale(scores, self.embedding.photos, exclude_keys)
-        shortlist = whales[: self.shortlist]
+        shortlist = ranking.best_per_whale(
+            scores, self.embedding.photos, exclude_keys, limit=self.shortlist
+        )
         views = {
             whale_id: [p for p in photos if p.key not in exclude_keys]
             for whale_id, photos in self.photos_by_whale.items()
