@@ -72,7 +72,7 @@ class Identifier:
         method: Method | None = None,
     ):
         self.catalogue = catalogue
-        self.method_name = method_name
+        self.method_name = method.name if method is not None else method_name
         self.device = device
         self._method = method
         self._model_version = active_version(catalogue) if method is None else None
