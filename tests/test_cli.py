@@ -15,7 +15,7 @@ def test_import_export_round_trip(tmp_path, capsys):
     labels.write_text("Image,Id\na.jpg,w_1287fbc\nb.jpg,w_1287fbc\nc.jpg,new_whale\n")
     first = tmp_path / "first"
 
-    assert main(["--catalogue", str(first), "import", str(tmp_path / "photos"), "--labels", str(labels)]) == 0
+    assert main(["--catalogue", str(first), "import", str(tmp_path / "photos"), "--labels", str(labels)]) == 1
     printed = capsys.readouterr().out
     assert "3 imported, 0 duplicates, 1 failed" in printed
     assert "broken.jpg" in printed
@@ -26,7 +26,7 @@ def test_import_export_round_trip(tmp_path, capsys):
     assert rows == [("a.jpg", "w_1287fbc"), ("b.jpg", "w_1287fbc"), ("c.jpg", "new_whale")]
 
     second = tmp_path / "second"
-    assert main(["--catalogue", str(second), "import", str(tmp_path / "photos"), "--labels", str(exported)]) == 0
+    assert main(["--catalogue", str(second), "import", str(tmp_path / "photos"), "--labels", str(exported)]) == 1
     capsys.readouterr()
     assert main(["--catalogue", str(second), "whales"]) == 0
     listing = capsys.readouterr().out
@@ -55,3 +55,35 @@ def test_python_dash_m_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "0 whales" in result.stdout
     assert "tensorflow" not in json.dumps(result.stderr).lower()
+
+
+def test_identify_bad_photo_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    assert main(["--catalogue", str(tmp_path / "c"), "identify", str(bad)]) == 2
+    error = capsys.readouterr().err
+    assert "notes.jpg" in error
+    assert "Traceback" not in error
+
+
+def test_train_rejects_zero_epochs(tmp_path, capsys):
+    assert main(["--catalogue", str(tmp_path / "c"), "train", "--epochs", "0"]) == 2
+    assert "epochs must be at least 1" in capsys.readouterr().err
+
+
+def test_reimport_keeps_confirmed_label(tmp_path, capsys):
+    save_fluke(tmp_path / "photos" / "a.jpg", individual=1)
+    first = tmp_path / "first.csv"
+    first.write_text("Image,Id\na.jpg,w_1287fbc\n")
+    second = tmp_path / "second.csv"
+    second.write_text("Image,Id\na.jpg,w_other\nmissing.jpg,w_1287fbc\n")
+    catalogue = str(tmp_path / "c")
+    assert main(["--catalogue", catalogue, "import", str(tmp_path / "photos"), "--labels", str(first)]) == 0
+    assert main(["--catalogue", catalogue, "import", str(tmp_path / "photos"), "--labels", str(second)]) == 0
+    printed = capsys.readouterr().out
+    assert "confirmed as w_1287fbc; the labels file says w_other" in printed
+    assert "labels for files not in this import: missing.jpg" in printed
+    assert main(["--catalogue", catalogue, "whales"]) == 0
+    listing = capsys.readouterr().out
+    assert "w_other" not in listing
+    assert "w_1287fbc" in listing

@@ -15,6 +15,9 @@ from whalecat.catalogue import Catalogue, CatalogueError, default_catalogue_path
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "gpu")
+# The names whalecat.matching.methods.create_method accepts; listed here so that parsing
+# the command line does not import the matching code.
+METHODS = ("default", "embedding", "keypoints", "seed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("identify", help="list the most likely known whales for a photo")
     p.add_argument("photo", type=Path, metavar="PHOTO")
     p.add_argument("--top", type=int, default=5, help="number of candidates (default: 5)")
-    p.add_argument("--method", default="default", help="matching method (default: default)")
+    p.add_argument("--method", choices=METHODS, default="default", help="matching method (default: default)")
     p.add_argument("--json", action="store_true", help="print the candidates as JSON")
 
     p = commands.add_parser("train", help="train a model on the catalogue's confirmed photos")
@@ -76,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--method",
         action="append",
+        choices=METHODS,
         dest="methods",
         help="method to evaluate; repeat for several (default: seed, keypoints, embedding, default)",
     )
@@ -102,10 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         from whalecat.gui.app import run_gui
 
         return run_gui(args.catalogue, args.device)
+    from whalecat.imaging.io import ImageError
+    from whalecat.matching.device import DeviceError
+    from whalecat.training import TrainingError
+
     handler = COMMANDS[args.command]
     try:
         return handler(args)
-    except (CatalogueError, ValueError, OSError) as exc:
+    except (CatalogueError, ImageError, TrainingError, DeviceError, ValueError, OSError) as exc:
         print(f"whalecat {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
@@ -134,16 +142,25 @@ def cmd_import(args) -> int:
         print(file=sys.stderr)
     for path, reason in report.failed:
         print(f"failed: {path}: {reason}")
+    for path, label, confirmed in report.conflicts:
+        print(f"kept: {path} is confirmed as {confirmed}; the labels file says {label}")
+    if report.unmatched_labels:
+        names = ", ".join(report.unmatched_labels[:5])
+        more = f" and {len(report.unmatched_labels) - 5} more" if len(report.unmatched_labels) > 5 else ""
+        print(f"labels for files not in this import: {names}{more}")
     print(f"{report.summary()} in {seconds:.1f} s")
-    return 1 if report.failed and not (report.imported or report.duplicates) else 0
+    return 1 if report.failed else 0
 
 
 def cmd_identify(args) -> int:
     from whalecat.identification import Identifier
     from whalecat.matching.device import select_device
 
+    from whalecat.imaging.io import open_photo
+
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, not {args.top}")
+    open_photo(args.photo)  # reject an unusable photo before TensorFlow takes seconds to load
     select_device(args.device)
     with _open(args) as catalogue:
         identifier = Identifier(catalogue, args.method, args.device)
@@ -162,15 +179,19 @@ def cmd_identify(args) -> int:
 
 
 def cmd_whales(args) -> int:
-    from whalecat.catalogue.records import list_whales, unidentified_photos
+    from whalecat.catalogue.records import confirmed_labels, list_whales, unidentified_photos
 
     with _open(args) as catalogue, catalogue.session() as session:
         whales = list_whales(session)
         unidentified = len(unidentified_photos(session))
+        new_whales = sum(label == "new_whale" for _, _, label in confirmed_labels(session))
     print(f"{'whale':<48} photos  name")
     for whale in whales:
         print(f"{whale.id:<48} {whale.photo_count:>6}  {whale.name or ''}")
-    print(f"{len(whales)} whales; {unidentified} photos not yet identified")
+    print(
+        f"{len(whales)} whales; {new_whales} photos confirmed as new_whale; "
+        f"{unidentified} photos not yet identified"
+    )
     return 0
 
 
@@ -222,15 +243,9 @@ def cmd_models(args) -> int:
 def cmd_evaluate(args) -> int:
     from whalecat.evaluation.runner import bundled_held_out_ids, evaluate, format_table
     from whalecat.matching.device import select_device
-    from whalecat.matching.methods import available_methods
     from whalecat.progress import Progress
 
     methods = args.methods or ["seed", "keypoints", "embedding", "default"]
-    unknown = sorted(set(methods) - set(available_methods()))
-    if unknown:
-        raise ValueError(
-            f"unknown method {', '.join(unknown)}; choose from {', '.join(available_methods())}"
-        )
     for path in (args.labels, args.images):
         if not path.exists():
             raise ValueError(f"{path} not found")

@@ -115,7 +115,7 @@ def train_catalogue_model(
         raise TrainingError(f"unknown model kind {kind!r}; choose embedding or seed")
     if activate not in ("if-better", "always", "never"):
         raise TrainingError(f"unknown activation rule {activate!r}")
-    epochs = epochs or DEFAULT_EPOCHS[kind]
+    epochs = DEFAULT_EPOCHS[kind] if epochs is None else epochs
     if epochs < 1:
         raise TrainingError(f"epochs must be at least 1, not {epochs}")
     progress = progress or Progress()

@@ -9,7 +9,6 @@ as queries answered by its id, so a whale with one photo is in the catalogue onl
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import math
 import re
@@ -58,16 +57,17 @@ def is_unseen(whale_id: str) -> bool:
 
 
 def read_labels(labels_csv: Path | str) -> list[LabelledPhoto]:
-    """Read an `Image,Id` file, skipping rows with an empty id or the `new_whale` id."""
-    rows = []
-    with open(labels_csv, newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            image = (row.get("Image") or "").strip()
-            whale_id = (row.get("Id") or "").strip()
-            if not image or not whale_id or whale_id == NEW_WHALE:
-                continue
-            rows.append(LabelledPhoto(image, whale_id))
-    return rows
+    """Read an `Image,Id` file, skipping rows with an empty id or the `new_whale` id.
+
+    Raises LabelsError (a ValueError) naming the file for a missing file or a wrong header.
+    """
+    from whalecat.importing.labels import read_labels as read_label_map
+
+    return [
+        LabelledPhoto(image, whale_id)
+        for image, whale_id in read_label_map(labels_csv).items()
+        if whale_id != NEW_WHALE
+    ]
 
 
 def split_catalogue(photos: Iterable[LabelledPhoto]) -> Split:

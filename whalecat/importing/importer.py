@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import Photo
-from whalecat.catalogue.records import confirm_label, find_photo_by_sha256
+from whalecat.catalogue.records import confirm_label, find_photo_by_sha256, get_photo
 from whalecat.imaging.io import PHOTO_SUFFIXES, ImageError, open_photo, read_metadata
 from whalecat.imaging.preprocess import thumbnail
 from whalecat.importing.labels import read_labels
@@ -38,6 +38,9 @@ class ImportReport:
     duplicates: int = 0
     labelled: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    # (path, label in the CSV, label already confirmed): left as confirmed
+    conflicts: list[tuple[str, str, str]] = field(default_factory=list)
+    unmatched_labels: list[str] = field(default_factory=list)  # CSV images not in this import
     photo_ids: list[int] = field(default_factory=list)
     cancelled: bool = False
 
@@ -47,6 +50,8 @@ class ImportReport:
         )
         if self.labelled:
             text += f", {self.labelled} labelled"
+        if self.conflicts:
+            text += f", {len(self.conflicts)} label conflicts kept as confirmed"
         return text + (" (cancelled)" if self.cancelled else "")
 
 
@@ -87,6 +92,7 @@ def import_paths(
     labels = read_labels(labels_csv) if labels_csv else {}
     files = collect_files(paths)
     report = ImportReport()
+    seen_names: set[str] = set()
     log.info("Importing %d files into %s", len(files), catalogue.folder)
     with catalogue.session() as session:
         for index, path in enumerate(files):
@@ -113,10 +119,22 @@ def import_paths(
             else:
                 report.duplicates += 1
             label = labels.get(path.name)
-            if label is not None:
-                confirm_label(session, photo_id, label, method="labels-csv")
-                report.labelled += 1
+            if label is None:
+                continue
+            seen_names.add(path.name)
+            confirmed = get_photo(session, photo_id).confirmed_label
+            if confirmed == label:
+                continue
+            if confirmed is not None:
+                # A person confirmed this photo already; a CSV must not silently override it.
+                report.conflicts.append((str(path), label, confirmed))
+                log.warning("%s: labels say %s but it is confirmed as %s; kept", path, label, confirmed)
+                continue
+            confirm_label(session, photo_id, label, method="labels-csv")
+            report.labelled += 1
         progress.report(len(files), len(files), "")
+    if not report.cancelled:
+        report.unmatched_labels = sorted(set(labels) - seen_names - {p.name for p in files})
     log.info("Import into %s finished: %s", catalogue.folder, report.summary())
     return report
 
