@@ -29,7 +29,9 @@ def tensorflow() -> ModuleType:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # NOTE: with oneDNN on, training the embedding network on CPU corrupted the heap and
-    # aborted the process for some batch sizes (TensorFlow 2.21, seen with a batch of 13).
+    # aborted the process for some batch sizes (TensorFlow 2.21, seen with a batch of 13, and
+    # again in tests/test_embedding.py's fine-tuning test). oneDNN trains the seed CNN about
+    # four times faster, so the seed CNN's speed target is missed while it stays off.
     # Only takes effect when TensorFlow has not been imported yet.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     import tensorflow as tf
