@@ -26,8 +26,9 @@ test: $(VENV)/.installed-test
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 benchmarks: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/bench_import.py
 	$(BIN)/python benchmarks/bench_search.py
-	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_gui_training.py --epochs 1
 
 clean:
 	rm -rf $(VENV) build *.egg-info
