@@ -78,7 +78,11 @@ def version_records(catalogue) -> list[dict]:
 def list_versions(catalogue) -> list[str]:
     """Return printable lines: the bundled model, then each version with its figures."""
     active = active_version(catalogue)
-    lines = [f"{'*' if active == BUNDLED_VERSION else ' '} {BUNDLED_VERSION:<28} (shipped with whalecat)"]
+    bundled = _bundled_figures()
+    lines = [
+        f"{'*' if active == BUNDLED_VERSION else ' '} {BUNDLED_VERSION:<28} embedding "
+        f"shipped with whalecat; {bundled or 'no figures'}"
+    ]
     for record in version_records(catalogue):
         metrics = record.get("evaluation", {}).get("metrics", {})
         figures = ", ".join(
@@ -89,3 +93,18 @@ def list_versions(catalogue) -> list[str]:
             f"{record.get('epochs', '?')} epochs on {record.get('device', '?')}; {figures or 'no figures'}"
         )
     return lines
+
+
+def _bundled_figures() -> str:
+    """Return the bundled model's held-out evaluation figures from its sidecar, as text."""
+    sidecar = bundled_model_dir() / "embedding.json"
+    try:
+        figures = json.loads(sidecar.read_text(encoding="utf-8")).get("held_out_evaluation", {})
+    except (OSError, ValueError):
+        return ""
+    parts = [
+        f"{name} {figures[name]:.3f}"
+        for name in ("map5", "top1", "top5")
+        if isinstance(figures.get(name), float)
+    ]
+    return ", ".join(parts) + (" on held-out right whales" if parts else "")
