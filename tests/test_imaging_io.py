@@ -92,3 +92,16 @@ def test_exif_date_gps_and_camera(tmp_path):
     assert metadata.taken_at.isoformat() == "2024-07-15T09:30:12"
     assert metadata.latitude == pytest.approx(-33.5)
     assert metadata.longitude == pytest.approx(151.26)
+
+
+def test_heic_opens_when_pillow_heif_installed(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif", reason="HEIC needs the heic extra")
+    pillow_heif.register_heif_opener()
+    path = tmp_path / "IMG_0001.HEIC"
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(path, format="HEIF")
+    renamed = tmp_path / "looks_like.jpg"
+    renamed.write_bytes(path.read_bytes())
+    for candidate in (path, renamed):
+        image = open_photo(candidate)
+        assert image.size == (64, 48)
+        assert read_metadata(candidate, image).format == "HEIF"

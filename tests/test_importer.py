@@ -141,3 +141,18 @@ def test_catalogue_uses_wal_and_foreign_keys(catalogue):
         tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"whale", "photo", "identification", "alembic_version"} <= tables
     assert _count(catalogue, Whale) == 0
+
+
+def test_heic_imported_under_heic_suffix(catalogue, tmp_path):
+    pytest.importorskip("pillow_heif", reason="HEIC needs the heic extra")
+    from PIL import Image
+
+    source = tmp_path / "card" / "IMG_0001.HEIC"
+    source.parent.mkdir()
+    Image.new("RGB", (64, 48), (20, 120, 200)).save(source, format="HEIF")
+    report = import_paths(catalogue, [source])
+    assert report.imported == 1
+    with catalogue.session() as session:
+        photo = session.scalars(select(Photo)).one()
+    assert photo.format == "HEIF"
+    assert photo.stored_name.endswith(".heic")
