@@ -148,8 +148,10 @@ def test_fine_tune_runs_on_gallery(rightwhale_paths):
     gallery, _ = gallery_from(rightwhale_paths)
     model = build_embedding_model(width=8, embedding_size=16)
     before = [w.copy() for w in model.get_weights()]
-    logs = fine_tune(model, gallery, epochs=1)
+    held_back = Gallery(gallery.photos[::3], gallery.open_image)
+    logs = fine_tune(model, gallery, epochs=1, validation=held_back)
     assert np.isfinite(logs["loss"])
+    assert np.isfinite(logs["val_loss"])
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
 
 

@@ -32,10 +32,13 @@ def trained(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("trained")
     catalogue = _catalogue(tmp_path, whales=4, photos_per_whale=3)
     reports = []
-    result = train_catalogue_model(
-        catalogue, kind="seed", epochs=2, activate="always",
-        progress=Progress(lambda done, total, message: reports.append((done, total, message))),
+    epochs = []
+    progress = Progress(
+        lambda done, total, message: reports.append((done, total, message)),
+        epoch_callback=lambda epoch, total, metrics: epochs.append(metrics),
     )
+    result = train_catalogue_model(catalogue, kind="seed", epochs=2, activate="always", progress=progress)
+    reports.append(epochs)
     yield catalogue, result, reports
     catalogue.close()
 
@@ -53,7 +56,10 @@ def test_seed_training_saves_a_complete_version(trained):
     assert sidecar["tensorflow_version"] and sidecar["keras_version"]
     assert any((result.path / "logs").rglob("events.out.tfevents.*"))
     assert not list(catalogue.models_dir.glob(".*.part"))
-    assert any("epoch 2 of 2" in message for _, _, message in reports)
+    *batches, epochs = reports
+    assert any("epoch 2 of 2" in message for _, _, message in batches)
+    assert len(epochs) == 2
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(epochs[-1])
 
 
 def test_activation_and_rollback(trained):

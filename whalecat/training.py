@@ -141,6 +141,7 @@ def train_catalogue_model(
             base_model=active_model_path(catalogue) if kind == "embedding" else None,
             progress=progress,
             log_dir=staging / "logs",
+            validation=Gallery(held_out, gallery.open_image),
         )
         progress.check()
         progress.report(0, 1, "Evaluating the new model")

@@ -123,6 +123,7 @@ def train_embedding(
     progress: Progress | None = None,
     seed: int = 0,
     callbacks: list | None = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
     """Train `embedder` in place on (n, height, width, 1) [0, 1] inputs and integer labels.
 
@@ -156,7 +157,17 @@ def train_embedding(
         .prefetch(2)
     )
     callback = progress_callback(progress, epochs, steps, "Training embedding")
-    model.fit(dataset, epochs=epochs, callbacks=[callback, *(callbacks or [])], verbose=0)
+    validation_data = None
+    if validation is not None and len(validation[0]):
+        # Held-back photos of the training whales, scored by the same ArcFace head without
+        # augmentation, so the window can plot val_loss and val_accuracy per epoch.
+        val_arrays, val_labels = validation
+        val_labels = np.asarray(val_labels, dtype=np.int32)
+        validation_data = tf.data.Dataset.from_tensor_slices(
+            ((val_arrays.astype(np.float32), val_labels[:, None]), val_labels)
+        ).batch(batch_size)
+    model.fit(dataset, epochs=epochs, validation_data=validation_data,
+              callbacks=[callback, *(callbacks or [])], verbose=0)
     if progress.cancelled:
         raise Cancelled()
     return callback.last_logs
@@ -168,12 +179,14 @@ def fine_tune(
     epochs: int = 10,
     progress: Progress | None = None,
     callbacks: list | None = None,
+    validation: Gallery | None = None,
 ) -> dict:
     """Retrain an embedding network in place on a catalogue's confirmed photos.
 
     Each whale is a class. Whales with a single photo still help, because augmentation
-    gives them several views. Returns the last epoch's logs; raises Cancelled on cancel and
-    ValueError when the gallery has fewer than two whales.
+    gives them several views. `validation` photos (of the same whales) are scored after each
+    epoch. Returns the last epoch's logs; raises Cancelled on cancel and ValueError when the
+    gallery has fewer than two whales.
     """
     progress = progress or Progress()
     whale_ids = gallery.whale_ids
@@ -181,14 +194,25 @@ def fine_tune(
         raise ValueError(f"fine-tuning needs at least two whales, the gallery has {len(whale_ids)}")
     index = {whale_id: number for number, whale_id in enumerate(whale_ids)}
     size = model_input_size(model)
-    arrays = []
-    for done, photo in enumerate(gallery.photos, start=1):
-        progress.check()
-        arrays.append(embedding_input(gallery.open_image(photo), photo.crop, size))
-        progress.report(done, len(gallery.photos), "Loading catalogue photos")
-    labels = np.array([index[photo.whale_id] for photo in gallery.photos])
+    arrays, labels = _load(gallery.photos, gallery, index, size, progress)
+    held_back = None
+    if validation is not None:
+        known = [photo for photo in validation.photos if photo.whale_id in index]
+        held_back = _load(known, validation, index, size, progress)
     # A lower rate than training from scratch, so the network adapts without forgetting.
     return train_embedding(
-        model, np.stack(arrays), labels, epochs=epochs, learning_rate=5e-4, progress=progress,
-        callbacks=callbacks,
+        model, arrays, labels, epochs=epochs, learning_rate=5e-4, progress=progress,
+        callbacks=callbacks, validation=held_back,
     )
+
+
+def _load(photos, gallery: Gallery, index: dict[str, int], size, progress: Progress):
+    """Return (network inputs, class numbers) for `photos`, reporting each one loaded."""
+    arrays = []
+    for done, photo in enumerate(photos, start=1):
+        progress.check()
+        arrays.append(embedding_input(gallery.open_image(photo), photo.crop, size))
+        progress.report(done, len(photos), "Loading catalogue photos")
+    if not arrays:
+        return np.zeros((0, size[1], size[0], 1), np.float32), np.zeros(0, np.int32)
+    return np.stack(arrays), np.array([index[photo.whale_id] for photo in photos])

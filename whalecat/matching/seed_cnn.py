@@ -98,6 +98,7 @@ def train_seed_model(
     progress: Progress | None = None,
     seed: int = 0,
     callbacks: list | None = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """Train a new seed CNN on (n, 100, 100, 1) inputs and integer labels; return it.
 
@@ -113,7 +114,12 @@ def train_seed_model(
     one_hot = k.utils.to_categorical(labels, classes)
     steps = math.ceil(len(arrays) / BATCH_SIZE)
     callback = progress_callback(progress, epochs, steps, "Training seed CNN")
+    validation_data = None
+    if validation is not None and len(validation[0]):
+        # Held-back photos of the same whales; Keras then reports val_loss and val_accuracy.
+        validation_data = (validation[0], k.utils.to_categorical(validation[1], classes))
     model.fit(arrays, one_hot, batch_size=BATCH_SIZE, epochs=epochs, shuffle=True,
+              validation_data=validation_data,
               callbacks=[callback, *(callbacks or [])], verbose=0)
     if progress.cancelled:
         raise Cancelled()

@@ -41,13 +41,18 @@ def train(
     base_model: Path | None,
     progress: Progress,
     log_dir: Path | None = None,
+    validation: Gallery | None = None,
 ) -> TrainedModel:
+    """Train a model of `kind` on `gallery`, scoring `validation` photos after each epoch."""
     if kind == "embedding":
         from whalecat.matching.embedding import BUNDLED_MODEL, load_embedding_model
         from whalecat.matching.embedding_train import fine_tune
 
         model = load_embedding_model(base_model or BUNDLED_MODEL)
-        fine_tune(model, gallery, epochs=epochs, progress=progress, callbacks=_tensorboard(log_dir))
+        fine_tune(
+            model, gallery, epochs=epochs, progress=progress,
+            callbacks=_tensorboard(log_dir), validation=validation,
+        )
         return TrainedModel("embedding", model)
     from whalecat.imaging.preprocess import seed_input
     from whalecat.matching.seed_cnn import train_seed_model
@@ -60,9 +65,17 @@ def train(
         arrays.append(seed_input(_cropped(gallery.open_image(photo), photo.crop)))
         progress.report(done, len(gallery.photos), "Loading catalogue photos")
     labels = np.array([index[photo.whale_id] for photo in gallery.photos])
+    held_back = None
+    if validation is not None:
+        known = [photo for photo in validation.photos if photo.whale_id in index]
+        if known:
+            held_back = (
+                np.stack([seed_input(_cropped(validation.open_image(p), p.crop)) for p in known]),
+                np.array([index[photo.whale_id] for photo in known]),
+            )
     model = train_seed_model(
         np.stack(arrays), labels, len(classes), epochs=epochs, progress=progress,
-        callbacks=_tensorboard(log_dir),
+        callbacks=_tensorboard(log_dir), validation=held_back,
     )
     return TrainedModel("seed", model, list(classes))
 
