@@ -87,3 +87,11 @@ def test_reimport_keeps_confirmed_label(tmp_path, capsys):
     listing = capsys.readouterr().out
     assert "w_other" not in listing
     assert "w_1287fbc" in listing
+
+
+def test_export_into_missing_folder(tmp_path, capsys):
+    out = tmp_path / "no_such_folder" / "out.csv"
+    assert main(["--catalogue", str(tmp_path / "c"), "export", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert "no_such_folder not found" in error
+    assert ".part" not in error

@@ -48,6 +48,8 @@ def read_labels(path: Path | str) -> dict[str, str]:
 def write_labels(path: Path | str, rows: list[tuple[str, str]]) -> int:
     """Write (image file name, label) rows as `Image,Id`; return the number of rows."""
     path = Path(path)
+    if not path.parent.is_dir():
+        raise LabelsError(f"cannot write {path}: folder {path.parent} not found; create it first")
     temporary = path.with_name(path.name + ".part")
     with temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
