@@ -21,7 +21,8 @@ def test_exif_orientation_applied_once(tmp_path):
     # Orientation 6 means "rotate 90 degrees clockwise to view": 40x20 becomes 20x40.
     assert upright.size == (20, 40)
     red, green, blue = upright.getpixel((16, 3))
-    assert red > 200 and blue < 60
+    assert red > 200
+    assert blue < 60
     metadata = read_metadata(path, upright)
     assert (metadata.width, metadata.height) == (20, 40)
 
@@ -54,9 +55,11 @@ def test_mpo_uses_first_frame(tmp_path):
     path = tmp_path / "camera.MPO"
     first.save(path, format="MPO", save_all=True, append_images=[second])
     with Image.open(path) as check:
-        assert check.format == "MPO" and check.n_frames == 2
+        assert check.format == "MPO"
+        assert check.n_frames == 2
     red, green, _ = open_photo(path).getpixel((5, 5))
-    assert red > 200 and green < 50
+    assert red > 200
+    assert green < 50
 
 
 def test_truncated_jpeg_rejected_with_reason(tmp_path):

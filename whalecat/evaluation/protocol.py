@@ -71,7 +71,7 @@ def read_labels(labels_csv: Path | str) -> list[LabelledPhoto]:
 
 
 def split_catalogue(photos: Iterable[LabelledPhoto]) -> Split:
-    """Split labelled photos into the catalogue and the queries, as the module docstring says."""
+    """Split labelled photos into the catalogue and the queries by the rules in the module docstring."""
     by_whale: dict[str, list[str]] = defaultdict(list)
     for photo in photos:
         if photo.whale_id and photo.whale_id != NEW_WHALE:
