@@ -21,3 +21,20 @@ def save_with_orientation(path: Path, image: Image.Image, orientation: int) -> P
     exif[0x0112] = orientation
     image.save(path, format="JPEG", exif=exif.tobytes())
     return path
+
+
+def save_labelled_flukes(folder: Path, whales: int, photos_per_whale: int) -> tuple[Path, Path]:
+    """Save sightings of synthetic whales `w_0000000`, ... and an `Image,Id` labels file.
+
+    Returns (images folder, labels CSV).
+    """
+    images = folder / "in"
+    rows = ["Image,Id"]
+    for whale in range(whales):
+        for sighting in range(photos_per_whale):
+            name = f"w{whale}_s{sighting}.jpg"
+            save_fluke(images / name, individual=whale, sighting=sighting)
+            rows.append(f"{name},w_{whale:07d}")
+    labels = folder / "labels.csv"
+    labels.write_text("\n".join(rows) + "\n")
+    return images, labels

@@ -30,7 +30,8 @@ def test_import_export_round_trip(tmp_path, capsys):
     capsys.readouterr()
     assert main(["--catalogue", str(second), "whales"]) == 0
     listing = capsys.readouterr().out
-    assert "w_1287fbc" in listing and " 2 " in listing
+    assert "w_1287fbc" in listing
+    assert " 2 " in listing
     assert "1 whales" in listing
 
 

@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
 from PySide6.QtGui import QImage
 
-from tests.helpers import save_fluke
+from tests.helpers import save_fluke, save_labelled_flukes
 from tests.test_gui_support import WAIT_MS, make_identifier, no_thread_left, window  # noqa: F401  (fixtures)
 from whalecat.catalogue.records import confirm_label
 from whalecat.gui.identify_panel import shown_pairs
@@ -33,14 +33,8 @@ LONG_EPOCHS = 500  # far more than a test waits for, so cancel and close land mi
 
 def add_flukes(window, tmp_path, whales: int = 4, photos_per_whale: int = 3) -> None:
     """Import labelled synthetic flukes into the window's catalogue."""
-    rows = ["Image,Id"]
-    for whale in range(whales):
-        for sighting in range(photos_per_whale):
-            name = f"w{whale}_s{sighting}.jpg"
-            save_fluke(tmp_path / "in" / name, individual=whale, sighting=sighting)
-            rows.append(f"{name},w_{whale:07d}")
-    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
-    import_paths(window.catalogue, [tmp_path / "in"], tmp_path / "labels.csv")
+    images, labels = save_labelled_flukes(tmp_path, whales, photos_per_whale)
+    import_paths(window.catalogue, [images], labels)
     window.browser.refresh()
 
 

@@ -48,7 +48,8 @@ def test_suggested_id_is_unused_kaggle_style(catalogue_with_two_photos):
     with catalogue_with_two_photos.session() as session:
         confirm_label(session, 1, "w_1287fbc")
         suggestion = suggest_whale_id(session)
-    assert suggestion.startswith("w_") and len(suggestion) == 9
+    assert suggestion.startswith("w_")
+    assert len(suggestion) == 9
     assert suggestion != "w_1287fbc"
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.helpers import save_fluke
+from tests.helpers import save_labelled_flukes
 from whalecat.catalogue import Catalogue
 from whalecat.identification import Identifier
 from whalecat.importing import import_paths
@@ -14,15 +14,9 @@ from whalecat.training import TrainingError, train_catalogue_model
 
 
 def _catalogue(tmp_path, whales: int, photos_per_whale: int) -> Catalogue:
-    rows = ["Image,Id"]
-    for whale in range(whales):
-        for sighting in range(photos_per_whale):
-            name = f"w{whale}_s{sighting}.jpg"
-            save_fluke(tmp_path / "in" / name, individual=whale, sighting=sighting)
-            rows.append(f"{name},w_{whale:07d}")
-    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    images, labels = save_labelled_flukes(tmp_path, whales, photos_per_whale)
     catalogue = Catalogue.open(tmp_path / "catalogue")
-    import_paths(catalogue, [tmp_path / "in"], tmp_path / "labels.csv")
+    import_paths(catalogue, [images], labels)
     return catalogue
 
 

@@ -1,9 +1,9 @@
 """Retrain a model from the catalogue's confirmed photos and adopt it only if it is not worse.
 
 The same function serves `whalecat train` and the window's Retrain. It holds back one photo
-of every whale that has two or more, trains on the rest, scores the new model and the active
-one on the held-back photos, and saves the new model as a version in the catalogue's
-`models/` folder. The new version becomes active when it scores at least as well (MAP@5), or
+of every whale that has two or more and trains on the rest. It then scores the new model and
+the active one on the held-back photos, and saves the new model as a version in the
+catalogue's `models/` folder. The new version becomes active when it scores at least as well (MAP@5), or
 when the caller asks for it anyway.
 """
 

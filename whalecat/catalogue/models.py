@@ -37,7 +37,7 @@ class Whale(Base):
 
 
 class Photo(Base):
-    """An imported photo: the stored copy, where it came from and what its header says."""
+    """An imported photo: the stored copy, where it came from and the facts in its header."""
 
     __tablename__ = "photo"
 

@@ -51,7 +51,7 @@ class PhotoSummary:
 
 @dataclass(frozen=True)
 class ConfirmedState:
-    """What a photo's confirmation was before a change, so the change can be undone."""
+    """A photo's confirmation before a change, kept so the change can be undone."""
 
     photo_id: int
     label: str | None

@@ -32,7 +32,7 @@ THUMBNAIL_SIDE = 256
 
 @dataclass
 class ImportReport:
-    """What an import did; `photo_ids` lists imported and duplicate photos in input order."""
+    """The outcome of an import; `photo_ids` lists imported and duplicate photos in input order."""
 
     imported: int = 0
     duplicates: int = 0
