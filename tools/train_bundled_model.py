@@ -66,7 +66,9 @@ def read_rows(labels_csv: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def load_training_set(data: Path, limit: int | None) -> tuple[np.ndarray, np.ndarray, dict]:
+def load_training_set(
+    data: Path, limit: int | None, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Return training inputs, integer labels and a summary of what went in."""
     arrays, names = [], []
     rightwhale = read_rows(data / "rightwhale" / "labels.csv")
@@ -78,11 +80,11 @@ def load_training_set(data: Path, limit: int | None) -> tuple[np.ndarray, np.nda
     started = time.perf_counter()
     for row in trained:
         image = open_photo(data / "rightwhale" / "images" / row["Image"])
-        arrays.append(embedding_input(image))
+        arrays.append(embedding_input(image, size=size))
         names.append("rightwhale:" + row["Id"])
     for row in flukes:
         image = open_photo(data / "flukes" / "images" / row["Image"])
-        arrays.append(embedding_input(image, locate_fluke(image)))
+        arrays.append(embedding_input(image, locate_fluke(image), size))
         labelled = row["Id"] and row["Id"] != NEW_WHALE
         names.append("fluke:" + (row["Id"] if labelled else row["Image"]))
     log.info("Loaded %d photos in %.0f s", len(arrays), time.perf_counter() - started)
@@ -118,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64, help="photos per batch")
     parser.add_argument("--width", type=int, default=24, help="channels of the first stage")
     parser.add_argument(
+        "--input-size", type=int, nargs=2, default=EMBEDDING_INPUT_SIZE,
+        metavar=("WIDTH", "HEIGHT"), help="network input in pixels (default: %(default)s)",
+    )
+    parser.add_argument(
         "--output", type=Path, default=REPOSITORY / "resources" / "models" / "embedding.keras",
         help="where to write the model; the JSON sidecar goes beside it",
     )
@@ -134,9 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     device = select_device(args.device)
     keras().utils.set_random_seed(0)
     holdout = write_holdout_csv(args.data, args.holdout_csv)
-    arrays, labels, summary = load_training_set(args.data, args.limit)
+    size = tuple(args.input_size)
+    arrays, labels, summary = load_training_set(args.data, args.limit, size)
 
-    embedder = build_embedding_model(EMBEDDING_INPUT_SIZE, EMBEDDING_SIZE, args.width)
+    embedder = build_embedding_model(size, EMBEDDING_SIZE, args.width)
     train_started = time.perf_counter()
     last_logs = train_embedding(
         embedder, arrays, labels, epochs=args.epochs, batch_size=args.batch_size
@@ -173,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_seconds": round(train_seconds, 1),
         "wall_seconds": round(time.perf_counter() - started, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}",
-        "input_size": {"width": EMBEDDING_INPUT_SIZE[0], "height": EMBEDDING_INPUT_SIZE[1]},
+        "input_size": {"width": size[0], "height": size[1]},
         "preprocessing": "grayscale, crop box if any, bilinear resize to the input size, "
         "pixels / 255; the network standardizes each image to zero mean and unit variance",
         "embedding_size": EMBEDDING_SIZE,

@@ -23,17 +23,12 @@ class DeviceError(RuntimeError):
 
 
 def tensorflow() -> ModuleType:
-    """Import and return TensorFlow, quieting its C++ start-up log unless the user set a level.
-
-    oneDNN is off unless the environment sets TF_ENABLE_ONEDNN_OPTS.
-    """
+    """Import and return TensorFlow, quieting its C++ start-up log unless the user set a level."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # NOTE: with oneDNN on, training the embedding network on CPU corrupted the heap and
-    # aborted the process for some batch sizes (TensorFlow 2.21, seen with a batch of 13, and
-    # again in tests/test_embedding.py's fine-tuning test). oneDNN trains the seed CNN about
-    # four times faster, so the seed CNN's speed target is missed while it stays off.
-    # Only takes effect when TensorFlow has not been imported yet.
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    # oneDNN trains the seed CNN about four times faster on CPU. In the embedding network its
+    # convolution filter gradient corrupted the heap on odd batches (TensorFlow 2.21; seen
+    # with 5, 13, 15, 17, 31 and 33), so `train_embedding` uses even batches only.
+    # TF_ENABLE_ONEDNN_OPTS=0 in the environment turns oneDNN off.
     import tensorflow as tf
 
     return tf

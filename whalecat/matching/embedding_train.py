@@ -137,6 +137,11 @@ def train_embedding(
     classes = int(labels.max()) + 1
     model = build_training_model(embedder, classes, seed=seed)
 
+    # oneDNN's convolution filter gradient corrupts the heap on an odd batch (TensorFlow
+    # 2.21), so every training batch has the same even size: the shuffled photos repeat
+    # without end and each epoch takes as many batches as one pass needs.
+    batch_size = min(batch_size, len(arrays) + len(arrays) % 2)
+    batch_size += batch_size % 2
     steps = max(math.ceil(len(arrays) / batch_size), 1)
     schedule = k.optimizers.schedules.CosineDecay(
         initial_learning_rate=learning_rate / 10,
@@ -153,7 +158,8 @@ def train_embedding(
     dataset = (
         tf.data.Dataset.from_tensor_slices(((arrays.astype(np.float32), labels[:, None]), labels))
         .shuffle(len(arrays), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
+        .repeat()
+        .batch(batch_size, drop_remainder=True)
         .prefetch(2)
     )
     callback = progress_callback(progress, epochs, steps, "Training embedding")
@@ -166,7 +172,7 @@ def train_embedding(
         validation_data = tf.data.Dataset.from_tensor_slices(
             ((val_arrays.astype(np.float32), val_labels[:, None]), val_labels)
         ).batch(batch_size)
-    model.fit(dataset, epochs=epochs, validation_data=validation_data,
+    model.fit(dataset, epochs=epochs, steps_per_epoch=steps, validation_data=validation_data,
               callbacks=[callback, *(callbacks or [])], verbose=0)
     if progress.cancelled:
         raise Cancelled()
