@@ -18,6 +18,7 @@ from sqlalchemy import select
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import CONFIRMED, Identification, Photo
 from whalecat.catalogue.records import find_photo_by_sha256, get_photo, record_suggestions
+from whalecat.imaging.input_cache import InputCache
 from whalecat.imaging.io import open_photo
 from whalecat.matching.base import Candidate, Gallery, GalleryPhoto, Method
 from whalecat.matching.versions import active_model_path, active_version
@@ -49,7 +50,7 @@ def build_gallery(catalogue: Catalogue) -> Gallery:
     for sha256, stored_name, whale_id, *box in rows:
         crop = None if any(value is None for value in box) else tuple(box)
         photos.append(GalleryPhoto(sha256, whale_id, catalogue.folder / stored_name, crop))
-    return Gallery(photos=photos, open_image=open_gallery_photo)
+    return Gallery(photos=photos, open_image=open_gallery_photo, inputs=InputCache(catalogue.inputs_dir))
 
 
 def open_gallery_photo(photo: GalleryPhoto) -> Image.Image:

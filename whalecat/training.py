@@ -136,17 +136,17 @@ def train_catalogue_model(
         staging.mkdir(parents=True)
         trained = trainers.train(
             kind,
-            Gallery(training, gallery.open_image),
+            gallery.subset(training),
             epochs=epochs,
             base_model=active_model_path(catalogue) if kind == "embedding" else None,
             progress=progress,
             log_dir=staging / "logs",
-            validation=Gallery(held_out, gallery.open_image),
+            validation=gallery.subset(held_out),
         )
         progress.check()
         progress.report(0, 1, "Evaluating the new model")
-        metrics = trainers.score(trained, training, held_out, gallery.open_image)
-        baseline = _score_active(catalogue, training, held_out, gallery.open_image)
+        metrics = trainers.score(trained, gallery.subset(training), gallery.subset(held_out))
+        baseline = _score_active(catalogue, gallery.subset(training), gallery.subset(held_out))
         progress.check()
         activated, reason = _decide(activate, metrics, baseline)
         seconds = time.perf_counter() - started
@@ -183,7 +183,7 @@ def train_catalogue_model(
     return result
 
 
-def _score_active(catalogue, training, held_out, open_image) -> dict:
+def _score_active(catalogue, training: Gallery, held_out: Gallery) -> dict:
     from whalecat.matching import trainers
 
     path = active_model_path(catalogue)
@@ -192,7 +192,7 @@ def _score_active(catalogue, training, held_out, open_image) -> dict:
     except (OSError, ValueError) as exc:
         log.warning("Cannot score the active model %s: %s", path or BUNDLED_VERSION, exc)
         return {}
-    return trainers.score(model, training, held_out, open_image)
+    return trainers.score(model, training, held_out)
 
 
 def _decide(activate: str, metrics: dict, baseline: dict) -> tuple[bool, str]:

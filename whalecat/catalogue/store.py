@@ -48,6 +48,7 @@ class Catalogue:
         self.thumbnails_dir = self.folder / "thumbnails"
         self.models_dir = self.folder / "models"
         self.cache_dir = self.folder / "cache"
+        self.inputs_dir = self.cache_dir / "inputs"  # network input pixels, see input_cache
         self.engine: Engine = _create_engine(self.database_path)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 

@@ -25,10 +25,30 @@ def normalize(pixels: np.ndarray) -> np.ndarray:
     return centred / max(float(values.std()), MIN_STD)
 
 
+def network_pixels(
+    image: Image.Image,
+    crop: tuple[int, int, int, int] | None = None,
+    size: tuple[int, int] = SEED_INPUT_SIZE,
+) -> np.ndarray:
+    """Return the photo cut to `crop`, in grayscale, resized to `size`: (height, width) uint8.
+
+    Every network input starts from these pixels, and the input cache stores them, so a
+    cached input and a freshly computed one are the same. `crop` is `(left, top, right,
+    bottom)` in upright pixels; the box is stretched to `size` without padding.
+    """
+    if crop is not None:
+        image = image.crop(crop)
+    return np.asarray(to_grayscale(image).resize(size, Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def seed_from_pixels(pixels: np.ndarray) -> np.ndarray:
+    """Return the seed CNN input, (height, width, 1) float32, from `network_pixels`."""
+    return normalize(pixels)[:, :, np.newaxis]
+
+
 def seed_input(image: Image.Image, size: tuple[int, int] = SEED_INPUT_SIZE) -> np.ndarray:
     """Return the network input for an upright photo: shape (height, width, 1), float32."""
-    gray = to_grayscale(image).resize(size, Image.Resampling.BILINEAR)
-    return normalize(np.asarray(gray))[:, :, np.newaxis]
+    return seed_from_pixels(network_pixels(image, None, size))
 
 
 def thumbnail(image: Image.Image, max_side: int = 256) -> Image.Image:
@@ -42,6 +62,11 @@ def thumbnail(image: Image.Image, max_side: int = 256) -> Image.Image:
 EMBEDDING_INPUT_SIZE = (128, 64)  # (width, height) in pixels
 
 
+def embedding_from_pixels(pixels: np.ndarray) -> np.ndarray:
+    """Return the embedding network input, (height, width, 1) float32 in [0, 1]."""
+    return (pixels.astype(np.float32) / 255.0)[:, :, np.newaxis]
+
+
 def embedding_input(
     image: Image.Image,
     crop: tuple[int, int, int, int] | None = None,
@@ -49,11 +74,7 @@ def embedding_input(
 ) -> np.ndarray:
     """Return the embedding network input: shape (height, width, 1), float32 in [0, 1].
 
-    `crop` is `(left, top, right, bottom)` in upright pixels. The box is stretched to `size`
-    without padding. The network standardizes each image itself, so training augmentation
-    can change contrast on these [0, 1] pixels first.
+    The network standardizes each image itself, so training augmentation can change
+    contrast on these [0, 1] pixels first.
     """
-    if crop is not None:
-        image = image.crop(crop)
-    gray = to_grayscale(image).resize(size, Image.Resampling.BILINEAR)
-    return (np.asarray(gray, dtype=np.float32) / 255.0)[:, :, np.newaxis]
+    return embedding_from_pixels(network_pixels(image, crop, size))

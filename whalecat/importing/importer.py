@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import Photo
 from whalecat.catalogue.records import confirm_label, find_photo_by_sha256, get_photo
+from whalecat.imaging.input_cache import InputCache, import_sizes
 from whalecat.imaging.io import PHOTO_SUFFIXES, ImageError, open_photo, read_metadata
 from whalecat.imaging.preprocess import thumbnail
 from whalecat.importing.labels import read_labels
@@ -183,6 +184,9 @@ def _import_one(catalogue: Catalogue, session, path: Path) -> tuple[int, bool]:
         target.unlink(missing_ok=True)
         thumb_target.unlink(missing_ok=True)
         raise
+    # The photo is decoded now anyway; storing its network inputs spares training and
+    # re-embedding from decoding it again.
+    InputCache(catalogue.inputs_dir).store(sha256, upright, import_sizes())
     return photo.id, True
 
 

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
+import numpy as np
 from PIL import Image
 
+from whalecat.imaging.input_cache import InputCache
+from whalecat.imaging.preprocess import network_pixels
 from whalecat.progress import Progress
 
 NEW_WHALE = "new_whale"
@@ -33,14 +36,26 @@ class Gallery:
     """The photos a method may match against, and how to open them upright.
 
     `open_image` returns the whole upright photo; a method cuts it to `photo.crop` itself.
+    `inputs`, when given, keeps network input pixels on disk between runs.
     """
 
     photos: list[GalleryPhoto]
     open_image: Callable[[GalleryPhoto], Image.Image]
+    inputs: InputCache | None = None
 
     @property
     def whale_ids(self) -> list[str]:
         return sorted({photo.whale_id for photo in self.photos})
+
+    def subset(self, photos: list[GalleryPhoto]) -> Gallery:
+        """Return a gallery of `photos` that opens and caches them the way this one does."""
+        return Gallery(photos, self.open_image, self.inputs)
+
+    def network_pixels(self, photo: GalleryPhoto, size: tuple[int, int]) -> np.ndarray:
+        """Return `photo` cut to its crop, grayscale, at `size`, from the cache when stored."""
+        if self.inputs is None:
+            return network_pixels(self.open_image(photo), photo.crop, size)
+        return self.inputs.pixels(photo.key, size, photo.crop, lambda: self.open_image(photo))
 
 
 @dataclass(frozen=True)

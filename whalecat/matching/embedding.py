@@ -16,7 +16,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from whalecat.imaging.preprocess import EMBEDDING_INPUT_SIZE, embedding_input
+from whalecat.imaging.preprocess import (
+    EMBEDDING_INPUT_SIZE,
+    embedding_from_pixels,
+    embedding_input,
+)
 from whalecat.matching import ranking
 from whalecat.matching.base import Candidate, Gallery, GalleryPhoto
 from whalecat.matching.device import keras, select_device
@@ -102,14 +106,21 @@ def _residual_block(layers, x, channels, strides):
 
 
 def load_embedding_model(path: Path | str = BUNDLED_MODEL):
-    """Load a saved embedding network; raises FileNotFoundError naming the missing file."""
+    """Load a saved embedding network with Keras safe mode.
+
+    Raises FileNotFoundError naming a missing file, and `trainers.ModelFileError` naming the
+    saved-with and running TensorFlow and Keras versions when Keras cannot load the file.
+    """
+    # Imported here, as trainers imports this module, so neither needs the other at import time.
+    from whalecat.matching.trainers import load_model_file
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"embedding model not found at {path}; train one with tools/train_bundled_model.py"
         )
     _register_layers()
-    return keras().models.load_model(path, compile=False)
+    return load_model_file(path)
 
 
 def model_input_size(model) -> tuple[int, int]:
@@ -139,6 +150,20 @@ def embed_images(
     crops = crops or [None] * len(images)
     arrays = np.stack([embedding_input(im, box, size) for im, box in zip(images, crops)])
     return embed_arrays(model, arrays, batch_size)
+
+
+def embed_gallery_photos(
+    model, gallery: Gallery, photos: list[GalleryPhoto] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> np.ndarray:
+    """Return the unit vectors of `photos` (default: all the gallery's), each cut to its crop,
+    with input pixels from the gallery's input cache when it has one."""
+    photos = gallery.photos if photos is None else photos
+    size = model_input_size(model)
+    arrays = [embedding_from_pixels(gallery.network_pixels(photo, size)) for photo in photos]
+    if not arrays:
+        return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
+    return embed_arrays(model, np.stack(arrays), batch_size)
 
 
 class EmbeddingCache:
@@ -224,8 +249,7 @@ class EmbeddingMethod:
         for start in range(0, total, BATCH_SIZE):
             progress.check()
             batch = missing[start : start + BATCH_SIZE]
-            images = [gallery.open_image(photo) for photo in batch]
-            vectors = embed_images(self.model, images, [p.crop for p in batch])
+            vectors = embed_gallery_photos(self.model, gallery, batch)
             cache.vectors.update(zip((p.key for p in batch), vectors))
             progress.report(min(start + BATCH_SIZE, total), total, "Embedding catalogue photos")
         if missing:

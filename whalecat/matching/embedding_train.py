@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from whalecat.imaging.preprocess import embedding_input
+from whalecat.imaging.preprocess import embedding_from_pixels
 from whalecat.matching.base import Gallery
 from whalecat.matching.device import keras, progress_callback, tensorflow
 from whalecat.matching.embedding import model_input_size
@@ -172,7 +172,9 @@ def train_embedding(
         validation_data = tf.data.Dataset.from_tensor_slices(
             ((val_arrays.astype(np.float32), val_labels[:, None]), val_labels)
         ).batch(batch_size)
-    model.fit(dataset, epochs=epochs, steps_per_epoch=steps, validation_data=validation_data,
+    # The dataset shuffles itself, so Keras is told not to.
+    model.fit(dataset, epochs=epochs, steps_per_epoch=steps, shuffle=False,
+              validation_data=validation_data,
               callbacks=[callback, *(callbacks or [])], verbose=0)
     if progress.cancelled:
         raise Cancelled()
@@ -217,7 +219,7 @@ def _load(photos, gallery: Gallery, index: dict[str, int], size, progress: Progr
     arrays = []
     for done, photo in enumerate(photos, start=1):
         progress.check()
-        arrays.append(embedding_input(gallery.open_image(photo), photo.crop, size))
+        arrays.append(embedding_from_pixels(gallery.network_pixels(photo, size)))
         progress.report(done, len(photos), "Loading catalogue photos")
     if not arrays:
         return np.zeros((0, size[1], size[0], 1), np.float32), np.zeros(0, np.int32)

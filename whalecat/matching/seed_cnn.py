@@ -17,9 +17,9 @@ import math
 import numpy as np
 from PIL import Image
 
-from whalecat.imaging.preprocess import SEED_INPUT_SIZE, seed_input
+from whalecat.imaging.preprocess import SEED_INPUT_SIZE, seed_from_pixels, seed_input
 from whalecat.matching import ranking
-from whalecat.matching.base import NEW_WHALE, Candidate, Gallery
+from whalecat.matching.base import NEW_WHALE, Candidate, Gallery, GalleryPhoto
 from whalecat.matching.device import keras, progress_callback, select_device
 from whalecat.progress import Cancelled, Progress
 
@@ -87,6 +87,20 @@ def augment_to_minimum(
         return arrays, labels
     copies = np.asarray(augment(arrays[np.array(sources)], training=True))
     return np.concatenate([arrays, copies]), np.concatenate([labels, np.array(extra_labels)])
+
+
+def seed_inputs(
+    gallery: Gallery, photos: list[GalleryPhoto], progress: Progress | None = None
+) -> np.ndarray:
+    """Return the (n, 100, 100, 1) inputs of `photos`, from the gallery's input cache if any."""
+    progress = progress or Progress()
+    arrays = []
+    for done, photo in enumerate(photos, start=1):
+        progress.check()
+        arrays.append(seed_from_pixels(gallery.network_pixels(photo, SEED_INPUT_SIZE)))
+        progress.report(done, len(photos), "Loading catalogue photos")
+    width, height = SEED_INPUT_SIZE
+    return np.stack(arrays) if arrays else np.zeros((0, height, width, 1), np.float32)
 
 
 def train_seed_model(
@@ -166,16 +180,11 @@ class SeedMethod:
         if not self.whale_ids:
             raise ValueError("the gallery has no photos; confirm at least one photo first")
         index = {whale_id: number for number, whale_id in enumerate(self.whale_ids)}
-        arrays = []
-        for done, photo in enumerate(gallery.photos, start=1):
-            progress.check()
-            image = gallery.open_image(photo)
-            arrays.append(seed_input(image.crop(photo.crop) if photo.crop else image))
-            progress.report(done, len(gallery.photos), "Loading catalogue photos")
+        arrays = seed_inputs(gallery, gallery.photos, progress)
         labels = np.array([index[photo.whale_id] for photo in gallery.photos])
         self.photo_keys = {photo.whale_id: photo.key for photo in gallery.photos}
         self.model = train_seed_model(
-            np.stack(arrays), labels, len(self.whale_ids), epochs=self.epochs, progress=progress
+            arrays, labels, len(self.whale_ids), epochs=self.epochs, progress=progress
         )
         digest = hashlib.sha256("\n".join(sorted(p.key for p in gallery.photos)).encode())
         self.version = f"seed-cnn-e{self.epochs}-{digest.hexdigest()[:12]}"

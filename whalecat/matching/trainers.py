@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from whalecat.evaluation.protocol import score_queries
-from whalecat.matching.base import Gallery, GalleryPhoto
+from whalecat.matching.base import Gallery
 from whalecat.matching.device import keras, tensorflow
 from whalecat.progress import Progress
 
@@ -54,27 +55,22 @@ def train(
             callbacks=_tensorboard(log_dir), validation=validation,
         )
         return TrainedModel("embedding", model)
-    from whalecat.imaging.preprocess import seed_input
-    from whalecat.matching.seed_cnn import train_seed_model
+    from whalecat.matching.seed_cnn import seed_inputs, train_seed_model
 
     classes = gallery.whale_ids
     index = {whale_id: number for number, whale_id in enumerate(classes)}
-    arrays = []
-    for done, photo in enumerate(gallery.photos, start=1):
-        progress.check()
-        arrays.append(seed_input(_cropped(gallery.open_image(photo), photo.crop)))
-        progress.report(done, len(gallery.photos), "Loading catalogue photos")
+    arrays = seed_inputs(gallery, gallery.photos, progress)
     labels = np.array([index[photo.whale_id] for photo in gallery.photos])
     held_back = None
     if validation is not None:
         known = [photo for photo in validation.photos if photo.whale_id in index]
         if known:
             held_back = (
-                np.stack([seed_input(_cropped(validation.open_image(p), p.crop)) for p in known]),
+                seed_inputs(validation, known, progress),
                 np.array([index[photo.whale_id] for photo in known]),
             )
     model = train_seed_model(
-        np.stack(arrays), labels, len(classes), epochs=epochs, progress=progress,
+        arrays, labels, len(classes), epochs=epochs, progress=progress,
         callbacks=_tensorboard(log_dir), validation=held_back,
     )
     return TrainedModel("seed", model, list(classes))
@@ -87,32 +83,25 @@ def _tensorboard(log_dir: Path | None) -> list:
     return [keras().callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch")]
 
 
-def score(
-    trained: TrainedModel,
-    training: list[GalleryPhoto],
-    held_out: list[GalleryPhoto],
-    open_image,
-) -> dict:
+def score(trained: TrainedModel, training: Gallery, held_out: Gallery) -> dict:
     """Return MAP@5, top-1 and top-5 of `trained` on the held-back photos of known whales."""
-    if not held_out:
+    if not held_out.photos:
         return {}
-    answers = [photo.whale_id for photo in held_out]
+    answers = [photo.whale_id for photo in held_out.photos]
     if trained.kind == "embedding":
-        from whalecat.matching.embedding import embed_images
+        from whalecat.matching.embedding import embed_gallery_photos
         from whalecat.matching.ranking import best_per_whale
 
-        def vectors(photos):
-            return embed_images(trained.model, [open_image(p) for p in photos], [p.crop for p in photos])
-
-        gallery_vectors, query_vectors = vectors(training), vectors(held_out)
+        gallery_vectors = embed_gallery_photos(trained.model, training)
+        query_vectors = embed_gallery_photos(trained.model, held_out)
         predictions = [
-            [w.whale_id for w in best_per_whale(gallery_vectors @ query, training)[:5]]
+            [w.whale_id for w in best_per_whale(gallery_vectors @ query, training.photos)[:5]]
             for query in query_vectors
         ]
     else:
-        from whalecat.imaging.preprocess import seed_input
+        from whalecat.matching.seed_cnn import seed_inputs
 
-        inputs = np.stack([seed_input(_cropped(open_image(p), p.crop)) for p in held_out])
+        inputs = seed_inputs(held_out, held_out.photos)
         probabilities = trained.model.predict(inputs, verbose=0)
         predictions = [
             [trained.classes[i] for i in np.argsort(-row)[:5]] for row in probabilities
@@ -145,39 +134,90 @@ def save(trained: TrainedModel, path: Path) -> None:
 
 
 def load(path: Path | None) -> TrainedModel:
-    """Load a saved version (None: the bundled embedding model) with Keras safe mode."""
+    """Load a saved version (None: the bundled embedding model) with Keras safe mode.
+
+    Raises FileNotFoundError for a missing file, and ModelFileError when the model or its
+    sidecar cannot be read.
+    """
     from whalecat.matching.embedding import BUNDLED_MODEL, load_embedding_model
 
     path = Path(path) if path else BUNDLED_MODEL
     sidecar = _read_sidecar(path)
     kind = sidecar.get("kind", "embedding")
-    try:
-        if kind == "embedding":
-            model = load_embedding_model(path)
-        else:
-            model = keras().models.load_model(path, compile=False, safe_mode=True)
-    except (OSError, ValueError, TypeError) as exc:
-        saved_with = (
-            f"TensorFlow {sidecar.get('tensorflow_version', '?')}, "
-            f"Keras {sidecar.get('keras_version', '?')}"
-        )
-        running = f"TensorFlow {tensorflow().__version__}, Keras {keras().__version__}"
-        raise ModelFileError(
-            f"cannot load model {path}: saved with {saved_with}, this is {running} ({exc}); "
-            "activate another version with 'whalecat models activate' or retrain"
-        ) from exc
+    if kind == "embedding":
+        model = load_embedding_model(path)
+    else:
+        model = load_model_file(path)
     return TrainedModel(kind, model, list(sidecar.get("classes", [])))
 
 
+def load_model_file(path: Path):
+    """Load a `.keras` file with Keras safe mode, which rejects Python lambdas stored in it.
+
+    Raises FileNotFoundError for a missing file, and ModelFileError when Keras cannot load
+    it. That message names the TensorFlow and Keras versions the file was saved with and
+    the running ones, because a file saved by another Keras version is the usual cause.
+    Custom layers must be registered before the call.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        return keras().models.load_model(path, compile=False, safe_mode=True)
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
+        saved_tensorflow, saved_keras = _saved_versions(path)
+        raise ModelFileError(
+            f"cannot load model {path}: it was saved with TensorFlow {saved_tensorflow}, "
+            f"Keras {saved_keras}, and whalecat runs TensorFlow {tensorflow().__version__}, "
+            f"Keras {keras().__version__}. Make another model version active "
+            "(Catalogue → Models… or 'whalecat models activate VERSION'), or retrain. "
+            f"Keras error: {exc}"
+        ) from exc
+
+
 def _read_sidecar(path: Path) -> dict:
+    """Return the JSON sidecar beside a model file (`<name>.json` or `model.json`), or {}."""
     for candidate in (path.with_suffix(".json"), path.with_name("model.json")):
-        if candidate.is_file():
-            return json.loads(candidate.read_text(encoding="utf-8"))
+        if not candidate.is_file():
+            continue
+        try:
+            sidecar = json.loads(candidate.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ModelFileError(
+                f"model sidecar {candidate} is not valid JSON ({exc}); retrain, "
+                "or make another model version active"
+            ) from exc
+        if not isinstance(sidecar, dict):
+            raise ModelFileError(
+                f"model sidecar {candidate} is not a JSON object; retrain, "
+                "or make another model version active"
+            )
+        return sidecar
     return {}
 
 
-def _cropped(image, crop):
-    return image.crop(crop) if crop else image
+def _saved_versions(path: Path) -> tuple[str, str]:
+    """Return the (TensorFlow, Keras) versions a model file was saved with, where recorded.
+
+    The sidecar records both. When it lacks the Keras version, that comes from the
+    `metadata.json` Keras 3 writes into every `.keras` zip, which records no TensorFlow version.
+    """
+    try:
+        sidecar = _read_sidecar(path)
+    except (OSError, ModelFileError):
+        sidecar = {}
+    tensorflow_version = sidecar.get("tensorflow_version")
+    keras_version = sidecar.get("keras_version") or _zip_keras_version(path)
+    return tensorflow_version or "(not recorded)", keras_version or "(not recorded)"
+
+
+def _zip_keras_version(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            metadata = json.loads(archive.read("metadata.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    return metadata.get("keras_version") if isinstance(metadata, dict) else None
 
 
 def saved_kind(path: Path) -> str:
