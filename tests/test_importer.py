@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.helpers import save_fluke
+from tests.test_crop import draw_fluke, sea
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import Identification, Photo, Whale
 from whalecat.catalogue.records import list_whales, unidentified_photos
@@ -156,3 +157,27 @@ def test_heic_imported_under_heic_suffix(catalogue, tmp_path):
         photo = session.scalars(select(Photo)).one()
     assert photo.format == "HEIF"
     assert photo.stored_name.endswith(".heic")
+
+
+def _stored_crop(catalogue):
+    with catalogue.session() as session:
+        photo = session.scalars(select(Photo)).one()
+    return (photo.crop_left, photo.crop_top, photo.crop_right, photo.crop_bottom)
+
+
+def test_import_crops_to_the_fluke(catalogue, tmp_path):
+    fluke = (200, 100, 440, 220)
+    source = tmp_path / "fluke_on_sea.png"
+    draw_fluke(sea(), fluke).save(source)
+    import_paths(catalogue, [source])
+    left, top, right, bottom = _stored_crop(catalogue)
+    assert left <= fluke[0] + 8 and top <= fluke[1] + 8
+    assert right >= fluke[2] - 8 and bottom >= fluke[3] - 8
+    assert (right - left) * (bottom - top) < 0.5 * 600 * 400
+
+
+def test_import_whole_photo_keeps_no_crop(catalogue, tmp_path):
+    source = tmp_path / "fluke_on_sea.png"
+    draw_fluke(sea(), (200, 100, 440, 220)).save(source)
+    import_paths(catalogue, [source], find_fluke=False)
+    assert _stored_crop(catalogue) == (None, None, None, None)

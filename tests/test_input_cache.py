@@ -44,9 +44,9 @@ def test_import_stores_the_pixels_networks_start_from(catalogue):
     assert SEED_INPUT_SIZE in import_sizes()
     for photo in gallery.photos:
         for size in import_sizes():
-            stored = np.load(cache.path(photo.key, size))
+            stored = np.load(cache.path(photo.key, size, photo.crop))
             assert stored.shape == (size[1], size[0])
-            assert np.array_equal(stored, network_pixels(open_photo(photo.path), None, size))
+            assert np.array_equal(stored, network_pixels(open_photo(photo.path), photo.crop, size))
 
 
 def test_training_inputs_come_from_the_cache(catalogue):
@@ -76,7 +76,7 @@ def test_a_crop_is_computed_once_then_read(catalogue):
 def test_unreadable_cached_input_is_made_again(catalogue, caplog):
     gallery = build_gallery(catalogue)
     photo = gallery.photos[0]
-    path = InputCache(catalogue.inputs_dir).path(photo.key, SEED_INPUT_SIZE)
+    path = InputCache(catalogue.inputs_dir).path(photo.key, SEED_INPUT_SIZE, photo.crop)
     expected = np.load(path)
     path.write_bytes(b"not an array")
     with caplog.at_level(logging.WARNING):

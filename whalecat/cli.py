@@ -44,12 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("import", help="import photo files or folders (recursive)")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--labels", type=Path, help="CSV with columns Image,Id (Id may be new_whale)")
+    p.add_argument(
+        "--whole-photo", action="store_true",
+        help="keep each photo whole instead of cropping it to the fluke found in it",
+    )
 
     p = commands.add_parser("identify", help="list the most likely known whales for a photo")
     p.add_argument("photo", type=Path, metavar="PHOTO")
     p.add_argument("--top", type=int, default=5, help="number of candidates (default: 5)")
     p.add_argument("--method", choices=METHODS, default="default", help="matching method (default: default)")
     p.add_argument("--json", action="store_true", help="print the candidates as JSON")
+    p.add_argument(
+        "--whole-photo", action="store_true",
+        help="match the whole photo instead of the fluke found in it (a catalogue photo "
+        "always uses its stored crop)",
+    )
 
     p = commands.add_parser("train", help="train a model on the catalogue's confirmed photos")
     p.add_argument("--model", choices=("embedding", "seed"), default="embedding")
@@ -88,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--bundled-held-out",
         action="store_true",
         help="keep only the individuals the bundled model was not trained on (from its sidecar)",
+    )
+    p.add_argument(
+        "--find-fluke", action="store_true",
+        help="crop every photo to the fluke found in it, as import does; off by default "
+        "because labelled sets such as the right-whale heads are cropped already",
     )
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per method")
     return parser
@@ -136,7 +150,10 @@ def cmd_import(args) -> int:
             raise ValueError(f"{path} not found; give photo files or folders that exist")
     with _open(args) as catalogue:
         started = time.perf_counter()
-        report = import_paths(catalogue, args.paths, args.labels, Progress(_print_progress))
+        report = import_paths(
+            catalogue, args.paths, args.labels, Progress(_print_progress),
+            find_fluke=not args.whole_photo,
+        )
         seconds = time.perf_counter() - started
     if sys.stderr.isatty():
         print(file=sys.stderr)
@@ -163,7 +180,7 @@ def cmd_identify(args) -> int:
     open_photo(args.photo)  # reject an unusable photo before TensorFlow takes seconds to load
     select_device(args.device)
     with _open(args) as catalogue:
-        identifier = Identifier(catalogue, args.method, args.device)
+        identifier = Identifier(catalogue, args.method, args.device, find_fluke=not args.whole_photo)
         started = time.perf_counter()
         candidates = identifier.identify_file(args.photo, top=args.top)
         seconds = time.perf_counter() - started
@@ -258,6 +275,7 @@ def cmd_evaluate(args) -> int:
         seed_epochs=args.seed_epochs,
         device=args.device,
         only_ids=bundled_held_out_ids() if args.bundled_held_out else None,
+        find_fluke=args.find_fluke,
     )
     if sys.stderr.isatty():
         print(file=sys.stderr)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import CONFIRMED, Identification, Photo
 from whalecat.catalogue.records import find_photo_by_sha256, get_photo, record_suggestions
+from whalecat.imaging.crop import locate_fluke
 from whalecat.imaging.input_cache import InputCache
 from whalecat.imaging.io import open_photo
 from whalecat.matching.base import Candidate, Gallery, GalleryPhoto, Method
@@ -71,8 +72,10 @@ class Identifier:
         method_name: str = DEFAULT_METHOD,
         device: str = "auto",
         method: Method | None = None,
+        find_fluke: bool = True,
     ):
         self.catalogue = catalogue
+        self.find_fluke = find_fluke  # crop files from outside the catalogue to the fluke
         self.method_name = method.name if method is not None else method_name
         self.device = device
         self._method = method
@@ -169,18 +172,27 @@ class Identifier:
     def identify_file(
         self, path: Path | str, top: int = 5, progress: Progress | None = None
     ) -> list[Candidate]:
-        """Return the top candidates for a photo file; a catalogue copy of it is left out."""
+        """Return the top candidates for a photo file; a catalogue copy of it is left out.
+
+        A catalogue copy's stored crop is used; any other photo is cut to the box
+        `locate_fluke` finds when `find_fluke` is set.
+        """
         path = Path(path)
         image = open_photo(path)
         sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         with self.catalogue.session() as session:
             existing = find_photo_by_sha256(session, sha256)
-        if existing is not None and existing.crop:
-            image = image.crop(existing.crop)
+        if existing is not None:
+            crop = existing.crop
+        else:
+            crop = locate_fluke(image) if self.find_fluke else None
+        if crop:
+            image = image.crop(crop)
         self.prepare(progress)
         with self._lock:
             return self.method.query(image, top=top, exclude_keys=frozenset({sha256}))
 
 
 def _signature(gallery: Gallery) -> frozenset[tuple[str, str]]:
-    return frozenset((photo.key, photo.whale_id) for photo in gallery.photos)
+    # The crop is part of the key, so an adjusted crop makes the next identification re-prepare.
+    return frozenset((photo.cache_key, photo.whale_id) for photo in gallery.photos)

@@ -33,13 +33,18 @@ COLUMNS = [
 
 
 def import_catalogue_part(
-    catalogue: Catalogue, photos: Sequence[LabelledPhoto], images_dir: Path, progress: Progress
+    catalogue: Catalogue,
+    photos: Sequence[LabelledPhoto],
+    images_dir: Path,
+    progress: Progress,
+    find_fluke: bool = False,
 ) -> None:
     """Import the catalogue part with its labels, through the app's own importer."""
     labels = catalogue.folder / "replay-labels.csv"
     write_labels(labels, [(photo.image, photo.whale_id) for photo in photos])
     report = import_paths(
-        catalogue, [images_dir / photo.image for photo in photos], labels, progress
+        catalogue, [images_dir / photo.image for photo in photos], labels, progress,
+        find_fluke=find_fluke,
     )
     if report.failed:
         path, reason = report.failed[0]
@@ -57,12 +62,15 @@ def evaluate(
     seed_epochs: int = 100,
     device: str = "auto",
     only_ids: set[str] | None = None,
+    find_fluke: bool = False,
 ) -> list[dict]:
     """Replay a labelled set as a catalogue, identify every query, and score each method.
 
     The catalogue part is imported into a temporary catalogue and each query is identified
     by `Identifier.identify_file`, the code the app runs. `methods` are names for
     `create_method` (or ready `Method` objects); `only_ids` keeps only those individuals.
+    `find_fluke` crops every photo to `locate_fluke`'s box as the app's import does; it is
+    off by default because labelled sets such as the right-whale heads are cropped already.
     Returns one dict per method with the keys of `score_queries` plus `method`,
     `catalogue_photos`, `catalogue_whales`, `train_seconds` (time in `prepare`) and
     `seconds_per_query` (decoding, hashing and matching one query photo).
@@ -79,7 +87,7 @@ def evaluate(
     results = []
     with tempfile.TemporaryDirectory(prefix="whalecat-evaluate-") as folder:
         with Catalogue.open(Path(folder) / "catalogue") as catalogue:
-            import_catalogue_part(catalogue, split.catalogue, images_dir, progress)
+            import_catalogue_part(catalogue, split.catalogue, images_dir, progress, find_fluke)
             gallery = build_gallery(catalogue)
             log.info(
                 "Evaluating %d methods: %d catalogue photos of %d whales, %d queries",
@@ -88,7 +96,7 @@ def evaluate(
             for method in methods:
                 if isinstance(method, str):
                     method = _create(method, catalogue, seed_epochs, device)
-                identifier = Identifier(catalogue, method=method)
+                identifier = Identifier(catalogue, method=method, find_fluke=find_fluke)
                 started = time.perf_counter()
                 identifier.prepare(progress)
                 train_seconds = time.perf_counter() - started

@@ -34,6 +34,8 @@ def locate_fluke(image: Image.Image) -> Box:
     """Return the fluke's box `(left, top, right, bottom)` in upright pixels.
 
     Returns the whole image when no region is salient and large enough to be a fluke.
+    NOTE: a fluke with a white underside over white water is often boxed badly (splash
+    included, or only the dark middle), which is why the user can adjust the crop.
     """
     gray = np.asarray(image.convert("L"), dtype=np.uint8)
     height, width = gray.shape

@@ -76,12 +76,18 @@ class InputCache:
             log.warning("Failed to store the network input %s: %s; it is computed again next time", path, exc)
         return pixels
 
-    def store(self, key: str, image: Image.Image, sizes: tuple[tuple[int, int], ...]) -> None:
-        """Store the uncropped pixels of an upright photo for each size; never raises OSError,
-        because a photo is imported correctly without them."""
+    def store(
+        self,
+        key: str,
+        image: Image.Image,
+        sizes: tuple[tuple[int, int], ...],
+        crop: Crop | None = None,
+    ) -> None:
+        """Store the pixels of an upright photo cut to `crop` for each size; never raises
+        OSError, because a photo is imported correctly without them."""
         for size in sizes:
             try:
-                self._write(self.path(key, size), network_pixels(image, None, size))
+                self._write(self.path(key, size, crop), network_pixels(image, crop, size))
             except OSError as exc:
                 log.warning("Failed to store the network inputs of photo %s: %s; training computes them from the photo", key, exc)
                 return

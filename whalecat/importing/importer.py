@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import Photo
 from whalecat.catalogue.records import confirm_label, find_photo_by_sha256, get_photo
+from whalecat.imaging.crop import locate_fluke, whole_image
 from whalecat.imaging.input_cache import InputCache, import_sizes
 from whalecat.imaging.io import PHOTO_SUFFIXES, ImageError, open_photo, read_metadata
 from whalecat.imaging.preprocess import thumbnail
@@ -83,9 +84,12 @@ def import_paths(
     paths: list[Path | str],
     labels_csv: Path | str | None = None,
     progress: Progress | None = None,
+    find_fluke: bool = True,
 ) -> ImportReport:
     """Import photos from `paths` (files and folders), optionally labelled by `labels_csv`.
 
+    With `find_fluke`, each new photo's crop is set to the box `locate_fluke` finds, so
+    matching looks at the fluke rather than the sea around it; the user can adjust it later.
     Raises LabelsError before touching the catalogue when the labels file is invalid.
     Cancelling stops between files; everything imported until then stays.
     """
@@ -104,7 +108,7 @@ def import_paths(
                 report.cancelled = True
                 break
             try:
-                photo_id, is_new = _import_one(catalogue, session, path)
+                photo_id, is_new = _import_one(catalogue, session, path, find_fluke)
             except ImageError as exc:
                 report.failed.append((str(path), exc.reason))
                 log.warning("Import failed for %s: %s", path, exc.reason)
@@ -140,7 +144,7 @@ def import_paths(
     return report
 
 
-def _import_one(catalogue: Catalogue, session, path: Path) -> tuple[int, bool]:
+def _import_one(catalogue: Catalogue, session, path: Path, find_fluke: bool) -> tuple[int, bool]:
     """Import one file; return (photo id, whether it was new). Leaves nothing on failure."""
     try:
         data = path.read_bytes()
@@ -158,6 +162,7 @@ def _import_one(catalogue: Catalogue, session, path: Path) -> tuple[int, bool]:
 
     upright = open_photo(path)
     metadata = read_metadata(path, upright)
+    crop = _fluke_box(upright) if find_fluke else None
     stored_name = f"photos/{sha256[:2]}/{sha256}{STORED_SUFFIX.get(metadata.format, '.img')}"
     target = catalogue.folder / stored_name
     thumb_target = catalogue.thumbnails_dir / f"{sha256}.jpg"
@@ -177,6 +182,8 @@ def _import_one(catalogue: Catalogue, session, path: Path) -> tuple[int, bool]:
             longitude=metadata.longitude,
             camera=metadata.camera,
         )
+        if crop is not None:
+            photo.crop_left, photo.crop_top, photo.crop_right, photo.crop_bottom = crop
         session.add(photo)
         session.commit()
     except BaseException:
@@ -186,8 +193,14 @@ def _import_one(catalogue: Catalogue, session, path: Path) -> tuple[int, bool]:
         raise
     # The photo is decoded now anyway; storing its network inputs spares training and
     # re-embedding from decoding it again.
-    InputCache(catalogue.inputs_dir).store(sha256, upright, import_sizes())
+    InputCache(catalogue.inputs_dir).store(sha256, upright, import_sizes(), crop)
     return photo.id, True
+
+
+def _fluke_box(upright) -> tuple[int, int, int, int] | None:
+    """Return the fluke's box, or None when `locate_fluke` keeps the whole photo."""
+    box = locate_fluke(upright)
+    return None if box == whole_image(upright) else box
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

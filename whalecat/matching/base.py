@@ -30,6 +30,13 @@ class GalleryPhoto:
     path: Path
     crop: tuple[int, int, int, int] | None = None  # (left, top, right, bottom) in upright pixels
 
+    @property
+    def cache_key(self) -> str:
+        """Return the key for anything computed from this photo: a new crop is a new key."""
+        if self.crop is None:
+            return self.key
+        return self.key + "@" + ",".join(str(int(value)) for value in self.crop)
+
 
 @dataclass
 class Gallery:

@@ -167,7 +167,7 @@ def embed_gallery_photos(
 
 
 class EmbeddingCache:
-    """Per-photo vectors on disk: one npz per model version, keyed by photo sha256."""
+    """Per-photo vectors on disk: one npz per model version, keyed by `GalleryPhoto.cache_key`."""
 
     def __init__(self, cache_dir: Path | str | None, model_version: str):
         self.path = Path(cache_dir) / f"embedding-{model_version}.npz" if cache_dir else None
@@ -244,19 +244,19 @@ class EmbeddingMethod:
     def embed_gallery(self, gallery: Gallery, progress: Progress) -> np.ndarray:
         """Return one vector per gallery photo, in order, computing only those not cached."""
         cache = EmbeddingCache(self.cache_dir, self.version)
-        missing = [p for p in gallery.photos if p.key not in cache.vectors]
+        missing = [p for p in gallery.photos if p.cache_key not in cache.vectors]
         total = len(missing)
         for start in range(0, total, BATCH_SIZE):
             progress.check()
             batch = missing[start : start + BATCH_SIZE]
             vectors = embed_gallery_photos(self.model, gallery, batch)
-            cache.vectors.update(zip((p.key for p in batch), vectors))
+            cache.vectors.update(zip((p.cache_key for p in batch), vectors))
             progress.report(min(start + BATCH_SIZE, total), total, "Embedding catalogue photos")
         if missing:
             cache.save()
         if not gallery.photos:
             return np.zeros((0, self.model.output_shape[-1]), dtype=np.float32)
-        return np.stack([cache.vectors[p.key] for p in gallery.photos]).astype(np.float32)
+        return np.stack([cache.vectors[p.cache_key] for p in gallery.photos]).astype(np.float32)
 
     def embed_query(self, image: Image.Image, crop=None) -> np.ndarray:
         return embed_images(self.model, [image], [crop])[0]

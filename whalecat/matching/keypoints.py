@@ -143,8 +143,8 @@ class KeypointMethod:
         total = len(self.photos)
         for done, photo in enumerate(self.photos, start=1):
             progress.check()
-            if photo.key not in self.features:
-                self.features[photo.key] = extract_features(gallery.open_image(photo), photo.crop)
+            if photo.cache_key not in self.features:
+                self.features[photo.cache_key] = extract_features(gallery.open_image(photo), photo.crop)
             progress.report(done, total, "Finding keypoints in catalogue photos")
 
     def match_whales(
@@ -155,7 +155,7 @@ class KeypointMethod:
         for photo in photos:
             if photo.key in exclude_keys:
                 continue
-            match = match_features(query, self.features[photo.key])
+            match = match_features(query, self.features[photo.cache_key])
             current = best.get(photo.whale_id)
             if current is None or match.inliers > current.score:
                 details = {"inliers": match.inliers, "pairs": match.pairs}
@@ -183,7 +183,8 @@ def rerank(
 
     For each whale only its `photos_per_whale` photos with the highest `order` value (the
     query's cosine similarity by photo key) are matched, to bound the cost per query.
-    Returns the shortlist re-sorted by the fused score, with inliers and pairs in details.
+    `features` is keyed by `GalleryPhoto.cache_key`. Returns the shortlist re-sorted by the
+    fused score, with inliers and pairs in details.
     """
     order = order or {}
     fused = []
@@ -193,7 +194,7 @@ def rerank(
         )[:photos_per_whale]
         best_match, best_key = KeypointMatch(0), whale.best_photo_key
         for photo in candidates:
-            match = match_features(query, features[photo.key])
+            match = match_features(query, features[photo.cache_key])
             if match.inliers > best_match.inliers:
                 best_match, best_key = match, photo.key
         details = {

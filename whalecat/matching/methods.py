@@ -69,7 +69,7 @@ class FusedMethod:
             if not own or len(self.photos_by_whale) < 2:
                 continue
             whales = ranking.best_per_whale(similarity[index], photos, frozenset({photo.key}))
-            query = self.keypoints.features[photo.key]
+            query = self.keypoints.features[photo.cache_key]
             order = dict(zip((p.key for p in photos), similarity[index]))
             own_whale = [w for w in whales if w.whale_id == photo.whale_id]
             strangers = [w for w in whales if w.whale_id != photo.whale_id][:CALIBRATION_STRANGERS]
