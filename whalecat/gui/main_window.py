@@ -63,7 +63,8 @@ class MainWindow(QMainWindow):
         self.pool = WorkerPool(self)
         self.confirmations = Confirmations(self)
         self.browser = CataloguePanel()
-        self.photo_view = PhotoViewPanel(self.pool)
+        # One undo stack serves the window, so Edit → Undo reverts crop changes too.
+        self.photo_view = PhotoViewPanel(self.pool, self.confirmations.undo_stack)
         self.identify_panel = IdentifyPanel(self.pool, self.confirmations, self.identifier)
         self.import_panel = ImportPanel(self.pool)
         self.training_panel = TrainingPanel(self.pool, lambda: self.settings.device)
@@ -91,6 +92,8 @@ class MainWindow(QMainWindow):
 
         self.browser.photo_selected.connect(self._on_photo_selected)
         self.confirmations.changed.connect(self._on_confirmation_changed)
+        self.photo_view.crop_changed.connect(self._on_crop_changed)
+        self.photo_view.error.connect(self.show_error)
         self.import_panel.imported.connect(self._on_imported)
         self.import_panel.error.connect(self.show_error)
         self.identify_panel.error.connect(self.show_error)
@@ -215,6 +218,14 @@ class MainWindow(QMainWindow):
             self.identify_panel.refresh_heading()
         self._update_title()
 
+    def _on_crop_changed(self, photo_id: int) -> None:
+        # The identify panel's candidates and match view come from the old crop, so it starts
+        # over on that photo and the next identification uses the new crop.
+        # NOTE: a candidate whose best photo is `photo_id` still shows that photo's old crop.
+        if self.identify_panel.photo_id == photo_id:
+            self.identify_panel.set_photo(None)
+            self.identify_panel.set_photo(photo_id)
+
     def _on_imported(self, report: ImportReport) -> None:
         self.browser.refresh()
         self._update_title()
@@ -256,6 +267,12 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         filter_action = self._action(edit_menu, "&Filter Whales", self._focus_filter, QKeySequence.StandardKey.Find)
         filter_action.setStatusTip("Type part of a whale id to filter the list")
+
+        photo_menu = self.menuBar().addMenu("&Photo")
+        for action in self.photo_view.crop_editor.crop_actions():
+            # The menu and the shortcuts act on the Photo tab, so show it.
+            action.triggered.connect(lambda _checked=False: self.right_tabs.setCurrentWidget(self.photo_view))
+            photo_menu.addAction(action)
 
         identify_menu = self.menuBar().addMenu("&Identify")
         self._action(identify_menu, "&Identify Selected Photo", self.identify_selected, "Ctrl+R")

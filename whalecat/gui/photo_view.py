@@ -1,8 +1,10 @@
-"""One photo as the matching code sees it: upright original, grayscale, and the network input.
+"""One photo as matching uses it: the whole upright photo with its fluke crop, and the cropped
+photo in grayscale and as the network input.
 
 The network input is the seed CNN's 100x100 grayscale image after normalization to zero mean
 and unit variance, drawn on a diverging blue-white-red scale centred at 0, so contrast that
-the network cannot use shows up as a pale, washed-out preview.
+the network cannot use shows up as a pale, washed-out preview. The crop is edited on the whole
+photo through `CropEditor`.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QImage, QPixmap, QResizeEvent
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap, QResizeEvent, QUndoStack
 from PySide6.QtWidgets import QFormLayout, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.records import PhotoSummary, get_photo
+from whalecat.gui.crop_editor import CropEditor
 from whalecat.gui.images import DIVERGING_LIMIT, diverging_legend, diverging_qimage, pil_to_qimage
-from whalecat.gui.worker import WorkerPool
+from whalecat.gui.worker import Worker, WorkerPool
+from whalecat.imaging.crop import Box
 from whalecat.imaging.io import open_photo
 from whalecat.imaging.preprocess import seed_input, thumbnail, to_grayscale
 from whalecat.progress import Progress
@@ -34,9 +38,14 @@ class PhotoPreview:
 
     photo: PhotoSummary
     file_size: int | None
-    original: QImage
-    grayscale: QImage
-    network_input: np.ndarray  # (100, 100) float32, normalized
+    original: QImage  # the whole upright photo, at most PREVIEW_SIDE on its longer side
+    scale: float  # pixels of `original` per upright photo pixel
+    grayscale: QImage  # the photo cut to its crop
+    network_input: np.ndarray  # (100, 100) float32, normalized, from the photo cut to its crop
+
+    @property
+    def crop(self) -> Box | None:
+        return self.photo.crop
 
     @property
     def input_mean(self) -> float:
@@ -54,15 +63,22 @@ def load_preview(catalogue: Catalogue, photo_id: int, progress: Progress) -> Pho
     path = catalogue.folder / photo.stored_name
     upright = open_photo(path)
     progress.check()
-    if photo.crop:
-        upright = upright.crop(photo.crop)
-    small = thumbnail(upright, PREVIEW_SIDE)
-    network_input = seed_input(upright)[:, :, 0]
+    whole = thumbnail(upright, PREVIEW_SIDE)
+    cropped = upright.crop(photo.crop) if photo.crop else upright
+    small = thumbnail(cropped, PREVIEW_SIDE)
+    network_input = seed_input(cropped)[:, :, 0]
     try:
         file_size = path.stat().st_size
     except OSError:
         file_size = None
-    return PhotoPreview(photo, file_size, pil_to_qimage(small), pil_to_qimage(to_grayscale(small)), network_input)
+    return PhotoPreview(
+        photo,
+        file_size,
+        pil_to_qimage(whole),
+        whole.width / upright.width,
+        pil_to_qimage(to_grayscale(small)),
+        network_input,
+    )
 
 
 class ScaledImage(QLabel):
@@ -101,16 +117,26 @@ class ScaledImage(QLabel):
 
 
 class PhotoViewPanel(QWidget):
-    """Shows the selected photo; `show_photo` loads it in a worker and drops stale results."""
+    """Shows the selected photo; `show_photo` loads it in a worker and drops stale results.
 
-    def __init__(self, pool: WorkerPool, parent: QWidget | None = None):
+    Crop changes go on `undo_stack`, the window's one stack for Edit → Undo.
+    """
+
+    crop_changed = Signal(int)  # photo id whose stored crop changed
+    error = Signal(str, str)  # (what failed, what to do), shown by the window
+
+    def __init__(self, pool: WorkerPool, undo_stack: QUndoStack, parent: QWidget | None = None):
         super().__init__(parent)
         self._pool = pool
         self.catalogue: Catalogue | None = None
         self.photo_id: int | None = None
         self.preview: PhotoPreview | None = None
+        self.loader: Worker | None = None  # the newest preview load, until it ends
 
-        self.original_view = ScaledImage("Select a photo")
+        self.crop_editor = CropEditor(pool, undo_stack, self)
+        self.crop_editor.crop_changed.connect(self._on_crop_changed)
+        self.crop_editor.error.connect(self.error)
+        self.original_view = self.crop_editor.view
         self.grayscale_view = ScaledImage()
         self.input_view = ScaledImage(smooth=False)
         self.input_stats = QLabel()
@@ -120,8 +146,8 @@ class PhotoViewPanel(QWidget):
         self.status = QLabel()
 
         grid = QGridLayout()
-        grid.addWidget(_caption("Original (upright)"), 0, 0)
-        grid.addWidget(_caption("Grayscale"), 0, 1)
+        grid.addWidget(_caption("Original (upright) with its crop"), 0, 0)
+        grid.addWidget(_caption("Grayscale, cropped"), 0, 1)
         grid.addWidget(_caption("Network input, normalized (100×100)"), 0, 2)
         grid.addWidget(self.original_view, 1, 0)
         grid.addWidget(self.grayscale_view, 1, 1)
@@ -130,6 +156,7 @@ class PhotoViewPanel(QWidget):
         scale.addWidget(legend, alignment=Qt.AlignmentFlag.AlignCenter)
         scale.addWidget(self.input_stats, alignment=Qt.AlignmentFlag.AlignCenter)
         grid.addLayout(scale, 2, 2)
+        grid.addWidget(self.crop_editor.buttons, 2, 0, 1, 2, alignment=Qt.AlignmentFlag.AlignTop)
         grid.setRowStretch(1, 1)
 
         self.metadata = {key: QLabel() for key in ("file", "folder", "size", "taken", "camera", "label")}
@@ -152,14 +179,16 @@ class PhotoViewPanel(QWidget):
 
     def set_catalogue(self, catalogue: Catalogue | None) -> None:
         self.catalogue = catalogue
+        self.crop_editor.set_catalogue(catalogue)
         self.clear()
 
     def clear(self) -> None:
         self.photo_id = None
         self.preview = None
-        for view in (self.original_view, self.grayscale_view, self.input_view):
+        self.loader = None
+        self.crop_editor.set_photo(None)
+        for view in (self.grayscale_view, self.input_view):
             view.set_image(None)
-        self.original_view.setText("Select a photo")
         self.input_stats.clear()
         self.status.clear()
         for label in self.metadata.values():
@@ -170,32 +199,44 @@ class PhotoViewPanel(QWidget):
         if self.catalogue is None:
             return None
         self.photo_id = photo_id
+        self.crop_editor.set_photo(photo_id)
         self.status.setText("Loading…")
+        # A reload of the same photo after a crop change may finish before an older load,
+        # so only the newest load's outcome is shown.
+        if self.loader is not None:
+            self.loader.abandon()
         catalogue = self.catalogue
         worker = self._pool.run(lambda progress: load_preview(catalogue, photo_id, progress), f"preview of photo {photo_id}")
-        worker.finished.connect(self._on_loaded)
-        worker.failed.connect(lambda message: self._on_failed(photo_id, message))
+        worker.finished.connect(lambda preview: self._on_loaded(worker, preview))
+        worker.failed.connect(lambda message: self._on_failed(worker, photo_id, message))
+        self.loader = worker
         return worker.start()
 
-    def _on_loaded(self, preview: PhotoPreview) -> None:
-        if preview.photo.id != self.photo_id:
-            return  # the user moved on to another photo
+    def _on_loaded(self, worker: Worker, preview: PhotoPreview) -> None:
+        if worker is not self.loader:
+            return  # the user moved on to another photo, or the photo is loading again
+        self.loader = None
         self.preview = preview
         self.status.clear()
-        self.original_view.set_image(preview.original)
+        self.crop_editor.show_photo(preview.photo, preview.original, preview.scale)
         self.grayscale_view.set_image(preview.grayscale)
         self.input_view.set_image(diverging_qimage(preview.network_input))
         self.input_stats.setText(f"mean {preview.input_mean:+.3f}, std {preview.input_std:.3f}")
         self._show_metadata(preview)
 
-    def _on_failed(self, photo_id: int, message: str) -> None:
-        if photo_id != self.photo_id:
+    def _on_failed(self, worker: Worker, photo_id: int, message: str) -> None:
+        if worker is not self.loader:
             return
         self.clear()
         self.status.setText(
             f"Photo {photo_id} could not be shown: {message}. "
             "Check that the catalogue folder is complete and readable."
         )
+
+    def _on_crop_changed(self, photo_id: int) -> None:
+        if photo_id == self.photo_id:
+            self.show_photo(photo_id)  # the grayscale and network input show the new crop
+        self.crop_changed.emit(photo_id)
 
     def _show_metadata(self, preview: PhotoPreview) -> None:
         photo = preview.photo

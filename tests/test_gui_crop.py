@@ -1,0 +1,379 @@
+"""Seeing and adjusting a photo's fluke crop in the main window, on a real SQLite catalogue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QToolButton
+
+from tests.helpers import save_fluke
+from tests.test_gui_support import WAIT_MS, make_identifier, no_thread_left  # noqa: F401  (fixtures)
+from whalecat.catalogue import Catalogue
+from whalecat.catalogue.models import Photo
+from whalecat.catalogue.records import get_photo
+from whalecat.gui.main_window import MainWindow
+from whalecat.gui.photo_view import PREVIEW_SIDE
+from whalecat.gui.settings import Settings
+from whalecat.imaging.crop import locate_fluke
+from whalecat.imaging.io import open_photo
+from whalecat.imaging.synthetic import fluke_photo
+from whalecat.importing import import_paths
+
+# Larger than PREVIEW_SIDE, so the preview is shrunk and the view must undo that scale.
+LARGE_SIZE = (2000, 1250)
+IDENTIFY_WAIT_MS = 120_000  # the first identification loads TensorFlow and the model
+
+
+@pytest.fixture
+def catalogue_folder(tmp_path) -> Path:
+    """A catalogue with two imported synthetic flukes: large.jpg (2000x1250) and small.jpg."""
+    photos = tmp_path / "in"
+    photos.mkdir()
+    fluke_photo(3, 0, size=LARGE_SIZE).save(photos / "large.jpg", format="JPEG")
+    save_fluke(photos / "small.jpg", individual=4)
+    folder = tmp_path / "cat"
+    with Catalogue.open(folder) as catalogue:
+        report = import_paths(catalogue, [photos])
+    assert report.imported == 2
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, catalogue_folder, no_thread_left):  # noqa: F811
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    main = MainWindow(settings, identifier_factory=make_identifier)
+    qtbot.addWidget(main)
+    assert main.open_catalogue(catalogue_folder)
+    main.show()
+    qtbot.waitExposed(main)
+    yield main
+    main.close()
+
+
+def photo_id_of(window: MainWindow, name: str) -> int:
+    return next(p.id for p in window.browser.unidentified_model.photos if p.original_name == name)
+
+
+def select_photo(qtbot, window: MainWindow, name: str) -> int:
+    """Select a photo in the browser and wait until the Photo tab shows it."""
+    photo_id = photo_id_of(window, name)
+    assert window.browser.select_unidentified_photo(photo_id)
+    editor = window.photo_view.crop_editor
+    qtbot.waitUntil(lambda: editor.photo is not None and editor.photo.id == photo_id, timeout=WAIT_MS)
+    return photo_id
+
+
+def wait_for_reload(qtbot, window: MainWindow, crop) -> None:
+    """Wait until the panel's preview was loaded again with `crop` stored."""
+    panel = window.photo_view
+    qtbot.waitUntil(lambda: panel.preview is not None and panel.preview.crop == crop and not window.pool.workers, timeout=WAIT_MS)
+
+
+def stored_crop(window: MainWindow, photo_id: int):
+    with window.catalogue.session() as session:
+        return get_photo(session, photo_id).crop
+
+
+def widget_point(view, photo_size, x: float, y: float) -> QPoint:
+    """Map upright photo pixels to the view, worked out here rather than by the view itself."""
+    width, height = photo_size
+    factor = min(view.width() / width, view.height() / height)
+    left = (view.width() - width * factor) / 2
+    top = (view.height() - height * factor) / 2
+    return QPoint(round(left + x * factor), round(top + y * factor))
+
+
+def tolerance(view, photo_size) -> float:
+    """Photo pixels that one widget pixel of rounding, and the outward rounding, may shift a side."""
+    width, height = photo_size
+    return max(width / view.width(), height / view.height()) + 2
+
+
+def drag(view, start: QPoint, end: QPoint) -> None:
+    QTest.mousePress(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(view, (start + end) / 2)
+    QTest.mouseMove(view, end)
+    QTest.mouseRelease(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+
+
+def button_for(window: MainWindow, action) -> QToolButton:
+    buttons = [b for b in window.photo_view.crop_editor.buttons.findChildren(QToolButton) if b.defaultAction() is action]
+    assert len(buttons) == 1
+    return buttons[0]
+
+
+def assert_close(box, expected, slack: float) -> None:
+    assert box is not None
+    for side, (got, wanted) in enumerate(zip(box, expected)):
+        assert abs(got - wanted) <= slack, f"side {side} of {box} is not within {slack:.1f} px of {expected}"
+
+
+def activate(qtbot, window: MainWindow) -> None:
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)  # shortcuts fire only in the active window
+
+
+def test_original_view_shows_whole_photo(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    preview = window.photo_view.preview
+    crop = stored_crop(window, photo_id)
+
+    assert (preview.original.width(), preview.original.height()) == (PREVIEW_SIDE, 640)
+    assert preview.scale == pytest.approx(PREVIEW_SIDE / LARGE_SIZE[0])
+    assert preview.crop == crop
+    assert window.photo_view.original_view.stored_box == crop
+    assert window.photo_view.original_view.source_pixmap().width() == PREVIEW_SIDE
+
+
+def test_actions_disabled_without_photo(qtbot, window):
+    editor = window.photo_view.crop_editor
+    for action in editor.crop_actions():
+        assert not action.isEnabled(), action.text()
+
+    photo_id = select_photo(qtbot, window, "large.jpg")
+
+    assert editor.find_fluke_action.isEnabled()
+    assert not editor.save_action.isEnabled()
+    assert not editor.discard_action.isEnabled()
+    assert editor.whole_photo_action.isEnabled() == (stored_crop(window, photo_id) is not None)
+    assert not button_for(window, editor.save_action).isEnabled()
+
+
+def test_drawn_box_saved_undo_redo(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    view = window.photo_view.original_view
+    editor = window.photo_view.crop_editor
+    before = stored_crop(window, photo_id)
+    target = (400, 300, 1200, 900)  # under PREVIEW_SIDE, so the grayscale preview is the crop itself
+    slack = tolerance(view, LARGE_SIZE)
+
+    drag(view, widget_point(view, LARGE_SIZE, *target[:2]), widget_point(view, LARGE_SIZE, *target[2:]))
+    assert_close(view.pending_box, target, slack)
+    assert editor.save_action.isEnabled()
+    with qtbot.waitSignal(window.photo_view.crop_changed, timeout=WAIT_MS) as changed:
+        qtbot.mouseClick(button_for(window, editor.save_action), Qt.MouseButton.LeftButton)
+
+    assert changed.args == [photo_id]
+    saved = stored_crop(window, photo_id)
+    assert_close(saved, target, slack)
+    assert saved != before
+    assert view.pending_box is None
+    assert view.stored_box == saved
+    assert window.confirmations.undo_stack.undoText() == "Change crop of large.jpg"
+
+    wait_for_reload(qtbot, window, saved)
+    grayscale = window.photo_view.preview.grayscale
+    assert (grayscale.width(), grayscale.height()) == (saved[2] - saved[0], saved[3] - saved[1])
+    assert window.photo_view.preview.original.width() == PREVIEW_SIDE
+
+    window.undo_action.trigger()
+    assert stored_crop(window, photo_id) == before
+    assert view.stored_box == before
+    wait_for_reload(qtbot, window, before)
+
+    window.redo_action.trigger()
+    assert stored_crop(window, photo_id) == saved
+    assert view.stored_box == saved
+    wait_for_reload(qtbot, window, saved)
+
+
+def test_whole_photo_stores_none(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    view = window.photo_view.original_view
+    editor = window.photo_view.crop_editor
+    drag(view, widget_point(view, LARGE_SIZE, 200, 200), widget_point(view, LARGE_SIZE, 1200, 900))
+    assert editor.save_crop()
+    saved = stored_crop(window, photo_id)
+    assert saved is not None
+    assert editor.whole_photo_action.isEnabled()
+
+    qtbot.mouseClick(button_for(window, editor.whole_photo_action), Qt.MouseButton.LeftButton)
+
+    assert stored_crop(window, photo_id) is None
+    assert view.stored_box is None
+    assert not editor.whole_photo_action.isEnabled()
+    wait_for_reload(qtbot, window, None)
+    grayscale = window.photo_view.preview.grayscale
+    assert (grayscale.width(), grayscale.height()) == (PREVIEW_SIDE, 640)
+
+    window.undo_action.trigger()
+    assert stored_crop(window, photo_id) == saved
+    wait_for_reload(qtbot, window, saved)
+
+
+def test_find_fluke_proposes_box(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    editor = window.photo_view.crop_editor
+    before = stored_crop(window, photo_id)
+
+    window.right_tabs.setCurrentWidget(window.identify_panel)
+    editor.find_fluke_action.trigger()  # as the Photo menu does
+    worker = editor.finder
+    assert worker is not None
+    assert not editor.find_fluke_action.isEnabled()
+    with qtbot.waitSignal(worker.done, timeout=WAIT_MS):
+        pass
+
+    box = editor.view.pending_box
+    assert window.right_tabs.currentWidget() is window.photo_view
+    assert window.error_box is None
+    assert box is not None
+    left, top, right, bottom = box
+    assert 0 <= left < right <= LARGE_SIZE[0]
+    assert 0 <= top < bottom <= LARGE_SIZE[1]
+    with window.catalogue.session() as session:
+        stored_name = get_photo(session, photo_id).stored_name
+    assert box == locate_fluke(open_photo(window.catalogue.folder / stored_name))
+    assert stored_crop(window, photo_id) == before  # proposed, not stored
+    assert editor.find_fluke_action.isEnabled()
+
+    assert editor.save_crop()
+    assert stored_crop(window, photo_id) == box
+
+
+def test_box_outside_photo_clamped(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    view = window.photo_view.original_view
+    editor = window.photo_view.crop_editor
+    slack = tolerance(view, LARGE_SIZE)
+
+    inside = widget_point(view, LARGE_SIZE, 1000, 600)
+    drag(view, inside, QPoint(view.width() + 40, view.height() + 40))
+    assert_close(view.pending_box, (1000, 600, *LARGE_SIZE), slack)
+    assert view.pending_box[2:] == LARGE_SIZE
+
+    drag(view, inside, QPoint(-40, -40))
+    assert_close(view.pending_box, (0, 0, 1000, 600), slack)
+    assert view.pending_box[:2] == (0, 0)
+
+    assert editor.save_crop()
+    assert stored_crop(window, photo_id) == view.stored_box
+    assert stored_crop(window, photo_id)[:2] == (0, 0)
+
+
+def test_click_leaves_no_box(qtbot, window):
+    select_photo(qtbot, window, "large.jpg")
+    view = window.photo_view.original_view
+    point = widget_point(view, LARGE_SIZE, 1000, 600)
+
+    QTest.mousePress(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
+    QTest.mouseRelease(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
+
+    assert view.pending_box is None
+    assert not window.photo_view.crop_editor.save_action.isEnabled()
+
+
+def test_escape_discards_box(qtbot, window):
+    photo_id = select_photo(qtbot, window, "small.jpg")
+    view = window.photo_view.original_view
+    editor = window.photo_view.crop_editor
+    size = (480, 320)
+    before = stored_crop(window, photo_id)
+    commands = window.confirmations.undo_stack.count()
+    drag(view, widget_point(view, size, 50, 40), widget_point(view, size, 300, 250))
+    assert view.pending_box is not None
+    assert editor.discard_action.isEnabled()
+
+    activate(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+
+    assert view.pending_box is None
+    assert not editor.save_action.isEnabled()
+    assert not editor.discard_action.isEnabled()
+    assert stored_crop(window, photo_id) == before
+    assert window.confirmations.undo_stack.count() == commands
+
+
+def test_save_shortcut_stores_box(qtbot, window):
+    photo_id = select_photo(qtbot, window, "small.jpg")
+    view = window.photo_view.original_view
+    size = (480, 320)
+    target = (60, 40, 420, 280)
+    drag(view, widget_point(view, size, *target[:2]), widget_point(view, size, *target[2:]))
+
+    activate(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+
+    assert_close(stored_crop(window, photo_id), target, tolerance(view, size))
+    wait_for_reload(qtbot, window, stored_crop(window, photo_id))
+
+
+def test_save_for_removed_photo_fails(qtbot, window):
+    photo_id = select_photo(qtbot, window, "small.jpg")
+    view = window.photo_view.original_view
+    size = (480, 320)
+    drag(view, widget_point(view, size, 50, 40), widget_point(view, size, 300, 250))
+    pending = view.pending_box
+    with window.catalogue.session() as session:
+        session.delete(session.get(Photo, photo_id))
+        session.commit()
+
+    assert not window.photo_view.crop_editor.save_crop()
+
+    assert window.error_box is not None
+    assert "Cannot change the crop of small.jpg" in window.error_box.text()
+    assert "Select the photo again" in window.error_box.informativeText()
+    assert view.pending_box == pending
+    assert window.confirmations.undo_stack.count() == 0
+
+
+def test_failed_undo_drops_command(qtbot, window):
+    photo_id = select_photo(qtbot, window, "small.jpg")
+    view = window.photo_view.original_view
+    editor = window.photo_view.crop_editor
+    size = (480, 320)
+    drag(view, widget_point(view, size, 50, 40), widget_point(view, size, 300, 250))
+    assert editor.save_crop()
+    wait_for_reload(qtbot, window, stored_crop(window, photo_id))
+    stack = window.confirmations.undo_stack
+    assert stack.count() == 1
+    with window.catalogue.session() as session:
+        session.delete(session.get(Photo, photo_id))
+        session.commit()
+
+    window.undo_action.trigger()
+
+    assert window.error_box is not None
+    assert "Cannot change the crop of small.jpg" in window.error_box.text()
+    assert stack.count() == 0
+    assert not stack.canUndo()
+    assert not stack.canRedo()
+
+
+def test_crop_shortcuts_unique(window):
+    photo_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Photo")
+    assert [a.text() for a in photo_menu.actions()] == ["&Save Crop", "&Whole Photo", "&Find Fluke", "&Discard Box"]
+    shortcuts = [
+        shortcut.toString()
+        for menu_action in window.menuBar().actions()
+        for action in menu_action.menu().actions()
+        for shortcut in action.shortcuts()
+        if not shortcut.isEmpty()
+    ]
+    duplicates = sorted({s for s in shortcuts if shortcuts.count(s) > 1})
+    assert duplicates == []
+    assert QKeySequence(Qt.Key.Key_Escape).toString() in shortcuts
+
+
+def test_crop_change_resets_identification(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    worker = window.identify_selected()
+    assert worker is not None
+    with qtbot.waitSignal(worker.done, timeout=IDENTIFY_WAIT_MS):
+        pass
+    assert window.error_box is None, window.error_box.text()
+    assert window.identify_panel.result is not None
+    window.right_tabs.setCurrentWidget(window.photo_view)
+    view = window.photo_view.original_view
+    drag(view, widget_point(view, LARGE_SIZE, 300, 200), widget_point(view, LARGE_SIZE, 1500, 1000))
+
+    assert window.photo_view.crop_editor.save_crop()
+
+    assert window.identify_panel.result is None
+    assert window.identify_panel.photo_id == photo_id
+    assert window.identify_panel.identify_button.isEnabled()
+    wait_for_reload(qtbot, window, stored_crop(window, photo_id))

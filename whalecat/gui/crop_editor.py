@@ -1,0 +1,455 @@
+"""Showing and editing a photo's fluke crop: the box that matching cuts the photo to.
+
+`CropView` draws the whole upright photo with the stored crop, and a drag with the left button
+draws a new, pending box. `CropEditor` stores a pending box, the whole photo, or the box that
+`locate_fluke` proposes, through the window's undo stack. Each crop is written on the GUI thread
+in one short transaction, as confirmations are. Only the fluke search runs in a worker, because
+it decodes the whole photo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+
+from PySide6.QtCore import QObject, QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QImage,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+    QUndoCommand,
+    QUndoStack,
+)
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+from sqlalchemy.exc import SQLAlchemyError
+
+from whalecat.catalogue import Catalogue
+from whalecat.catalogue.records import PhotoSummary, RecordError, get_photo, set_crop
+from whalecat.gui.worker import Worker, WorkerPool
+from whalecat.imaging.crop import Box, locate_fluke
+from whalecat.imaging.io import open_photo
+from whalecat.progress import Progress
+
+log = logging.getLogger(__name__)
+
+STORED_PEN = QColor(255, 212, 0)  # the stored crop: solid yellow
+PENDING_PEN = QColor(0, 229, 255)  # a box not yet saved: dashed cyan
+OUTSIDE_SHADE = QColor(0, 0, 0, 110)  # darkens the pixels that matching will not see
+HINT = "Drag on the photo to draw a crop box. Yellow: stored crop; dashed cyan: box not yet saved."
+
+
+def replace_crop(catalogue: Catalogue, photo_id: int, box: Box | None) -> Box | None:
+    """Store `box` as the photo's crop (None means the whole photo) and return the crop it replaces.
+
+    Raises RecordError when the photo is missing or the box does not fit it, and
+    SQLAlchemyError when the catalogue cannot be written. Either way nothing is stored.
+    """
+    with catalogue.session() as session:
+        before = get_photo(session, photo_id).crop
+        set_crop(session, photo_id, box)
+    return before
+
+
+def find_fluke(catalogue: Catalogue, photo_id: int, progress: Progress) -> Box:
+    """Return `locate_fluke`'s box for the whole upright photo. Runs in a worker."""
+    with catalogue.session() as session:
+        photo = get_photo(session, photo_id)
+    upright = open_photo(catalogue.folder / photo.stored_name)
+    progress.check()
+    return locate_fluke(upright)
+
+
+class CropView(QWidget):
+    """The whole upright photo, scaled to fit, with its stored crop and a box drawn by dragging."""
+
+    drag_started = Signal()
+    pending_changed = Signal()
+
+    def __init__(self, placeholder: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self._placeholder = placeholder
+        self._source: QPixmap | None = None
+        self._fitted: QPixmap | None = None  # `_source` scaled to fit the widget, made on resize
+        self._scale = 1.0  # preview pixels per photo pixel
+        self._photo_size: tuple[int, int] = (0, 0)
+        self.stored_box: Box | None = None
+        self.pending_box: Box | None = None
+        self._drag_from: QPointF | None = None
+        self.setMinimumSize(QSize(120, 90))
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+
+    def set_photo(self, image: QImage, scale: float, photo_size: tuple[int, int], stored_box: Box | None) -> None:
+        """Show `image`, a copy of the whole photo of `photo_size` pixels shrunk by `scale`."""
+        self._source = QPixmap.fromImage(image) if not image.isNull() else None
+        self._scale = scale
+        self._photo_size = photo_size
+        self.stored_box = stored_box
+        self.setCursor(Qt.CursorShape.CrossCursor if self._source is not None else Qt.CursorShape.ArrowCursor)
+        self._rescale()
+
+    def clear(self, placeholder: str = "") -> None:
+        """Remove the photo and both boxes, and show `placeholder` instead."""
+        self._placeholder = placeholder
+        self._source = None
+        self._fitted = None
+        self._drag_from = None
+        self.stored_box = None
+        self.unsetCursor()
+        self.set_pending_box(None)
+        self.update()
+
+    def source_pixmap(self) -> QPixmap | None:
+        return self._source
+
+    def set_stored_box(self, box: Box | None) -> None:
+        self.stored_box = box
+        self.update()
+
+    def set_pending_box(self, box: Box | None) -> None:
+        if box == self.pending_box:
+            return
+        self.pending_box = box
+        self.update()
+        self.pending_changed.emit()
+
+    def image_rect(self) -> QRect:
+        """Return where the photo is drawn: centred, scaled to fit, aspect ratio kept."""
+        if self._source is None:
+            return QRect()
+        size = self._source.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        return QRect((self.width() - size.width()) // 2, (self.height() - size.height()) // 2, size.width(), size.height())
+
+    def to_photo(self, point: QPointF) -> tuple[float, float]:
+        """Map a widget position to upright photo pixels, clamped to the photo."""
+        rect = self.image_rect()
+        widget_per_photo = self._widget_per_photo()
+        width, height = self._photo_size
+        x = (point.x() - rect.x()) / widget_per_photo
+        y = (point.y() - rect.y()) / widget_per_photo
+        return min(max(x, 0.0), float(width)), min(max(y, 0.0), float(height))
+
+    def to_widget(self, box: Box) -> QRectF:
+        """Map a box in upright photo pixels to widget coordinates."""
+        rect = self.image_rect()
+        widget_per_photo = self._widget_per_photo()
+        left, top, right, bottom = box
+        return QRectF(
+            rect.x() + left * widget_per_photo,
+            rect.y() + top * widget_per_photo,
+            (right - left) * widget_per_photo,
+            (bottom - top) * widget_per_photo,
+        )
+
+    def _widget_per_photo(self) -> float:
+        # The preview is the photo shrunk by `_scale`, and the widget shrinks it again to fit.
+        return self._scale * self.image_rect().width() / self._source.width()
+
+    # -- drawing a box ----------------------------------------------------------------------
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self._source is None:
+            super().mousePressEvent(event)
+            return
+        self._drag_from = event.position()
+        self.drag_started.emit()
+        self._drag_to(event.position())
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._drag_from is None:
+            super().mouseMoveEvent(event)
+            return
+        self._drag_to(event.position())
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self._drag_from is None:
+            super().mouseReleaseEvent(event)
+            return
+        is_click = (event.position() - self._drag_from).manhattanLength() < QApplication.startDragDistance()
+        self._drag_to(event.position())
+        self._drag_from = None
+        if is_click:  # a click leaves no box, so a stray click cannot propose a sliver
+            self.set_pending_box(None)
+
+    def _drag_to(self, point: QPointF) -> None:
+        x0, y0 = self.to_photo(self._drag_from)
+        x1, y1 = self.to_photo(point)
+        width, height = self._photo_size
+        # Round outwards so the box keeps every pixel the user dragged over.
+        left, top = max(math.floor(min(x0, x1)), 0), max(math.floor(min(y0, y1)), 0)
+        right, bottom = min(math.ceil(max(x0, x1)), width), min(math.ceil(max(y0, y1)), height)
+        self.set_pending_box((left, top, right, bottom) if left < right and top < bottom else None)
+
+    # -- painting ---------------------------------------------------------------------------
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        rect = self.image_rect()
+        if self._source is None or rect.isEmpty():
+            self._fitted = None
+        else:
+            self._fitted = self._source.scaled(rect.size(), Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        if self._fitted is None:
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
+            return
+        rect = self.image_rect()
+        painter.drawPixmap(rect.topLeft(), self._fitted)
+        active = self.pending_box or self.stored_box
+        if active is not None:
+            outside = QPainterPath()
+            outside.addRect(QRectF(rect))
+            inside = QPainterPath()
+            inside.addRect(self.to_widget(active))
+            painter.fillPath(outside.subtracted(inside), OUTSIDE_SHADE)
+        if self.stored_box is not None:
+            painter.setPen(QPen(STORED_PEN, 2))
+            painter.drawRect(self.to_widget(self.stored_box))
+        if self.pending_box is not None:
+            painter.setPen(QPen(PENDING_PEN, 2, Qt.PenStyle.DashLine))
+            painter.drawRect(self.to_widget(self.pending_box))
+
+
+class CropCommand(QUndoCommand):
+    """One crop change that was already stored; `redo` stores it again after an undo.
+
+    When storing fails, the command marks itself obsolete, so QUndoStack drops it and keeps
+    its index where it was. The catalogue and the stack then still agree.
+    """
+
+    def __init__(self, editor: CropEditor, photo: PhotoSummary, before: Box | None, after: Box | None):
+        super().__init__(f"Change crop of {photo.original_name}")
+        self._editor = editor
+        self.photo_id = photo.id
+        self.file_name = photo.original_name
+        self.before = before
+        self.after = after
+        self._stored = True
+
+    def redo(self) -> None:
+        if self._stored:  # QUndoStack.push calls redo, but the change is already in the catalogue
+            self._stored = False
+            return
+        if not self._editor.restore_crop(self.photo_id, self.file_name, self.after):
+            self.setObsolete(True)
+
+    def undo(self) -> None:
+        if not self._editor.restore_crop(self.photo_id, self.file_name, self.before):
+            self.setObsolete(True)
+
+
+class CropEditor(QObject):
+    """The crop actions of the photo panel, the `CropView` they act on, and a row of buttons."""
+
+    crop_changed = Signal(int)  # photo id whose stored crop changed
+    error = Signal(str, str)  # (what failed, what to do), shown by the window
+
+    def __init__(self, pool: WorkerPool, undo_stack: QUndoStack, panel: QWidget):
+        super().__init__(panel)
+        self._pool = pool
+        self._undo_stack = undo_stack
+        self.catalogue: Catalogue | None = None
+        self.photo: PhotoSummary | None = None  # the photo shown, once its preview has loaded
+        self.finder: Worker | None = None  # the running fluke search, if any
+
+        self.view = CropView("Select a photo")
+        self.view.pending_changed.connect(self._update_actions)
+        self.view.drag_started.connect(self._abandon_search)
+
+        self.save_action = _crop_action(panel, "&Save Crop", "Ctrl+S", "Store the drawn box as the photo's crop; matching then uses only the pixels inside it")
+        self.save_action.triggered.connect(self.save_crop)
+        self.whole_photo_action = _crop_action(panel, "&Whole Photo", "Ctrl+Shift+W", "Remove the crop, so matching uses the whole photo")
+        self.whole_photo_action.triggered.connect(self.use_whole_photo)
+        self.find_fluke_action = _crop_action(panel, "&Find Fluke", "Ctrl+Shift+F", "Propose a box around the fluke, to save or discard")
+        self.find_fluke_action.triggered.connect(self.find_fluke)
+        self.discard_action = _crop_action(panel, "&Discard Box", QKeySequence(Qt.Key.Key_Escape), "Discard the box that is not yet saved")
+        self.discard_action.triggered.connect(self.discard_box)
+
+        self.message = QLabel(HINT)
+        self.message.setWordWrap(True)
+        self.buttons = QWidget()
+        row = QHBoxLayout(self.buttons)
+        row.setContentsMargins(0, 0, 0, 0)
+        for action in self.crop_actions():
+            button = QToolButton()
+            button.setDefaultAction(action)
+            row.addWidget(button)
+        row.addWidget(self.message, stretch=1)
+        self._update_actions()
+
+    def crop_actions(self) -> list[QAction]:
+        return [self.save_action, self.whole_photo_action, self.find_fluke_action, self.discard_action]
+
+    def set_catalogue(self, catalogue: Catalogue | None) -> None:
+        self.catalogue = catalogue
+        self.set_photo(None)
+
+    def set_photo(self, photo_id: int | None) -> None:
+        """Forget the shown photo unless it is `photo_id`, with its box and fluke search."""
+        if self.photo is not None and self.photo.id == photo_id:
+            return
+        self._abandon_search()
+        self.photo = None
+        self.view.clear("Loading…" if photo_id is not None else "Select a photo")
+        self.message.setText(HINT)
+        self._update_actions()
+
+    def show_photo(self, photo: PhotoSummary, image: QImage, scale: float) -> None:
+        """Show a loaded preview. A box drawn on the same photo before a reload stays pending."""
+        if self.photo is None or self.photo.id != photo.id:
+            self.view.set_pending_box(None)
+        self.photo = photo
+        self.view.set_photo(image, scale, (photo.width, photo.height), photo.crop)
+        self._update_actions()
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def save_crop(self) -> bool:
+        """Store the pending box as the crop, and return whether the catalogue now contains it."""
+        box = self.view.pending_box
+        if box is None or self.photo is None:
+            return False
+        return self._change_crop(box)
+
+    def use_whole_photo(self) -> bool:
+        """Remove the stored crop, and return whether the catalogue now contains the change."""
+        if self.photo is None:
+            return False
+        return self._change_crop(None)
+
+    def discard_box(self) -> None:
+        if self.view.pending_box is not None:
+            self.view.set_pending_box(None)
+            self.message.setText(HINT)
+
+    def find_fluke(self) -> Worker | None:
+        """Start a fluke search in the shown photo, and return the worker (None when it cannot start)."""
+        if self.photo is None or self.catalogue is None or self.finder is not None:
+            return None
+        catalogue = self.catalogue
+        photo = self.photo
+        worker = self._pool.run(lambda progress: find_fluke(catalogue, photo.id, progress), f"fluke search in photo {photo.id}")
+        worker.finished.connect(lambda box: self._on_fluke_found(worker, photo, box))
+        worker.failed.connect(lambda message: self._on_search_failed(worker, photo, message))
+        worker.done.connect(lambda: self._on_search_done(worker))
+        self.finder = worker
+        self.message.setText("Finding the fluke…")
+        self._update_actions()
+        return worker.start()
+
+    def restore_crop(self, photo_id: int, file_name: str, box: Box | None) -> bool:
+        """Store `box` for an undo or redo. Return False, after reporting the error, when storing failed."""
+        if self.catalogue is None:
+            return False
+        try:
+            replace_crop(self.catalogue, photo_id, box)
+        except (RecordError, SQLAlchemyError) as exc:
+            self._report_store_failure(photo_id, file_name, box, exc)
+            return False
+        self._on_stored(photo_id, box)
+        return True
+
+    # -- storing ----------------------------------------------------------------------------
+
+    def _change_crop(self, box: Box | None) -> bool:
+        photo = self.photo
+        try:
+            before = replace_crop(self.catalogue, photo.id, box)
+        except (RecordError, SQLAlchemyError) as exc:
+            self._report_store_failure(photo.id, photo.original_name, box, exc)
+            return False
+        self.view.set_pending_box(None)
+        if before == box:
+            self.message.setText("The crop is unchanged.")
+            return True
+        self._undo_stack.push(CropCommand(self, photo, before, box))
+        self._on_stored(photo.id, box)
+        return True
+
+    def _on_stored(self, photo_id: int, box: Box | None) -> None:
+        log.info("Stored crop %s for photo %d", box, photo_id)
+        if self.photo is not None and self.photo.id == photo_id:
+            # Shown at once, and the panel's reload after `crop_changed` redraws the cropped views.
+            self.photo = dataclasses.replace(self.photo, crop=box)
+            self.view.set_stored_box(box)
+            self.message.setText("Crop saved." if box is not None else "Crop removed: matching uses the whole photo.")
+            self._update_actions()
+        self.crop_changed.emit(photo_id)
+
+    def _report_store_failure(self, photo_id: int, file_name: str, box: Box | None, exc: Exception) -> None:
+        log.error("Cannot store crop %s for photo %d: %s", box, photo_id, exc)
+        if isinstance(exc, RecordError):
+            advice = "Select the photo again in the catalogue and draw a box inside it."
+        else:
+            advice = "Check that the catalogue folder is writable and not locked by another program, then try again."
+        self.error.emit(f"Cannot change the crop of {file_name}: {exc}", advice)
+
+    # -- fluke search -----------------------------------------------------------------------
+
+    def _on_fluke_found(self, worker: Worker, photo: PhotoSummary, box: Box) -> None:
+        if worker is not self.finder:
+            return  # the user moved on, or started drawing a box
+        self.view.set_pending_box(box)
+        if box == (0, 0, photo.width, photo.height):
+            found = "No fluke found, so the box covers the whole photo"
+        else:
+            found = "Box proposed around the fluke"
+        save = _shortcut_text(self.save_action)
+        discard = _shortcut_text(self.discard_action)
+        self.message.setText(f"{found}: save it ({save}) or discard it ({discard}).")
+
+    def _on_search_failed(self, worker: Worker, photo: PhotoSummary, message: str) -> None:
+        if worker is not self.finder:
+            return
+        self.message.setText(HINT)
+        self.error.emit(
+            f"Finding the fluke in {photo.original_name} failed: {message}",
+            "Check that the photo file in the catalogue folder is readable, or drag on the photo to draw the box.",
+        )
+
+    def _on_search_done(self, worker: Worker) -> None:
+        if worker is self.finder:
+            self.finder = None
+            self._update_actions()
+
+    def _abandon_search(self) -> None:
+        if self.finder is not None:
+            self.finder.abandon()
+            self.finder = None
+            self.message.setText(HINT)
+            self._update_actions()
+
+    def _update_actions(self) -> None:
+        has_photo = self.photo is not None
+        self.save_action.setEnabled(has_photo and self.view.pending_box is not None)
+        self.whole_photo_action.setEnabled(has_photo and self.photo.crop is not None)
+        self.find_fluke_action.setEnabled(has_photo and self.finder is None)
+        self.discard_action.setEnabled(self.view.pending_box is not None)
+
+
+def _crop_action(panel: QWidget, text: str, shortcut: str | QKeySequence, tip: str) -> QAction:
+    action = QAction(text, panel)
+    action.setShortcut(QKeySequence(shortcut))
+    action.setToolTip(f"{tip} ({_shortcut_text(action)})")
+    action.setStatusTip(tip)
+    # Added to the panel as well as to a menu, so the shortcuts work wherever the panel is shown.
+    panel.addAction(action)
+    return action
+
+
+def _shortcut_text(action: QAction) -> str:
+    return action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
