@@ -129,3 +129,32 @@ def test_rerank_lifts_whale_with_inliers(whales):
     assert fused[0].whale_id == first
     assert fused[0].details["cosine"] == pytest.approx(0.5)
     assert fused[0].details["inliers"] >= INLIER_THRESHOLD
+
+
+def test_cached_features_skip_decoding(whales, tmp_path):
+    gallery = gallery_of(whales)
+    first = KeypointMethod(cache_dir=tmp_path)
+    first.prepare(gallery)
+    opened = []
+    open_image = gallery.open_image
+    gallery.open_image = lambda photo: opened.append(photo.key) or open_image(photo)
+    second = KeypointMethod(cache_dir=tmp_path)
+    second.prepare(gallery)
+    assert opened == []
+    target = next(iter(whales))
+    query = resighting(open_photo(whales[target][1]))
+    fresh = first.query(query)
+    cached = second.query(query)
+    assert [c.label for c in cached] == [c.label for c in fresh]
+    assert abs(cached[0].details["inliers"] - fresh[0].details["inliers"]) <= 2
+
+
+def test_unreadable_feature_file_is_remade(whales, tmp_path):
+    gallery = gallery_of(whales)
+    KeypointMethod(cache_dir=tmp_path).prepare(gallery)
+    photo = gallery.photos[0]
+    method = KeypointMethod(cache_dir=tmp_path)
+    method.cache.path(photo.cache_key).write_bytes(b"not a zip")
+    method.prepare(gallery)
+    assert len(method.features[photo.cache_key].descriptors) > 0
+    assert method.cache.load(photo.cache_key) is not None

@@ -105,7 +105,7 @@ class Identifier:
             return SavedSeedMethod(model_path, device=self.device)
         return create_method(
             self.method_name,
-            cache_dir=self.catalogue.cache_dir / "vectors",
+            cache_dir=self.catalogue.cache_dir,
             device=self.device,
             model_path=model_path,
         )

@@ -129,7 +129,7 @@ def _create(name: str, catalogue: Catalogue, seed_epochs: int, device: str) -> M
 
     if name == "seed":
         return SeedMethod(epochs=seed_epochs, device=device)
-    return create_method(name, cache_dir=catalogue.cache_dir / "vectors", device=device)
+    return create_method(name, cache_dir=catalogue.cache_dir, device=device)
 
 
 def bundled_held_out_ids() -> set[str]:

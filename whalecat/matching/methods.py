@@ -118,15 +118,19 @@ def create_method(
 ) -> Method:
     """Create a matching method by name; `model_path` overrides the bundled embedding model.
 
-    `cache_dir` stores per-photo embedding vectors between runs. Raises ValueError for an
-    unknown name.
+    `cache_dir` (a catalogue's `cache/` folder) keeps per-photo embedding vectors and
+    keypoint features between runs. Raises ValueError for an unknown name.
     """
+    vectors = Path(cache_dir) / "vectors" if cache_dir else None
+    keypoints = Path(cache_dir) / "keypoints" if cache_dir else None
     if name == "seed":
         return SeedMethod(device=device)
     if name == "keypoints":
-        return KeypointMethod()
+        return KeypointMethod(keypoints)
     if name == "embedding":
-        return EmbeddingMethod(model_path, cache_dir=cache_dir, device=device)
+        return EmbeddingMethod(model_path, cache_dir=vectors, device=device)
     if name == "default":
-        return FusedMethod(EmbeddingMethod(model_path, cache_dir=cache_dir, device=device))
+        return FusedMethod(
+            EmbeddingMethod(model_path, cache_dir=vectors, device=device), KeypointMethod(keypoints)
+        )
     raise ValueError(f"unknown matching method {name!r}; choose one of {', '.join(METHOD_NAMES)}")
