@@ -196,3 +196,17 @@ def test_close_during_import_joins(qtbot, window, fluke_data):
     assert running_threads() == []
     assert worker.token.cancelled
     assert window.catalogue is None
+
+
+@pytest.mark.parametrize("find_fluke", [True, False])
+def test_fluke_crop_setting_applies_to_import(qtbot, window, fluke_data, find_fluke):
+    from whalecat.catalogue.records import get_photo
+
+    if window.find_fluke_action.isChecked() != find_fluke:
+        window.find_fluke_action.trigger()
+    assert window.settings.find_fluke is find_fluke
+    import_and_wait(qtbot, window, [fluke_data / "images" / "0000e88ab.jpg"])
+    photo_id = window.browser.unidentified_model.photos[0].id
+    with window.catalogue.session() as session:
+        crop = get_photo(session, photo_id).crop
+    assert (crop is not None) is find_fluke

@@ -53,8 +53,11 @@ class ImportPanel(QWidget):
     def running(self) -> bool:
         return self.worker is not None
 
-    def start(self, paths: list[Path], labels_csv: Path | None = None) -> Worker | None:
-        """Import `paths` (files and folders); returns the worker, or None when it cannot start."""
+    def start(
+        self, paths: list[Path], labels_csv: Path | None = None, find_fluke: bool = True
+    ) -> Worker | None:
+        """Import `paths` (files and folders), cropping each photo to its fluke when
+        `find_fluke` is set; returns the worker, or None when it cannot start."""
         if self.catalogue is None:
             self.error.emit("No catalogue is open.", "Open or create a catalogue (File menu), then import again.")
             return None
@@ -64,7 +67,9 @@ class ImportPanel(QWidget):
         catalogue = self.catalogue
         paths = [Path(p) for p in paths]
         log.info("Starting import of %d paths into %s", len(paths), catalogue.folder)
-        worker = self._pool.run(lambda progress: import_paths(catalogue, paths, labels_csv, progress), "import")
+        worker = self._pool.run(
+            lambda progress: import_paths(catalogue, paths, labels_csv, progress, find_fluke), "import"
+        )
         worker.progress.connect(self._on_progress)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)

@@ -162,7 +162,7 @@ class MainWindow(QMainWindow):
 
     def import_paths(self, paths: list[Path], labels_csv: Path | None = None):
         """Import files and folders in a worker, and return the worker (None when it cannot start)."""
-        return self.import_panel.start(paths, labels_csv)
+        return self.import_panel.start(paths, labels_csv, self.settings.find_fluke)
 
     def identify_selected(self):
         self.right_tabs.setCurrentWidget(self.identify_panel)
@@ -302,9 +302,21 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _checked, d=device: self.set_device(d))
             self.device_group.addAction(action)
             device_menu.addAction(action)
+        self.find_fluke_action = QAction("Crop Imported Photos to the &Fluke", self)
+        self.find_fluke_action.setCheckable(True)
+        self.find_fluke_action.setChecked(self.settings.find_fluke)
+        self.find_fluke_action.setStatusTip(
+            "Store the fluke found in each imported photo as its crop; turn off for photos "
+            "that are cropped already"
+        )
+        self.find_fluke_action.toggled.connect(self._set_find_fluke)
+        settings_menu.addAction(self.find_fluke_action)
 
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About whalecat", self._about)
+
+    def _set_find_fluke(self, enabled: bool) -> None:
+        self.settings.find_fluke = enabled
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self)

@@ -1,4 +1,4 @@
-"""The window's stored preferences: device, last catalogue and window geometry."""
+"""The window's stored preferences: device, fluke cropping at import, last catalogue and window geometry."""
 
 from __future__ import annotations
 
@@ -33,6 +33,15 @@ class Settings:
         if value not in DEVICES:
             raise ValueError(f"invalid device {value!r}: use one of {', '.join(DEVICES)}")
         self.store.setValue("device", value)
+
+    @property
+    def find_fluke(self) -> bool:
+        """Whether import crops each photo to the fluke it finds (default on)."""
+        return str(self.store.value("import/find_fluke", "true")).lower() == "true"
+
+    @find_fluke.setter
+    def find_fluke(self, enabled: bool) -> None:
+        self.store.setValue("import/find_fluke", "true" if enabled else "false")
 
     @property
     def last_catalogue(self) -> Path | None:
