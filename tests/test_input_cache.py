@@ -10,9 +10,14 @@ from whalecat.catalogue import Catalogue
 from whalecat.identification import build_gallery
 from whalecat.imaging.input_cache import InputCache, import_sizes
 from whalecat.imaging.io import open_photo
-from whalecat.imaging.preprocess import EMBEDDING_INPUT_SIZE, SEED_INPUT_SIZE, network_pixels
+from whalecat.imaging.preprocess import SEED_INPUT_SIZE, network_pixels
 from whalecat.importing import import_paths
-from whalecat.matching.embedding import build_embedding_model, embed_gallery_photos
+from whalecat.matching.embedding import (
+    build_embedding_model,
+    embed_gallery_photos,
+    load_embedding_model,
+    model_input_size,
+)
 from whalecat.matching.embedding_train import fine_tune
 from whalecat.matching.seed_cnn import seed_inputs
 
@@ -42,6 +47,7 @@ def test_import_stores_the_pixels_networks_start_from(catalogue):
     gallery = build_gallery(catalogue)
     cache = InputCache(catalogue.inputs_dir)
     assert SEED_INPUT_SIZE in import_sizes()
+    assert model_input_size(load_embedding_model()) in import_sizes()
     for photo in gallery.photos:
         for size in import_sizes():
             stored = np.load(cache.path(photo.key, size, photo.crop))
@@ -54,7 +60,8 @@ def test_training_inputs_come_from_the_cache(catalogue):
     opened = counting(gallery)
     inputs = seed_inputs(gallery, gallery.photos)
     assert inputs.shape == (6, SEED_INPUT_SIZE[1], SEED_INPUT_SIZE[0], 1)
-    model = build_embedding_model(EMBEDDING_INPUT_SIZE, embedding_size=16, width=8)
+    # The size import stores for the bundled embedding model, read from its sidecar.
+    model = build_embedding_model(import_sizes()[-1], embedding_size=16, width=8)
     fine_tune(model, gallery, epochs=1)
     embed_gallery_photos(model, gallery)
     assert opened == []

@@ -151,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     train_seconds = time.perf_counter() - train_started
     args.output.parent.mkdir(parents=True, exist_ok=True)
     embedder.save(args.output)
-    size = args.output.stat().st_size
-    if size > MAX_MODEL_BYTES:
-        log.warning("Model is %.1f MB, above the %.0f MB meant for git", size / 1e6, MAX_MODEL_BYTES / 1e6)
+    file_bytes = args.output.stat().st_size
+    if file_bytes > MAX_MODEL_BYTES:
+        log.warning("Model is %.1f MB, above the %.0f MB meant for git", file_bytes / 1e6, MAX_MODEL_BYTES / 1e6)
 
     method = EmbeddingMethod(args.output)
     figures = evaluate(args.holdout_csv, args.data / "rightwhale" / "images", [method])[0]
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "pixels / 255; the network standardizes each image to zero mean and unit variance",
         "embedding_size": EMBEDDING_SIZE,
         "parameters": int(embedder.count_params()),
-        "file_bytes": size,
+        "file_bytes": file_bytes,
         "tensorflow": tensorflow().__version__,
         "keras": keras().__version__,
         "held_out_evaluation": {
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.output.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
     log.info("Wrote %s (%.1f MB) and its sidecar; held-out MAP@5 %.3f",
-             args.output, size / 1e6, figures["map5"])
+             args.output, file_bytes / 1e6, figures["map5"])
     return 0
 
 
