@@ -162,7 +162,9 @@ class TrainingPanel(QWidget):
             plot.add_series("training", "training", TRAINING_COLOUR)
             plot.add_series("validation", "validation", VALIDATION_COLOUR, dashed=True)
         self.validation_note = QLabel(
-            "Validation curves appear only when the training reports them; the held-back photos are scored once, after the last epoch."
+            "Validation: the photos held back from training (the last photo of each whale with "
+            "two or more), scored after every epoch. The new model becomes active only if it "
+            "ranks them as well as the active one."
         )
         self.validation_note.setWordWrap(True)
         self.outcome_label = QLabel()
