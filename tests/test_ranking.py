@@ -123,3 +123,27 @@ def test_registry_rejects_unknown_name():
 
     with pytest.raises(ValueError, match="unknown matching method 'sift'"):
         create_method("sift")
+
+
+def test_fused_calibration_samples_large_gallery(monkeypatch, tmp_path):
+    from tests.helpers import save_fluke
+    from whalecat.imaging.io import open_photo
+    from whalecat.matching import methods
+    from whalecat.matching.base import Gallery
+    from whalecat.progress import Progress
+
+    photos = [
+        GalleryPhoto(f"{whale}-{sighting}", f"w_{whale}",
+                     save_fluke(tmp_path / f"{whale}_{sighting}.jpg", whale, sighting))
+        for whale in range(4)
+        for sighting in range(3)
+    ]
+    monkeypatch.setattr(methods, "CALIBRATION_PHOTOS", 5)
+    totals = []
+    progress = Progress(
+        lambda done, total, message: totals.append(total) if "Calibrating" in message else None
+    )
+    method = methods.create_method("default")
+    method.prepare(Gallery(photos, lambda photo: open_photo(photo.path)), progress)
+    assert set(totals) == {5}
+    assert method.calibration.match_scores == 5

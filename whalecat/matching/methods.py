@@ -29,6 +29,10 @@ PHOTOS_PER_WHALE = 6
 # Calibration matches each photo against the most similar photos of this many other whales,
 # because the best-scoring stranger is almost always among them.
 CALIBRATION_STRANGERS = 3
+# Calibration uses at most this many gallery photos, spread evenly over the gallery: a
+# 2,702-photo catalogue otherwise spends minutes on keypoint matches before its first
+# identification. An estimate of what a stable threshold needs, not a fitted value.
+CALIBRATION_PHOTOS = 400
 
 
 class FusedMethod:
@@ -63,8 +67,16 @@ class FusedMethod:
             return ranking.Calibration.default()
         similarity = vectors @ vectors.T
         match_scores, stranger_scores = [], []
-        for index, photo in enumerate(photos):
+        with_partner = [
+            index for index, photo in enumerate(photos)
+            if len(self.photos_by_whale[photo.whale_id]) > 1
+        ]
+        step = max(len(with_partner) / CALIBRATION_PHOTOS, 1.0)
+        count = min(len(with_partner), CALIBRATION_PHOTOS)
+        chosen = sorted({with_partner[int(number * step)] for number in range(count)})
+        for done, index in enumerate(chosen, start=1):
             progress.check()
+            photo = photos[index]
             own = [p for p in self.photos_by_whale[photo.whale_id] if p.key != photo.key]
             if not own or len(self.photos_by_whale) < 2:
                 continue
@@ -80,7 +92,7 @@ class FusedMethod:
                                      self.keypoints.features, PHOTOS_PER_WHALE, order)
             match_scores.append(fused_own[0].score)
             stranger_scores.append(fused_strangers[0].score)
-            progress.report(index + 1, len(photos), "Calibrating new_whale threshold")
+            progress.report(done, len(chosen), "Calibrating new_whale threshold")
         return ranking.fit_threshold(np.array(match_scores), np.array(stranger_scores),
                                      source="gallery, fused")
 
