@@ -171,8 +171,10 @@ def test_import_crops_to_the_fluke(catalogue, tmp_path):
     draw_fluke(sea(), fluke).save(source)
     import_paths(catalogue, [source])
     left, top, right, bottom = _stored_crop(catalogue)
-    assert left <= fluke[0] + 8 and top <= fluke[1] + 8
-    assert right >= fluke[2] - 8 and bottom >= fluke[3] - 8
+    assert left <= fluke[0] + 8
+    assert top <= fluke[1] + 8
+    assert right >= fluke[2] - 8
+    assert bottom >= fluke[3] - 8
     assert (right - left) * (bottom - top) < 0.5 * 600 * 400
 
 

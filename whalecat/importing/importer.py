@@ -89,7 +89,7 @@ def import_paths(
     """Import photos from `paths` (files and folders), optionally labelled by `labels_csv`.
 
     With `find_fluke`, each new photo's crop is set to the box `locate_fluke` finds, so
-    matching looks at the fluke rather than the sea around it; the user can adjust it later.
+    matching looks at the fluke rather than the sea around it. The user can adjust it later.
     Raises LabelsError before touching the catalogue when the labels file is invalid.
     Cancelling stops between files; everything imported until then stays.
     """

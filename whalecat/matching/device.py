@@ -25,11 +25,10 @@ class DeviceError(RuntimeError):
 def tensorflow() -> ModuleType:
     """Import and return TensorFlow, quieting its C++ start-up log unless the user set a level."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # oneDNN trains the seed CNN about four times faster on CPU, but with TensorFlow 2.21 it
-    # corrupted the heap: its convolution filter gradient on odd batches of the embedding
-    # network (now avoided, `train_embedding` uses even batches), and once more at the exit
-    # of a full test run with the cause not found. It stays off unless the environment sets
-    # TF_ENABLE_ONEDNN_OPTS=1, because a crash must not cost a researcher their work.
+    # oneDNN trains the seed CNN about four times faster on CPU. With TensorFlow 2.21 it
+    # corrupted the heap on odd batches of the embedding network, which `train_embedding`
+    # now avoids, and once more at the exit of a full test run, cause not found. So it stays
+    # off unless the environment sets TF_ENABLE_ONEDNN_OPTS=1: a crash must not cost work.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     import tensorflow as tf
 

@@ -172,7 +172,7 @@ def train_embedding(
         validation_data = tf.data.Dataset.from_tensor_slices(
             ((val_arrays.astype(np.float32), val_labels[:, None]), val_labels)
         ).batch(batch_size)
-    # The dataset shuffles itself, so Keras is told not to.
+    # The dataset shuffles itself, so Keras's own shuffling is turned off.
     model.fit(dataset, epochs=epochs, steps_per_epoch=steps, shuffle=False,
               validation_data=validation_data,
               callbacks=[callback, *(callbacks or [])], verbose=0)
