@@ -145,8 +145,12 @@ def train_catalogue_model(
         )
         progress.check()
         progress.report(0, 1, "Evaluating the new model")
-        metrics = trainers.score(trained, gallery.subset(training), gallery.subset(held_out))
-        baseline = _score_active(catalogue, gallery.subset(training), gallery.subset(held_out))
+        metrics = trainers.score(
+            trained, gallery.subset(training), gallery.subset(held_out), progress
+        )
+        baseline = _score_active(
+            catalogue, gallery.subset(training), gallery.subset(held_out), progress
+        )
         progress.check()
         activated, reason = _decide(activate, metrics, baseline)
         seconds = time.perf_counter() - started
@@ -183,7 +187,7 @@ def train_catalogue_model(
     return result
 
 
-def _score_active(catalogue, training: Gallery, held_out: Gallery) -> dict:
+def _score_active(catalogue, training: Gallery, held_out: Gallery, progress: Progress) -> dict:
     from whalecat.matching import trainers
 
     path = active_model_path(catalogue)
@@ -192,7 +196,7 @@ def _score_active(catalogue, training: Gallery, held_out: Gallery) -> dict:
     except (OSError, ValueError) as exc:
         log.warning("Cannot score the active model %s: %s", path or BUNDLED_VERSION, exc)
         return {}
-    return trainers.score(model, training, held_out)
+    return trainers.score(model, training, held_out, progress)
 
 
 def _decide(activate: str, metrics: dict, baseline: dict) -> tuple[bool, str]:

@@ -155,15 +155,27 @@ def embed_images(
 def embed_gallery_photos(
     model, gallery: Gallery, photos: list[GalleryPhoto] | None = None,
     batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Return the unit vectors of `photos` (default: all the gallery's), each cut to its crop,
-    with input pixels from the gallery's input cache when it has one."""
+    with input pixels from the gallery's input cache when it has one.
+
+    Works one batch at a time and checks `progress` between batches, so closing the window
+    while a model is scored stops within one batch.
+    """
+    progress = progress or Progress()
     photos = gallery.photos if photos is None else photos
     size = model_input_size(model)
-    arrays = [embedding_from_pixels(gallery.network_pixels(photo, size)) for photo in photos]
-    if not arrays:
+    parts = []
+    for start in range(0, len(photos), batch_size):
+        progress.check()
+        batch = photos[start : start + batch_size]
+        arrays = [embedding_from_pixels(gallery.network_pixels(photo, size)) for photo in batch]
+        parts.append(embed_arrays(model, np.stack(arrays), batch_size))
+        progress.report(start + len(batch), len(photos), "Embedding photos")
+    if not parts:
         return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
-    return embed_arrays(model, np.stack(arrays), batch_size)
+    return np.concatenate(parts)
 
 
 class EmbeddingCache:

@@ -83,8 +83,12 @@ def _tensorboard(log_dir: Path | None) -> list:
     return [keras().callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch")]
 
 
-def score(trained: TrainedModel, training: Gallery, held_out: Gallery) -> dict:
-    """Return MAP@5, top-1 and top-5 of `trained` on the held-back photos of known whales."""
+def score(
+    trained: TrainedModel, training: Gallery, held_out: Gallery, progress: Progress | None = None
+) -> dict:
+    """Return MAP@5, top-1 and top-5 of `trained` on the held-back photos of known whales.
+
+    Raises Cancelled between batches once `progress` is cancelled."""
     if not held_out.photos:
         return {}
     answers = [photo.whale_id for photo in held_out.photos]
@@ -92,8 +96,8 @@ def score(trained: TrainedModel, training: Gallery, held_out: Gallery) -> dict:
         from whalecat.matching.embedding import embed_gallery_photos
         from whalecat.matching.ranking import best_per_whale
 
-        gallery_vectors = embed_gallery_photos(trained.model, training)
-        query_vectors = embed_gallery_photos(trained.model, held_out)
+        gallery_vectors = embed_gallery_photos(trained.model, training, progress=progress)
+        query_vectors = embed_gallery_photos(trained.model, held_out, progress=progress)
         predictions = [
             [w.whale_id for w in best_per_whale(gallery_vectors @ query, training.photos)[:5]]
             for query in query_vectors
@@ -101,7 +105,7 @@ def score(trained: TrainedModel, training: Gallery, held_out: Gallery) -> dict:
     else:
         from whalecat.matching.seed_cnn import seed_inputs
 
-        inputs = seed_inputs(held_out, held_out.photos)
+        inputs = seed_inputs(held_out, held_out.photos, progress)
         probabilities = trained.model.predict(inputs, verbose=0)
         predictions = [
             [trained.classes[i] for i in np.argsort(-row)[:5]] for row in probabilities
