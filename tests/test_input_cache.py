@@ -67,7 +67,7 @@ def test_training_inputs_come_from_the_cache(catalogue):
     assert opened == []
 
 
-def test_a_crop_is_computed_once_then_read(catalogue):
+def test_cropped_input_computed_once(catalogue):
     gallery = build_gallery(catalogue)
     opened = counting(gallery)
     photo = gallery.photos[0]

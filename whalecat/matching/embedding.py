@@ -156,6 +156,7 @@ def embed_gallery_photos(
     model, gallery: Gallery, photos: list[GalleryPhoto] | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
+    message: str = "Embedding photos",
 ) -> np.ndarray:
     """Return the unit vectors of `photos` (default: all the gallery's), each cut to its crop,
     with input pixels from the gallery's input cache when it has one.
@@ -172,7 +173,7 @@ def embed_gallery_photos(
         batch = photos[start : start + batch_size]
         arrays = [embedding_from_pixels(gallery.network_pixels(photo, size)) for photo in batch]
         parts.append(embed_arrays(model, np.stack(arrays), batch_size))
-        progress.report(start + len(batch), len(photos), "Embedding photos")
+        progress.report(start + len(batch), len(photos), message)
     if not parts:
         return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
     return np.concatenate(parts)
@@ -257,14 +258,11 @@ class EmbeddingMethod:
         """Return one vector per gallery photo, in order, computing only those not cached."""
         cache = EmbeddingCache(self.cache_dir, self.version)
         missing = [p for p in gallery.photos if p.cache_key not in cache.vectors]
-        total = len(missing)
-        for start in range(0, total, BATCH_SIZE):
-            progress.check()
-            batch = missing[start : start + BATCH_SIZE]
-            vectors = embed_gallery_photos(self.model, gallery, batch)
-            cache.vectors.update(zip((p.cache_key for p in batch), vectors))
-            progress.report(min(start + BATCH_SIZE, total), total, "Embedding catalogue photos")
         if missing:
+            vectors = embed_gallery_photos(
+                self.model, gallery, missing, progress=progress, message="Embedding catalogue photos"
+            )
+            cache.vectors.update(zip((p.cache_key for p in missing), vectors))
             cache.save()
         if not gallery.photos:
             return np.zeros((0, self.model.output_shape[-1]), dtype=np.float32)

@@ -88,7 +88,8 @@ def score(
 ) -> dict:
     """Return MAP@5, top-1 and top-5 of `trained` on the held-back photos of known whales.
 
-    Raises Cancelled between batches once `progress` is cancelled."""
+    Raises Cancelled between batches once `progress` is cancelled.
+    """
     if not held_out.photos:
         return {}
     answers = [photo.whale_id for photo in held_out.photos]
