@@ -28,7 +28,7 @@ test: $(VENV)/.installed-test
 benchmarks: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_import.py
 	$(BIN)/python benchmarks/bench_search.py
-	$(BIN)/python benchmarks/bench_gui_training.py --epochs 1
+	$(BIN)/python benchmarks/bench_gui_training.py --epochs 2
 
 clean:
 	rm -rf $(VENV) build *.egg-info

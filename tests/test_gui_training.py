@@ -6,6 +6,7 @@ whales with three photos each, which takes seconds on two CPU cores.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 
@@ -24,7 +25,8 @@ from whalecat.gui.worker import running_threads
 from whalecat.identification import Identifier
 from whalecat.importing import import_paths
 from whalecat.matching.base import NEW_WHALE, Candidate
-from whalecat.matching.versions import BUNDLED_VERSION, active_version, set_active_version
+from whalecat.gui.models_dialog import COLUMNS
+from whalecat.matching.versions import BUNDLED_VERSION, active_version, bundled_model_dir, set_active_version
 from whalecat.training import train_catalogue_model
 
 TRAIN_WAIT_MS = 120_000  # the first training in a process also imports TensorFlow
@@ -94,12 +96,11 @@ def test_retrain_seed_shows_outcome(qtbot, window, tmp_path):
     assert version_folders(window.catalogue) == [result.version]
 
 
-def test_kept_back_model_used_anyway(qtbot, window, tmp_path, monkeypatch):
-    monkeypatch.setattr("whalecat.training._decide", lambda activate, metrics, baseline: (False, "held back by the test"))
+def test_kept_back_model_used_anyway(qtbot, window, tmp_path):
     add_flukes(window, tmp_path)
     panel = window.training_panel
 
-    worker = panel.start("seed", epochs=1)
+    worker = panel.start("seed", epochs=1, activate="never")
     with qtbot.waitSignal(worker.done, timeout=TRAIN_WAIT_MS):
         pass
 
@@ -107,7 +108,7 @@ def test_kept_back_model_used_anyway(qtbot, window, tmp_path, monkeypatch):
     assert result is not None
     assert not result.activated
     assert "Kept back" in panel.outcome_label.text()
-    assert "held back by the test" in panel.outcome_label.text()
+    assert "kept back on request" in panel.outcome_label.text()
     assert active_version(window.catalogue) == BUNDLED_VERSION
     assert panel.use_anyway_button.isVisible()
     with qtbot.waitSignal(panel.active_model_changed, timeout=WAIT_MS) as changed:
@@ -115,6 +116,21 @@ def test_kept_back_model_used_anyway(qtbot, window, tmp_path, monkeypatch):
     assert changed.args == [result.version]
     assert active_version(window.catalogue) == result.version
     assert not panel.use_anyway_button.isVisible()
+    assert panel.active_label.text() == f"Active model: {result.version}"
+    # The version's record and the Models dialog say it was chosen although kept back.
+    sidecar = json.loads((result.path / "model.json").read_text())
+    assert sidecar["activated"] is False
+    assert len(sidecar["made_active_at"]) == 1
+    dialog = window.show_models()
+    row = dialog.versions().index(result.version)
+    assert "Made active on request" in dialog.table.item(row, 1).toolTip()
+
+    # Rolling back in the Models dialog shows in the panel, and offers the model again.
+    dialog.select_version(BUNDLED_VERSION)
+    with qtbot.waitSignal(dialog.active_model_changed, timeout=WAIT_MS):
+        dialog.activate_button.click()
+    assert panel.active_label.text() == f"Active model: {BUNDLED_VERSION}"
+    assert panel.use_anyway_button.isVisible()
 
 
 def test_retrain_dialog_starts_training(qtbot, window, tmp_path):
@@ -139,6 +155,13 @@ def test_retrain_dialog_starts_training(qtbot, window, tmp_path):
 
     assert window.training_panel.worker is None
     assert window.retrain_action.isEnabled()
+
+    # The dialog opens again on the last choice, and remembers the epochs of each kind.
+    again = window.retrain()
+    assert (again.kind(), again.epochs()) == ("seed", LONG_EPOCHS)
+    again.kind_box.setCurrentIndex(again.kind_box.findData("embedding"))
+    assert again.epochs() == 10
+    again.reject()
 
 
 def test_gui_serves_events_during_training(qtbot, window, tmp_path):
@@ -222,23 +245,6 @@ def test_missing_photo_shows_advice(qtbot, window, tmp_path):
     assert "Restore the catalogue folder" in window.error_box.informativeText()
 
 
-def test_out_of_memory_shows_advice(qtbot, window, tmp_path, monkeypatch):
-    def exhaust_memory(*args, **kwargs):
-        raise MemoryError("cannot allocate 4 GiB")
-
-    monkeypatch.setattr("whalecat.matching.trainers.train", exhaust_memory)
-    add_flukes(window, tmp_path, whales=2, photos_per_whale=2)
-
-    worker = window.training_panel.start("seed", epochs=1)
-    with qtbot.waitSignal(worker.failed, timeout=TRAIN_WAIT_MS):
-        pass
-
-    assert "out of memory" in window.error_box.text()
-    assert "Settings → Device → CPU" in window.error_box.informativeText()
-    assert version_folders(window.catalogue) == []
-    assert window.retrain_action.isEnabled()
-
-
 def test_close_during_training_exits(qtbot, window, tmp_path):
     add_flukes(window, tmp_path)
     catalogue = window.catalogue
@@ -265,6 +271,9 @@ def test_models_dialog_switches_versions(qtbot, window, tmp_path):
     assert dialog is not None
     assert dialog.versions() == [BUNDLED_VERSION, result.version]
     assert dialog.marked_active() == [result.version]
+    # The bundled model shows the figures its sidecar records from `whalecat evaluate`.
+    bundled_map5 = json.loads((bundled_model_dir() / "embedding.json").read_text())["held_out_evaluation"]["map5"]
+    assert dialog.table.item(0, COLUMNS.index("MAP@5")).text() == f"{bundled_map5:.3f}"
     assert not dialog.activate_button.isEnabled()
 
     assert dialog.select_version(BUNDLED_VERSION)

@@ -10,6 +10,7 @@ from PySide6.QtCore import QThread
 
 from tests.test_gui_support import WAIT_MS, no_thread_left  # noqa: F401  (fixture)
 from whalecat.gui.worker import Worker, WorkerPool, running_threads
+from whalecat.progress import writes_nothing
 
 pytestmark = pytest.mark.usefixtures("no_thread_left")
 
@@ -135,3 +136,35 @@ def test_pool_joins_and_forgets_workers(qtbot):
     assert running_threads() == []
     qtbot.waitUntil(lambda: not pool.workers, timeout=WAIT_MS)
 
+
+
+def test_join_grace_skips_threads_writing_nothing(qtbot):
+    pool = WorkerPool()
+    entered, release = threading.Event(), threading.Event()
+
+    def loading(_progress):
+        with writes_nothing("loading a library"):
+            entered.set()
+            release.wait(WAIT_MS / 1000)
+
+    def working(_progress):
+        release.wait(WAIT_MS / 1000)
+
+    loader = pool.run(loading, "loader").start()
+    assert entered.wait(WAIT_MS / 1000)
+    assert loader.writing_nothing() == "loading a library"
+    started = time.perf_counter()
+    assert not pool.join_all(WAIT_MS, grace_ms=200)
+    assert 0.15 < time.perf_counter() - started < 2.0
+
+    # A thread that may be writing is waited for until the timeout, grace or not.
+    worker = pool.run(working, "worker").start()
+    assert worker.writing_nothing() is None
+    started = time.perf_counter()
+    assert not pool.join_all(600, grace_ms=100)
+    assert time.perf_counter() - started >= 0.55
+
+    release.set()
+    assert pool.join_all(WAIT_MS)
+    assert loader.writing_nothing() is None
+    qtbot.waitUntil(lambda: not pool.workers, timeout=WAIT_MS)

@@ -147,3 +147,29 @@ def test_fused_calibration_samples_large_gallery(monkeypatch, tmp_path):
     method.prepare(Gallery(photos, lambda photo: open_photo(photo.path)), progress)
     assert set(totals) == {5}
     assert method.calibration.match_scores == 5
+
+
+def test_new_model_reuses_keypoint_features(monkeypatch, tmp_path):
+    from tests.helpers import save_fluke
+    from whalecat.imaging.io import open_photo
+    from whalecat.matching import keypoints, methods
+    from whalecat.matching.base import Gallery
+
+    photos = [
+        GalleryPhoto(f"{whale}-{sighting}", f"w_{whale}",
+                     save_fluke(tmp_path / f"{whale}_{sighting}.jpg", whale, sighting))
+        for whale in range(3)
+        for sighting in range(2)
+    ]
+    gallery = Gallery(photos, lambda photo: open_photo(photo.path))
+    first = methods.create_method("default")
+    first.prepare(gallery)
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("keypoints were extracted again")
+
+    monkeypatch.setattr(keypoints, "extract_features", no_extraction)
+    second = methods.create_method("default", keypoints=first.keypoints)
+    second.prepare(gallery)  # the embedding and the calibration are made again
+    assert second.keypoints is first.keypoints
+    assert second.calibration.match_scores == first.calibration.match_scores

@@ -1,6 +1,7 @@
 """Retraining from a catalogue: versions, activation, cancel and errors, on real Keras models."""
 
 import json
+import shutil
 
 import pytest
 
@@ -8,7 +9,13 @@ from tests.helpers import save_labelled_flukes
 from whalecat.catalogue import Catalogue
 from whalecat.identification import Identifier
 from whalecat.importing import import_paths
-from whalecat.matching.versions import BUNDLED_VERSION, active_version, list_versions, set_active_version
+from whalecat.matching.versions import (
+    BUNDLED_VERSION,
+    active_version,
+    bundled_model_dir,
+    list_versions,
+    set_active_version,
+)
 from whalecat.progress import CancelToken, Cancelled, Progress
 from whalecat.training import TrainingError, train_catalogue_model
 
@@ -105,4 +112,22 @@ def test_missing_photo_file_named(tmp_path):
     victim.unlink()
     with pytest.raises(TrainingError, match="missing"):
         train_catalogue_model(catalogue, kind="seed", epochs=1)
+    catalogue.close()
+
+
+def test_reembedding_keeps_keypoint_features(tmp_path):
+    catalogue = _catalogue(tmp_path, whales=3, photos_per_whale=2)
+    identifier = Identifier(catalogue, device="cpu")
+    identifier.identify_photo(1, record=False)
+    features = identifier.method.keypoints
+    # A copy of the bundled embedding, saved as a trained version, is a new model to switch to.
+    version = catalogue.models_dir / "embedding-copy"
+    version.mkdir(parents=True)
+    shutil.copy(bundled_model_dir() / "embedding.keras", version / "model.keras")
+    (version / "model.json").write_text(json.dumps({"kind": "embedding"}))
+    set_active_version(catalogue, "embedding-copy")
+
+    assert identifier.reembed() == "embedding-copy"
+    assert identifier.model_version == "embedding-copy"
+    assert identifier.method.keypoints is features
     catalogue.close()

@@ -103,11 +103,13 @@ class Identifier:
         model_path = active_model_path(self.catalogue)
         if model_path is not None and saved_kind(model_path) == "seed":
             return SavedSeedMethod(model_path, device=self.device)
+        current = self._method
         return create_method(
             self.method_name,
             cache_dir=self.catalogue.cache_dir,
             device=self.device,
             model_path=model_path,
+            keypoints=getattr(current, "keypoints", None),
         )
 
     def needs_reembedding(self) -> bool:

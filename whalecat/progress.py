@@ -7,9 +7,10 @@ signals; the command line prints it; tests use the default, which does nothing.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 
 class Cancelled(Exception):
@@ -65,3 +66,33 @@ class Progress:
     @property
     def cancelled(self) -> bool:
         return self.token.cancelled
+
+
+# Threads in a step that cannot be cancelled but writes nothing, such as importing TensorFlow:
+# {thread ident: what it is doing}. A window that closes need not wait for them.
+_writing_nothing: dict[int, str] = {}
+_writing_nothing_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def writes_nothing(activity: str) -> Iterator[None]:
+    """Mark the calling thread as busy with `activity`, which cannot be cancelled and writes
+    nothing, so a process that ends meanwhile loses no work."""
+    ident = threading.get_ident()
+    with _writing_nothing_lock:
+        outer = _writing_nothing.get(ident)
+        _writing_nothing[ident] = activity
+    try:
+        yield
+    finally:
+        with _writing_nothing_lock:
+            if outer is None:
+                _writing_nothing.pop(ident, None)
+            else:
+                _writing_nothing[ident] = outer
+
+
+def writing_nothing(ident: int | None) -> str | None:
+    """Return what thread `ident` is doing inside `writes_nothing`, or None."""
+    with _writing_nothing_lock:
+        return _writing_nothing.get(ident) if ident is not None else None

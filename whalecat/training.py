@@ -123,6 +123,7 @@ def train_catalogue_model(
     check_trainable(gallery)
     training, held_out = split_held_out(gallery)
     device_name = select_device(device)
+    progress.check()  # a cancel that came while TensorFlow loaded; nothing is written yet
 
     version = f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     staging = catalogue.models_dir / f".{version}.part"

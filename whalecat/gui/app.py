@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 from whalecat.catalogue import default_catalogue_path
 from whalecat.gui.main_window import MainWindow
 from whalecat.gui.settings import APPLICATION, DEVICES, ORGANISATION, Settings
+from whalecat.gui.worker import running_threads
 
 log = logging.getLogger(__name__)
 
@@ -37,4 +39,21 @@ def run_gui(catalogue_path: Path | None, device: str) -> int:
     log.info("Window started on %s with device %s", folder, settings.device)
     code = app.exec()
     log.info("Window closed with exit code %d", code)
-    return code
+    return end_process(code)
+
+
+def end_process(code: int) -> int:
+    """Return `code`, or end the process now when a worker thread is still running.
+
+    The window stops waiting for a thread that writes nothing, such as one loading TensorFlow,
+    which cannot be interrupted. Returning would let Python destroy its QThread while it
+    runs, which Qt reports and may abort on, so the process ends here after flushing the log.
+    """
+    threads = running_threads()
+    if not threads:
+        return code
+    log.info("Exiting without waiting for %s", ", ".join(thread.objectName() for thread in threads))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -44,6 +44,9 @@ IdentifierFactory = Callable[[Catalogue, str], Identifier]
 # after the current file and training after the current batch; loading TensorFlow cannot be
 # interrupted and may take this long.
 SHUTDOWN_TIMEOUT_MS = 60_000
+# Closing the window waits only this long for threads in a step that writes nothing, such as
+# loading TensorFlow; the process then exits without them (see `whalecat.gui.app`).
+CLOSE_GRACE_MS = 1_000
 
 
 def default_identifier(catalogue: Catalogue, device: str) -> Identifier:
@@ -131,10 +134,13 @@ class MainWindow(QMainWindow):
         log.info("Opened catalogue %s in the window", catalogue.folder)
         return True
 
-    def close_catalogue(self) -> None:
-        """Stop all work on the current catalogue, dropping late results, and close it."""
+    def close_catalogue(self, grace_ms: int | None = None) -> None:
+        """Stop all work on the current catalogue, dropping late results, and close it.
+
+        With `grace_ms`, stop waiting after that long for threads that write nothing.
+        """
         self.pool.abandon_all()
-        self.pool.join_all(SHUTDOWN_TIMEOUT_MS)
+        self.pool.join_all(SHUTDOWN_TIMEOUT_MS, grace_ms)
         for panel in self._panels():
             panel.set_catalogue(None)
         if self.models_dialog is not None:
@@ -196,6 +202,7 @@ class MainWindow(QMainWindow):
         log.info("Active model of %s changed to %s", self.catalogue.folder if self.catalogue else "?", version)
         if self.models_dialog is not None:
             self.models_dialog.refresh()
+        self.training_panel.show_active_version(version)
         self.reembed_status.start(self.identifier())
 
     def show_error(self, problem: str, advice: str) -> None:
@@ -391,5 +398,5 @@ class MainWindow(QMainWindow):
         self.settings.geometry = self.saveGeometry()
         self.settings.splitter_state = self.splitter.saveState()
         self.settings.sync()
-        self.close_catalogue()
+        self.close_catalogue(CLOSE_GRACE_MS)
         super().closeEvent(event)

@@ -30,7 +30,13 @@ from PySide6.QtWidgets import (
 from whalecat.catalogue import Catalogue
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.identification import Identifier
-from whalecat.matching.versions import BUNDLED_VERSION, active_version, set_active_version, version_records
+from whalecat.matching.versions import (
+    BUNDLED_VERSION,
+    active_version,
+    bundled_figures,
+    set_active_version,
+    version_records,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +134,16 @@ class ModelsDialog(QDialog):
 
 
 def _bundled_row(active: bool) -> tuple[list[str], str]:
-    cells = ["✓" if active else "", BUNDLED_VERSION, "embedding", "shipped with whalecat", "", "", "", "", ""]
-    return cells, "The embedding model shipped with whalecat"
+    figures = bundled_figures()
+    cells = [
+        "✓" if active else "", BUNDLED_VERSION, "embedding", "shipped with whalecat", "", "",
+        *(f"{figures[key]:.3f}" if key in figures else "" for key in ("map5", "top1", "top5")),
+    ]
+    tooltip = (
+        "The embedding model shipped with whalecat. Its figures come from `whalecat evaluate` on "
+        "right whales it was not trained on (docs/evaluation.md), not from this catalogue."
+    )
+    return cells, tooltip
 
 
 def _version_row(record: dict) -> tuple[list[str], str]:
@@ -148,6 +162,9 @@ def _version_row(record: dict) -> tuple[list[str], str]:
     previous = evaluation.get("active_metrics", {}).get("map5")
     compared = f" (the then active {evaluation.get('active_model', '?')}: MAP@5 {previous:.3f})" if previous is not None else ""
     tooltip = f"{'Adopted' if record.get('activated') else 'Kept back'}: {record.get('activation_reason', '')}{compared}"
+    chosen = record.get("made_active_at") or []
+    if chosen and not record.get("activated"):
+        tooltip += f". Made active on request at {chosen[-1]}"
     return cells, tooltip
 
 

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 log = logging.getLogger(__name__)
 
-MARGIN_LEFT = 48  # pixels, room for the y-axis labels
+MARGIN_LEFT = 48  # pixels, the minimum room for the y-axis labels; wider labels get more
 MARGIN_RIGHT = 12
 MARGIN_TOP = 22  # room for the title and the legend
 MARGIN_BOTTOM = 22  # room for the x-axis labels
@@ -59,6 +59,11 @@ class LinePlot(QWidget):
     def values(self, key: str) -> list[float]:
         return list(self.series[key].values)
 
+    def margin_left(self, values) -> int:
+        """Return the pixels left of the plot area: enough for the widest y-axis label."""
+        metrics = self.fontMetrics()
+        return max([MARGIN_LEFT] + [metrics.horizontalAdvance(_label(v)) + 8 for v in values])
+
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -67,26 +72,29 @@ class LinePlot(QWidget):
         painter.setPen(text_pen)
         painter.drawText(QRectF(MARGIN_LEFT, 2, self.width(), MARGIN_TOP - 4), Qt.AlignmentFlag.AlignLeft, self.title)
 
+        shown = [s for s in self.series.values() if any(math.isfinite(v) for v in s.values)]
+        low, high = _y_range([v for s in shown for v in s.values if math.isfinite(v)] or [0.0])
+        labels = {high: Qt.AlignmentFlag.AlignTop, low: Qt.AlignmentFlag.AlignBottom}
+        margin_left = self.margin_left(labels)
         area = QRectF(
-            MARGIN_LEFT,
+            margin_left,
             MARGIN_TOP,
-            max(self.width() - MARGIN_LEFT - MARGIN_RIGHT, 1),
+            max(self.width() - margin_left - MARGIN_RIGHT, 1),
             max(self.height() - MARGIN_TOP - MARGIN_BOTTOM, 1),
         )
         painter.setPen(QPen(self.palette().mid().color()))
         painter.drawRect(area)
-        shown = [s for s in self.series.values() if any(math.isfinite(v) for v in s.values)]
         if not shown:
             painter.setPen(text_pen)
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "no epochs yet")
             return
 
-        low, high = _y_range([v for s in shown for v in s.values if math.isfinite(v)])
         x_max = max(self.x_max, max(len(s.values) for s in shown))
         painter.setPen(text_pen)
-        for value, flag in ((high, Qt.AlignmentFlag.AlignTop), (low, Qt.AlignmentFlag.AlignBottom)):
-            label_box = QRectF(0, area.top() if flag == Qt.AlignmentFlag.AlignTop else area.bottom() - 16, MARGIN_LEFT - 4, 16)
-            painter.drawText(label_box, flag | Qt.AlignmentFlag.AlignRight, f"{value:.3g}")
+        for value, flag in labels.items():
+            top = area.top() if flag == Qt.AlignmentFlag.AlignTop else area.bottom() - 16
+            label_box = QRectF(0, top, margin_left - 4, 16)
+            painter.drawText(label_box, flag | Qt.AlignmentFlag.AlignRight, _label(value))
         below = QRectF(area.left(), area.bottom() + 2, area.width(), MARGIN_BOTTOM - 2)
         painter.drawText(below, Qt.AlignmentFlag.AlignLeft, "epoch 1")
         painter.drawText(below, Qt.AlignmentFlag.AlignRight, f"{x_max}")
@@ -113,12 +121,19 @@ class LinePlot(QWidget):
 
 
 def _y_range(values: list[float]) -> tuple[float, float]:
+    """Return the y axis' (low, high): the values with a margin, never below zero when none is,
+    because losses and accuracies cannot be negative."""
     low, high = min(values), max(values)
     if high - low < 1e-9:  # a flat curve still gets a visible band around it
         pad = max(abs(high) * 0.1, 1e-3)
-        return low - pad, high + pad
-    pad = (high - low) * 0.05
-    return low - pad, high + pad
+    else:
+        pad = (high - low) * 0.05
+    bottom = low - pad if low < 0 else max(low - pad, 0.0)
+    return bottom, high + pad
+
+
+def _label(value: float) -> str:
+    return f"{value:.3g}"
 
 
 def _to_screen(epoch: int, value: float, x_max: int, low: float, high: float, area: QRectF) -> QPointF:

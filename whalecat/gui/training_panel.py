@@ -1,14 +1,14 @@
 """Retraining in a worker: the Retrain dialog, and a panel with progress, curves and the outcome.
 
-Training runs `whalecat.training.train_catalogue_model` on a worker thread, so identification
-and browsing go on meanwhile. Keras reports each batch through the worker's progress signal and
-each epoch's metrics through a relay object that lives on the GUI thread: Qt queues a signal
-emitted on another thread to the receiver's thread, so only plain floats cross.
+Training runs in a child process (`whalecat.training_process`), which a worker thread starts
+and listens to, so identification and browsing go on meanwhile. The worker passes each batch on
+through its progress signal and each epoch's metrics through a relay object that lives on the
+GUI thread: Qt queues a signal emitted on another thread to the receiver's thread, so only
+plain floats cross.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 from typing import Callable
 
@@ -33,7 +33,8 @@ from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.matching.versions import active_version, set_active_version
 from whalecat.progress import Progress
 from whalecat.identification import build_gallery
-from whalecat.training import DEFAULT_EPOCHS, TrainingError, TrainingResult, check_trainable, train_catalogue_model
+from whalecat.training import DEFAULT_EPOCHS, TrainingResult, check_trainable
+from whalecat.training_process import train_in_child
 
 log = logging.getLogger(__name__)
 
@@ -50,27 +51,14 @@ class _RunRelay(QObject):
     epoch_ended = Signal(int, int, object)  # epoch, epochs, {metric name: float}
 
 
-def run_training(catalogue: Catalogue, kind: str, epochs: int, device: str, relay: _RunRelay, progress: Progress) -> TrainingResult:
-    """Train in a worker, turning an out-of-memory error into a TrainingError with advice."""
-    from whalecat.matching.device import select_device
-
-    # Checked before importing TensorFlow, which takes seconds, so that a catalogue too small
-    # to train on is reported at once. train_catalogue_model checks again.
+def run_training(catalogue: Catalogue, kind: str, epochs: int, device: str, relay: _RunRelay,
+                 progress: Progress, activate: str = "if-better") -> TrainingResult:
+    """Train in a child process (see whalecat.training_process) and relay its reports."""
+    # Checked here, before the child loads TensorFlow, which takes seconds, so that a
+    # catalogue too small to train on is reported at once. The child checks again.
     check_trainable(build_gallery(catalogue))
-    relay.device_chosen.emit(select_device(device))
-    # TensorFlow and Keras leave a large heap of long-lived objects. A full garbage collection
-    # scans them all while every thread waits, which stalled the event loop for up to 0.2 s in
-    # benchmarks/bench_gui_training.py, so they are moved out of the collector's reach.
-    gc.freeze()
     tracked = Progress(progress.callback, progress.token, relay.epoch_ended.emit)
-    try:
-        return train_catalogue_model(catalogue, kind=kind, epochs=epochs, device=device, progress=tracked)
-    except Exception as exc:
-        # TensorFlow raises ResourceExhaustedError when a device runs out of memory. Checking
-        # the type name avoids importing TensorFlow here only to name the class.
-        if isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError":
-            raise TrainingError(f"out of memory while training the {kind} model ({exc})") from exc
-        raise
+    return train_in_child(catalogue, kind, epochs, device, tracked, activate, relay.device_chosen.emit)
 
 
 def advice_for(message: str) -> str:
@@ -89,16 +77,20 @@ def advice_for(message: str) -> str:
 class RetrainDialog(QDialog):
     """Chooses the model kind and the number of epochs for one training run."""
 
-    def __init__(self, device: str, parent: QWidget | None = None):
+    def __init__(self, device: str, epochs: dict[str, int] | None = None, kind: str = "embedding",
+                 parent: QWidget | None = None):
+        """`epochs` maps each kind to its last chosen number; other kinds start at the default."""
         super().__init__(parent)
         self.setWindowTitle("Retrain")
+        self._epochs = dict(DEFAULT_EPOCHS) | (epochs or {})
         self.kind_box = QComboBox()
-        for kind, label in KINDS.items():
-            self.kind_box.addItem(label, kind)
+        for name, label in KINDS.items():
+            self.kind_box.addItem(label, name)
         self.epochs_box = QSpinBox()
         self.epochs_box.setRange(1, MAX_EPOCHS)
-        self.epochs_box.setValue(DEFAULT_EPOCHS["embedding"])
-        self.kind_box.currentIndexChanged.connect(lambda _index: self.epochs_box.setValue(DEFAULT_EPOCHS[self.kind()]))
+        self.kind_box.setCurrentIndex(list(KINDS).index(kind))
+        self.epochs_box.setValue(self._epochs[self.kind()])
+        self.kind_box.currentIndexChanged.connect(lambda _index: self.epochs_box.setValue(self._epochs[self.kind()]))
         explanation = QLabel(
             "Trains on the confirmed photos. One photo of each whale with two or more is held back to "
             "compare the new model with the active one; the new model is adopted when it scores at least "
@@ -140,6 +132,8 @@ class TrainingPanel(QWidget):
         self.result: TrainingResult | None = None
         self.dialog: RetrainDialog | None = None
         self.epochs = 0
+        self.chosen_epochs: dict[str, int] = {}  # the Retrain dialog's last choice per kind
+        self.chosen_kind = "embedding"
         self.previous_version = ""  # the active version when the current or last run started
         self._clock = QElapsedTimer()
         self._training_start: tuple[int, int] | None = None  # (elapsed ms, batches done) at the first batch
@@ -150,6 +144,7 @@ class TrainingPanel(QWidget):
 
         self.status_label = QLabel("Catalogue → Retrain… trains a new model from the confirmed photos.")
         self.status_label.setWordWrap(True)
+        self.active_label = QLabel()
         self.device_label = QLabel()
         self.epoch_label = QLabel()
         self.time_label = QLabel()
@@ -185,6 +180,7 @@ class TrainingPanel(QWidget):
         outcome_row.addWidget(self.use_anyway_button, alignment=Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status_label)
+        layout.addWidget(self.active_label)
         layout.addWidget(self.device_label)
         layout.addWidget(self.epoch_label)
         layout.addLayout(progress_row)
@@ -205,6 +201,7 @@ class TrainingPanel(QWidget):
         self.outcome_label.clear()
         self.use_anyway_button.hide()
         self._reset_progress()
+        self.show_active_version(active_version(catalogue) if catalogue is not None else "")
         self.running_changed.emit(False)
 
     @property
@@ -215,14 +212,22 @@ class TrainingPanel(QWidget):
         """Open the Retrain dialog without blocking; accepting it starts the training."""
         if self._start_blocked():
             return None
-        dialog = RetrainDialog(self._device_for(), self)
-        dialog.accepted.connect(lambda: self.start(dialog.kind(), dialog.epochs()))
+        dialog = RetrainDialog(self._device_for(), self.chosen_epochs, self.chosen_kind, self)
+        dialog.accepted.connect(lambda: self._start_chosen(dialog.kind(), dialog.epochs()))
         self.dialog = dialog
         dialog.open()
         return dialog
 
-    def start(self, kind: str = "embedding", epochs: int | None = None) -> Worker | None:
-        """Start training a `kind` model in a worker and return it, or None when it cannot start."""
+    def _start_chosen(self, kind: str, epochs: int) -> None:
+        self.chosen_kind = kind
+        self.chosen_epochs[kind] = epochs
+        self.start(kind, epochs)
+
+    def start(self, kind: str = "embedding", epochs: int | None = None, activate: str = "if-better") -> Worker | None:
+        """Start training a `kind` model in a worker and return it, or None when it cannot start.
+
+        `activate` is the rule of `whalecat train --activate`.
+        """
         if self._start_blocked():
             return None
         catalogue = self.catalogue
@@ -230,7 +235,7 @@ class TrainingPanel(QWidget):
         device = self._device_for()
         relay = _RunRelay(self)
         worker = self._pool.run(
-            lambda progress: run_training(catalogue, kind, epochs, device, relay, progress),
+            lambda progress: run_training(catalogue, kind, epochs, device, relay, progress, activate),
             f"training of a {kind} model",
         )
         worker.progress.connect(lambda done, total, message: self._if_current(worker, self.show_progress, done, total, message))
@@ -269,9 +274,14 @@ class TrainingPanel(QWidget):
             self.error.emit(f"Cannot make {result.version} active: {exc}", "Open Catalogue → Models… to choose another version.")
             return
         log.info("Model %s made active on request, after it was kept back", result.version)
-        self.use_anyway_button.hide()
-        self.outcome_label.setText(self.outcome_label.text() + f"<p><b>{result.version} is now active</b>, on your request.</p>")
+        self.show_active_version(result.version)
         self.active_model_changed.emit(result.version)
+
+    def show_active_version(self, version: str) -> None:
+        """Show which model is active now, however it became so (training, Use It Anyway, Models)."""
+        self.active_label.setText(f"Active model: {version}" if version else "")
+        result = self.result
+        self.use_anyway_button.setVisible(result is not None and not result.activated and version != result.version)
 
     def _start_blocked(self) -> bool:
         """Emit `error` and return True when no catalogue is open or a training is running."""
@@ -343,7 +353,7 @@ class TrainingPanel(QWidget):
         self.show_device(result.device)
         self.status_label.setText(f"Training finished in {result.seconds:.0f} s.")
         self.outcome_label.setText(describe_outcome(result, self.previous_version))
-        self.use_anyway_button.setVisible(not result.activated)
+        self.show_active_version(result.version if result.activated else self.previous_version)
         if result.activated:
             self.active_model_changed.emit(result.version)
 
@@ -384,9 +394,9 @@ class TrainingPanel(QWidget):
 def describe_outcome(result: TrainingResult, previous_version: str) -> str:
     """Return rich text: adopted or kept back, why, and the figures of the new and the previous model."""
     if result.activated:
-        verdict = f"<b>Adopted:</b> {result.version} is now the active model."
+        verdict = f"<b>Adopted:</b> {result.version} became the active model."
     else:
-        verdict = f"<b>Kept back:</b> {result.version} is saved, but the previous model stays active."
+        verdict = f"<b>Kept back:</b> {result.version} is saved, and the previous model stayed active."
     rows = "".join(
         f"<tr><td>{label}</td><td align='right'>{_figure(result.metrics, key)}</td>"
         f"<td align='right'>{_figure(result.baseline, key)}</td></tr>"

@@ -16,16 +16,18 @@ below 6.12; the thread also sends its result inside a tuple, which that bug does
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QElapsedTimer, QObject, QThread, Signal, Slot
 
-from whalecat.progress import Cancelled, CancelToken, Progress
+from whalecat.progress import Cancelled, CancelToken, Progress, writing_nothing
 
 log = logging.getLogger(__name__)
 
 CoreFunction = Callable[[Progress], Any]
+JOIN_POLL_MS = 20
 
 # Threads started and not yet joined by their worker, so tests and shutdown can find stragglers.
 _started_threads: set[QThread] = set()
@@ -48,9 +50,11 @@ class _Thread(QThread):
         super().__init__()
         self._fn = fn
         self._token = token
+        self.ident: int | None = None  # the Python thread id, once running
         self.setObjectName(name)
 
     def run(self) -> None:
+        self.ident = threading.get_ident()
         progress = Progress(self.relay_progress.emit, self._token)
         try:
             result = self._fn(progress)
@@ -115,6 +119,10 @@ class Worker(QObject):
     def is_running(self) -> bool:
         return self._thread.isRunning()
 
+    def writing_nothing(self) -> str | None:
+        """Return the step the thread is in when it cannot be cancelled but writes nothing."""
+        return writing_nothing(self._thread.ident) if self._thread.isRunning() else None
+
     @property
     def ended(self) -> bool:
         """Whether the outcome signal has been emitted."""
@@ -178,14 +186,29 @@ class WorkerPool(QObject):
         for worker in self._workers:
             worker.abandon()
 
-    def join_all(self, timeout_ms: int) -> bool:
-        """Wait for every thread to stop; return False if one is still running at the deadline."""
-        stopped = True
-        for worker in list(self._workers):
-            if not worker.wait(timeout_ms):
-                log.error("%s did not stop within %d ms", worker.name, timeout_ms)
-                stopped = False
-        return stopped
+    def join_all(self, timeout_ms: int, grace_ms: int | None = None) -> bool:
+        """Wait for every thread to stop; return False if one is still running when waiting ends.
+
+        Waiting ends at `timeout_ms`, or after `grace_ms` when every thread still running is
+        in a step that writes nothing (such as loading TensorFlow), so a process that exits
+        then loses no work.
+        """
+        clock = QElapsedTimer()
+        clock.start()
+        while True:
+            running = [worker for worker in self._workers if worker.is_running()]
+            if not running:
+                return True
+            if clock.elapsed() >= timeout_ms:
+                for worker in running:
+                    log.error("%s did not stop within %d ms", worker.name, timeout_ms)
+                return False
+            steps = [worker.writing_nothing() for worker in running]
+            if grace_ms is not None and clock.elapsed() >= grace_ms and all(steps):
+                for worker, step in zip(running, steps):
+                    log.warning("Not waiting for %s, which is %s and writes nothing", worker.name, step)
+                return False
+            running[0].wait(JOIN_POLL_MS)
 
     def _forget(self, worker: Worker) -> None:
         if worker in self._workers:

@@ -11,6 +11,8 @@ import logging
 import os
 from types import ModuleType
 
+from whalecat.progress import writes_nothing
+
 log = logging.getLogger(__name__)
 
 DEVICE_CHOICES = ("auto", "cpu", "gpu")
@@ -25,12 +27,14 @@ class DeviceError(RuntimeError):
 def tensorflow() -> ModuleType:
     """Import and return TensorFlow, quieting its C++ start-up log unless the user set a level."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # oneDNN trains the seed CNN about four times faster on CPU. With TensorFlow 2.21 it
-    # corrupted the heap on odd batches of the embedding network, which `train_embedding`
-    # now avoids, and once more at the exit of a full test run, cause not found. So it stays
-    # off unless the environment sets TF_ENABLE_ONEDNN_OPTS=1: a crash must not cost work.
+    # oneDNN trained the seed CNN four times faster on CPU. With TensorFlow 2.21 it corrupted
+    # the heap on odd batches of the embedding network, which `train_embedding` now avoids,
+    # and once at the exit of a full test run, cause not found. So it stays off here, where a
+    # crash could cost work, and `whalecat train`, a process of its own, turns it on.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    import tensorflow as tf
+    # Loading takes seconds and cannot be interrupted, so a closing window need not wait for it.
+    with writes_nothing("loading TensorFlow"):
+        import tensorflow as tf
 
     return tf
 
@@ -38,7 +42,8 @@ def tensorflow() -> ModuleType:
 def keras() -> ModuleType:
     """Import and return Keras 3 (after TensorFlow, which it uses as its backend here)."""
     tensorflow()
-    import keras as keras_module
+    with writes_nothing("loading Keras"):
+        import keras as keras_module
 
     return keras_module
 

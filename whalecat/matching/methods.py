@@ -127,22 +127,26 @@ def create_method(
     cache_dir: Path | str | None = None,
     device: str = "auto",
     model_path: Path | str | None = None,
+    keypoints: KeypointMethod | None = None,
 ) -> Method:
     """Create a matching method by name; `model_path` overrides the bundled embedding model.
 
     `cache_dir` (a catalogue's `cache/` folder) keeps per-photo embedding vectors and
-    keypoint features between runs. Raises ValueError for an unknown name.
+    keypoint features between runs. `default` shares `keypoints` when given: keypoint
+    features do not depend on the model, so a method made for a new model reuses them.
+    Raises ValueError for an unknown name.
     """
     vectors = Path(cache_dir) / "vectors" if cache_dir else None
-    keypoints = Path(cache_dir) / "keypoints" if cache_dir else None
+    keypoints_dir = Path(cache_dir) / "keypoints" if cache_dir else None
     if name == "seed":
         return SeedMethod(device=device)
     if name == "keypoints":
-        return KeypointMethod(keypoints)
+        return KeypointMethod(keypoints_dir)
     if name == "embedding":
         return EmbeddingMethod(model_path, cache_dir=vectors, device=device)
     if name == "default":
         return FusedMethod(
-            EmbeddingMethod(model_path, cache_dir=vectors, device=device), KeypointMethod(keypoints)
+            EmbeddingMethod(model_path, cache_dir=vectors, device=device),
+            keypoints or KeypointMethod(keypoints_dir),
         )
     raise ValueError(f"unknown matching method {name!r}; choose one of {', '.join(METHOD_NAMES)}")

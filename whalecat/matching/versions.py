@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from datetime import datetime
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -50,10 +51,27 @@ def set_active_version(catalogue, version: str) -> None:
     if version != BUNDLED_VERSION and not (catalogue.models_dir / version / "model.keras").is_file():
         raise ValueError(f"model version {version!r} not found in {catalogue.models_dir}")
     marker = catalogue.models_dir / ACTIVE_FILE
-    temporary = marker.with_name(ACTIVE_FILE + ".part")
-    temporary.write_text(json.dumps({"version": version}), encoding="utf-8")
-    os.replace(temporary, marker)
+    _write_json(marker, {"version": version})
+    if version != BUNDLED_VERSION:
+        _note_made_active(catalogue.models_dir / version / "model.json")
     log.info("Active model of %s is now %s", catalogue.folder, version)
+
+
+def _note_made_active(sidecar: Path) -> None:
+    """Append the time to the sidecar's `made_active_at` list, which records that the user
+    chose a kept-back version anyway. The sidecar is only a record, so a failure is logged."""
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        record.setdefault("made_active_at", []).append(datetime.now().isoformat(timespec="seconds"))
+        _write_json(sidecar, record)
+    except (OSError, ValueError, AttributeError) as exc:
+        log.warning("Could not record the activation in %s: %s", sidecar, exc)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    temporary = path.with_name(path.name + ".part")
+    temporary.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def version_records(catalogue) -> list[dict]:
@@ -88,23 +106,26 @@ def list_versions(catalogue) -> list[str]:
         figures = ", ".join(
             f"{name} {metrics[name]:.3f}" for name in ("map5", "top1", "top5") if name in metrics
         )
+        chosen = "; kept back, made active on request" if record.get("made_active_at") and not record.get("activated") else ""
         lines.append(
             f"{'*' if record['active'] else ' '} {record['version']:<28} {record.get('kind', '?'):<9} "
-            f"{record.get('epochs', '?')} epochs on {record.get('device', '?')}; {figures or 'no figures'}"
+            f"{record.get('epochs', '?')} epochs on {record.get('device', '?')}; {figures or 'no figures'}{chosen}"
         )
     return lines
 
 
-def _bundled_figures() -> str:
-    """Return the bundled model's held-out evaluation figures from its sidecar, as text."""
+def bundled_figures() -> dict[str, float]:
+    """Return the bundled model's MAP@5, top-1 and top-5 from `whalecat evaluate` on the
+    right whales it was not trained on, as its sidecar records them ({} when unreadable)."""
     sidecar = bundled_model_dir() / "embedding.json"
     try:
         figures = json.loads(sidecar.read_text(encoding="utf-8")).get("held_out_evaluation", {})
     except (OSError, ValueError):
-        return ""
-    parts = [
-        f"{name} {figures[name]:.3f}"
-        for name in ("map5", "top1", "top5")
-        if isinstance(figures.get(name), float)
-    ]
+        return {}
+    return {name: figures[name] for name in ("map5", "top1", "top5") if isinstance(figures.get(name), float)}
+
+
+def _bundled_figures() -> str:
+    figures = bundled_figures()
+    parts = [f"{name} {value:.3f}" for name, value in figures.items()]
     return ", ".join(parts) + (" on held-out right whales" if parts else "")
