@@ -341,3 +341,30 @@ def test_keypoint_pairs_follow_crop():
     assert query.origin == (100, 100)  # query points are already relative to the cut query image
     assert shown_pairs(candidate, photo) == [((5.0, 6.0), (5.0, 6.0))]
     assert shown_pairs(Candidate("w_0000002", 0.1, None, {}), photo) == []
+
+
+def test_switching_photo_keeps_preparation(qtbot, window, tmp_path):
+    add_flukes(window, tmp_path, whales=4, photos_per_whale=2)
+    panel = window.identify_panel
+    window.set_device("cpu")  # the device the test identifier uses, so the window keeps it
+    identifier = window.identifier()
+    assert window.identifier() is identifier
+    prepared = []
+    prepare = identifier.method.prepare
+    identifier.method.prepare = lambda gallery, progress: (prepared.append(len(gallery.photos)), prepare(gallery, progress))
+
+    panel.set_photo(1)
+    first = panel.identify_current()
+    panel.set_photo(2)  # while the first run still prepares the method
+    assert panel.worker is None
+    assert not first.token.cancelled
+    second = panel.identify_current()
+    with qtbot.waitSignal(second.done, timeout=TRAIN_WAIT_MS):
+        pass
+    qtbot.waitUntil(lambda: first.ended, timeout=WAIT_MS)
+
+    # The method was prepared once, by the first run; only the second run's result is shown.
+    assert prepared == [8]
+    assert panel.result is not None
+    assert panel.result.photo_id == 2
+    assert len(panel.result.candidates) == 5

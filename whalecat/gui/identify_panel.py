@@ -2,8 +2,10 @@
 
 Identification runs in a worker because the matching method loads TensorFlow and its model on
 first use. One `Identifier` serves the whole window, and it must not run on two threads at
-once, so each run takes `_identifier_lock`. A run for a photo the user has left is abandoned
-and its result dropped.
+once, so each run takes `_identifier_lock`. A run for a photo the user has left goes on in the
+background with its result dropped, because its first part prepares the method for the whole
+catalogue (loading the model, embedding the photos, calibrating new_whale), which the next run
+would otherwise start again.
 """
 
 from __future__ import annotations
@@ -195,10 +197,10 @@ class IdentifyPanel(QWidget):
         self.set_photo(None)
 
     def set_photo(self, photo_id: int | None) -> None:
-        """Make `photo_id` the query and abandon a running identification of another photo."""
+        """Make `photo_id` the query; a running identification of another photo is no longer shown."""
         if photo_id == self.photo_id and photo_id is not None:
             return
-        self._abandon_running()
+        self._leave_running()
         self.photo_id = photo_id
         self.result = None
         self.candidates.clear()
@@ -211,13 +213,16 @@ class IdentifyPanel(QWidget):
         identifier = self._identifier_for()
         if self.photo_id is None or identifier is None:
             return None
-        self._abandon_running()
+        if self.worker is not None:
+            return self.worker  # already identifying this photo
         photo_id = self.photo_id
         lock = self._identifier_lock
         worker = self._pool.run(lambda progress: identify(identifier, lock, photo_id, progress), f"identification of photo {photo_id}")
-        worker.progress.connect(self._on_progress)
-        worker.finished.connect(self._on_identified)
-        worker.failed.connect(lambda message: self._on_failed(photo_id, message))
+        worker.progress.connect(lambda done, total, message: self._on_progress(worker, done, total, message))
+        # A run the user has left (another photo, or a new crop of this one) is no longer
+        # self.worker, and its outcome is dropped.
+        worker.finished.connect(lambda result: self._if_current(worker, self._on_identified, result))
+        worker.failed.connect(lambda message: self._if_current(worker, self._on_failed, photo_id, message))
         worker.done.connect(lambda: self._on_worker_done(worker))
         self.worker = worker
         self.busy.setRange(0, 0)
@@ -270,16 +275,20 @@ class IdentifyPanel(QWidget):
         if self.photo_id is not None:
             self.heading.setText(self._photo_heading(self.photo_id))
 
-    def _on_progress(self, done: int, total: int, message: str) -> None:
+    def _on_progress(self, worker: Worker, done: int, total: int, message: str) -> None:
+        if worker is not self.worker:
+            return  # a run for a photo the user has left
         if total > 0:
             self.busy.setRange(0, total)
             self.busy.setValue(done)
         if message:
             self.busy_label.setText(message)
 
+    def _if_current(self, worker: Worker, slot: Callable, *args) -> None:
+        if worker is self.worker:
+            slot(*args)
+
     def _on_identified(self, result: IdentifyResult) -> None:
-        if result.photo_id != self.photo_id:
-            return  # the user moved on to another photo
         self.result = result
         self.candidates.clear()
         for rank, candidate in enumerate(result.candidates, start=1):
@@ -296,11 +305,10 @@ class IdentifyPanel(QWidget):
         self.heading.setText(self._photo_heading(result.photo_id))
 
     def _on_failed(self, photo_id: int, message: str) -> None:
-        if photo_id == self.photo_id:
-            self.error.emit(
-                f"Identification of photo {photo_id} failed: {message}",
-                "Check the device setting (Settings → Device) and that the photo file is readable, then identify again.",
-            )
+        self.error.emit(
+            f"Identification of photo {photo_id} failed: {message}",
+            "Check the device setting (Settings → Device) and that the photo file is readable, then identify again.",
+        )
 
     def _on_worker_done(self, worker: Worker) -> None:
         if worker is self.worker:
@@ -321,9 +329,9 @@ class IdentifyPanel(QWidget):
         self.keypoints_box.setEnabled(bool(pairs) and shown is not None)
         self._update_buttons()
 
-    def _abandon_running(self) -> None:
+    def _leave_running(self) -> None:
+        """Stop showing the running identification and let it finish; its result is dropped."""
         if self.worker is not None:
-            self.worker.abandon()
             self.worker = None
             self.busy.hide()
             self.busy_label.clear()
