@@ -7,9 +7,13 @@ matching code calls `tensorflow()` or `keras()` when a model is first built or l
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
+import sys
 from types import ModuleType
+from typing import Iterator
 
 from whalecat.progress import writes_nothing
 
@@ -33,7 +37,7 @@ def tensorflow() -> ModuleType:
     # crash could cost work, and `whalecat train`, a process of its own, turns it on.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     # Loading takes seconds and cannot be interrupted, so a closing window need not wait for it.
-    with writes_nothing("loading TensorFlow"):
+    with writes_nothing("loading TensorFlow"), _frozen_after("tensorflow"):
         import tensorflow as tf
 
     return tf
@@ -42,10 +46,27 @@ def tensorflow() -> ModuleType:
 def keras() -> ModuleType:
     """Import and return Keras 3 (after TensorFlow, which it uses as its backend here)."""
     tensorflow()
-    with writes_nothing("loading Keras"):
+    with writes_nothing("loading Keras"), _frozen_after("keras"):
         import keras as keras_module
 
     return keras_module
+
+
+@contextlib.contextmanager
+def _frozen_after(module: str) -> Iterator[None]:
+    """Move the objects that loading `module` makes out of the garbage collector's later reach.
+
+    TensorFlow's and Keras' objects live as long as the process, and every full collection
+    that scans them stops all threads, the window's included: about 200 ms each on 2 cores
+    once TensorFlow is loaded. Only the first load freezes, because `gc.freeze` also keeps
+    whatever else is alive then from ever being collected.
+    """
+    first = module not in sys.modules
+    try:
+        yield
+    finally:
+        if first:
+            gc.freeze()
 
 
 def select_device(device: str = "auto") -> str:
