@@ -133,33 +133,21 @@ def train_in_child(
     threading.Thread(target=_read_reports, args=(child.stdout, reports), daemon=True).start()
     threading.Thread(target=_read_tail, args=(child.stderr, stderr_tail), daemon=True).start()
 
-    outcome: dict | None = None
-    cancelled_at: float | None = None
-    while True:
-        if progress.cancelled and cancelled_at is None:
-            cancelled_at = time.monotonic()
-            _send_cancel(child)
-        if cancelled_at is not None and time.monotonic() - cancelled_at > KILL_AFTER_S:
-            log.warning("The training process did not stop within %.0f s; killing it", KILL_AFTER_S)
-            child.kill()
-            cancelled_at = float("inf")  # killed once; wait for its output to end
+    try:
+        outcome = _relay(child, reports, progress, on_device)
+    except BaseException:
+        child.kill()  # never leave a training behind
+        raise
+    finally:
         try:
-            report = reports.get(timeout=POLL_S)
-        except queue.Empty:
-            continue
-        if report is None:  # the child closed its output
-            break
-        event = report.get("event")
-        if event == "progress":
-            progress.report(report["done"], report["total"], report["message"])
-        elif event == "epoch":
-            progress.report_epoch(report["epoch"], report["epochs"], report["metrics"])
-        elif event == "device" and on_device is not None:
-            on_device(report["name"])
-        elif event in ("result", "cancelled", "error"):
-            outcome = report
-    status = child.wait()
+            status = child.wait(timeout=KILL_AFTER_S)  # its output has ended, so it is exiting
+        except subprocess.TimeoutExpired:
+            child.kill()
+            status = child.wait()
+        child.stdin.close()
     if outcome is None or outcome["event"] != "result":
+        # NOTE: a second training of the same catalogue started meanwhile (say from the
+        # command line) would lose its unfinished folder here too.
         for leftover in set(_unfinished(models)) - unfinished_before:
             shutil.rmtree(leftover, ignore_errors=True)
             log.info("Removed the unfinished model folder %s", leftover)
@@ -178,6 +166,41 @@ def train_in_child(
         f"the training process stopped unexpectedly (exit status {status}; last message: {last}); "
         "the active model is unchanged"
     )
+
+
+def _relay(child: subprocess.Popen, reports: queue.Queue, progress: Progress,
+           on_device: Callable[[str], None] | None) -> dict | None:
+    """Pass the child's reports on until its output ends; return its last outcome report.
+
+    A cancel is sent to the child once, and the child is killed if it has not ended
+    `KILL_AFTER_S` later.
+    """
+    outcome = None
+    cancelled_at: float | None = None
+    killed = False
+    while True:
+        if progress.cancelled and cancelled_at is None:
+            cancelled_at = time.monotonic()
+            _send_cancel(child)
+        if cancelled_at is not None and not killed and time.monotonic() - cancelled_at > KILL_AFTER_S:
+            log.warning("The training process did not stop within %.0f s; killing it", KILL_AFTER_S)
+            child.kill()
+            killed = True
+        try:
+            report = reports.get(timeout=POLL_S)
+        except queue.Empty:
+            continue
+        if report is None:  # the child closed its output
+            return outcome
+        event = report.get("event")
+        if event == "progress":
+            progress.report(report["done"], report["total"], report["message"])
+        elif event == "epoch":
+            progress.report_epoch(report["epoch"], report["epochs"], report["metrics"])
+        elif event == "device" and on_device is not None:
+            on_device(report["name"])
+        elif event in ("result", "cancelled", "error"):
+            outcome = report
 
 
 def _unfinished(models: Path) -> list[Path]:
