@@ -125,43 +125,40 @@ def test_registry_rejects_unknown_name():
         create_method("sift")
 
 
-def test_fused_calibration_samples_large_gallery(monkeypatch, tmp_path):
+def fluke_gallery(folder: Path, whales: int, sightings: int):
+    """Return a `Gallery` of synthetic fluke photos saved in `folder`."""
     from tests.helpers import save_fluke
     from whalecat.imaging.io import open_photo
-    from whalecat.matching import methods
     from whalecat.matching.base import Gallery
-    from whalecat.progress import Progress
 
     photos = [
         GalleryPhoto(f"{whale}-{sighting}", f"w_{whale}",
-                     save_fluke(tmp_path / f"{whale}_{sighting}.jpg", whale, sighting))
-        for whale in range(4)
-        for sighting in range(3)
+                     save_fluke(folder / f"{whale}_{sighting}.jpg", whale, sighting))
+        for whale in range(whales)
+        for sighting in range(sightings)
     ]
+    return Gallery(photos, lambda photo: open_photo(photo.path))
+
+
+def test_fused_calibration_samples_large_gallery(monkeypatch, tmp_path):
+    from whalecat.matching import methods
+    from whalecat.progress import Progress
+
     monkeypatch.setattr(methods, "CALIBRATION_PHOTOS", 5)
     totals = []
     progress = Progress(
         lambda done, total, message: totals.append(total) if "Calibrating" in message else None
     )
     method = methods.create_method("default")
-    method.prepare(Gallery(photos, lambda photo: open_photo(photo.path)), progress)
+    method.prepare(fluke_gallery(tmp_path, whales=4, sightings=3), progress)
     assert set(totals) == {5}
     assert method.calibration.match_scores == 5
 
 
 def test_new_model_reuses_keypoint_features(monkeypatch, tmp_path):
-    from tests.helpers import save_fluke
-    from whalecat.imaging.io import open_photo
     from whalecat.matching import keypoints, methods
-    from whalecat.matching.base import Gallery
 
-    photos = [
-        GalleryPhoto(f"{whale}-{sighting}", f"w_{whale}",
-                     save_fluke(tmp_path / f"{whale}_{sighting}.jpg", whale, sighting))
-        for whale in range(3)
-        for sighting in range(2)
-    ]
-    gallery = Gallery(photos, lambda photo: open_photo(photo.path))
+    gallery = fluke_gallery(tmp_path, whales=3, sightings=2)
     first = methods.create_method("default")
     first.prepare(gallery)
 
