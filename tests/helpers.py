@@ -1,7 +1,9 @@
-"""Image files made on the fly for tests that must run without the real photographs."""
+"""Image files made on the fly for tests that must run without the real photographs, and a
+reader for the labelled right-whale set."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 from PIL import Image
@@ -38,3 +40,14 @@ def save_labelled_flukes(folder: Path, whales: int, photos_per_whale: int) -> tu
     labels = folder / "labels.csv"
     labels.write_text("\n".join(rows) + "\n")
     return images, labels
+
+
+def rightwhale_photos(data: Path, whales: int = 4, photos: int = 3, min_photos: int = 1) -> dict[str, list[Path]]:
+    """Map the first `whales` right whales (by id) with at least `min_photos` photos to the
+    paths of their first `photos` photos, from the labelled set in `data`."""
+    by_whale: dict[str, list[Path]] = {}
+    with open(data / "labels.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            by_whale.setdefault(row["Id"], []).append(data / "images" / row["Image"])
+    chosen = [whale for whale in sorted(by_whale) if len(by_whale[whale]) >= min_photos][:whales]
+    return {whale: sorted(by_whale[whale])[:photos] for whale in chosen}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import subprocess
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
+from tests.helpers import rightwhale_photos
 from whalecat.imaging.io import open_photo
 from whalecat.imaging.preprocess import EMBEDDING_INPUT_SIZE
 from whalecat.matching.base import NEW_WHALE, Gallery, GalleryPhoto
@@ -51,11 +51,7 @@ def gallery_from(paths_by_whale: dict) -> tuple[Gallery, list]:
 
 @pytest.fixture(scope="module")
 def rightwhale_paths(rightwhale_data):
-    by_whale: dict[str, list] = {}
-    with open(rightwhale_data / "labels.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            by_whale.setdefault(row["Id"], []).append(rightwhale_data / "images" / row["Image"])
-    return {whale: sorted(by_whale[whale])[:3] for whale in sorted(by_whale)[:4]}
+    return rightwhale_photos(rightwhale_data, whales=4, photos=3)
 
 
 def test_embedding_outputs_unit_vectors(small_model):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
+from tests.helpers import rightwhale_photos
 from whalecat.imaging.io import open_photo
 from whalecat.matching import ranking
 from whalecat.matching.base import NEW_WHALE, Gallery, GalleryPhoto
@@ -34,12 +34,7 @@ def resighting(image: Image.Image) -> Image.Image:
 @pytest.fixture(scope="module")
 def whales(rightwhale_data):
     """Map the first four whales with at least three photos to their photo paths."""
-    by_whale: dict[str, list] = {}
-    with open(rightwhale_data / "labels.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            by_whale.setdefault(row["Id"], []).append(rightwhale_data / "images" / row["Image"])
-    chosen = [whale for whale in sorted(by_whale) if len(by_whale[whale]) >= 3][:4]
-    return {whale: sorted(by_whale[whale])[:3] for whale in chosen}
+    return rightwhale_photos(rightwhale_data, whales=4, photos=3, min_photos=3)
 
 
 def gallery_of(whales) -> Gallery:
