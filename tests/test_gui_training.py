@@ -21,6 +21,7 @@ from whalecat.gui.identify_panel import shown_pairs
 from whalecat.gui.main_window import MainWindow
 from whalecat.gui.match_view import ShownImage
 from whalecat.gui.settings import Settings
+from whalecat.gui.training_panel import TrainingPanel
 from whalecat.gui.worker import running_threads
 from whalecat.identification import Identifier
 from whalecat.importing import import_paths
@@ -117,6 +118,7 @@ def test_kept_back_model_used_anyway(qtbot, window, tmp_path):
     assert active_version(window.catalogue) == result.version
     assert not panel.use_anyway_button.isVisible()
     assert panel.active_label.text() == f"Active model: {result.version}"
+    assert "made active on your request" in panel.outcome_label.text()
     # The version's record and the Models dialog say it was chosen although kept back.
     sidecar = json.loads((result.path / "model.json").read_text())
     assert sidecar["activated"] is False
@@ -162,6 +164,10 @@ def test_retrain_dialog_starts_training(qtbot, window, tmp_path):
     again.kind_box.setCurrentIndex(again.kind_box.findData("embedding"))
     assert again.epochs() == 10
     again.reject()
+    # The choice is kept in the settings, so the next session's window starts from it too.
+    later = TrainingPanel(window.pool, lambda: "cpu", window.settings)
+    assert (later.chosen_kind, later.chosen_epochs) == ("seed", {"seed": LONG_EPOCHS})
+    later.deleteLater()
 
 
 def test_gui_serves_events_during_training(qtbot, window, tmp_path):
@@ -195,6 +201,7 @@ def test_cancel_keeps_previous_model(qtbot, window, tmp_path):
 
     worker = panel.start("seed", epochs=LONG_EPOCHS)
     wait_for_training_batches(qtbot, panel)
+    drawn = panel.loss_plot.values("training")
     panel.cancel()
     worker.progress.connect(lambda done, total, message: reports_after_cancel.append(done))
     assert "Cancelling" in panel.status_label.text()
@@ -207,7 +214,8 @@ def test_cancel_keeps_previous_model(qtbot, window, tmp_path):
     assert panel.result is None
     assert active_version(window.catalogue) == BUNDLED_VERSION
     assert version_folders(window.catalogue) == []
-    assert panel.loss_plot.values("training") == []
+    # The curves of the epochs done before the cancel stay for the user to read.
+    assert panel.loss_plot.values("training")[: len(drawn)] == drawn
     assert not panel.cancel_button.isVisible()
     assert not panel.bar.isVisible()
     assert window.retrain_action.isEnabled()
@@ -273,7 +281,7 @@ def test_models_dialog_switches_versions(qtbot, window, tmp_path):
     assert dialog.marked_active() == [result.version]
     # The bundled model shows the figures its sidecar records from `whalecat evaluate`.
     bundled_map5 = json.loads((bundled_model_dir() / "embedding.json").read_text())["held_out_evaluation"]["map5"]
-    assert dialog.table.item(0, COLUMNS.index("MAP@5")).text() == f"{bundled_map5:.3f}"
+    assert dialog.table.item(0, COLUMNS.index("MAP@5")).text() == f"{bundled_map5:.3f} *"
     assert not dialog.activate_button.isEnabled()
 
     assert dialog.select_version(BUNDLED_VERSION)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import signal
 import threading
@@ -22,7 +23,8 @@ from whalecat.importing import import_paths
 from whalecat.matching.versions import BUNDLED_VERSION, active_version
 from whalecat.progress import Cancelled, CancelToken, Progress
 from whalecat.training import TrainingError
-from whalecat.training_process import REPORT_PREFIX, serve, train_in_child
+from whalecat import training_process
+from whalecat.training_process import REPORT_PREFIX, child_environment, serve, train_in_child
 
 LONG_EPOCHS = 500
 
@@ -73,7 +75,18 @@ def test_serve_stops_when_its_input_ends(catalogue):
     assert models_entries(catalogue) == []
 
 
-def test_child_trains_and_relays_reports(catalogue):
+def test_child_environment_leaves_out_this_process_default(monkeypatch):
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")  # as tensorflow() sets it here
+    monkeypatch.setattr(training_process, "USER_ONEDNN", None)
+    assert "TF_ENABLE_ONEDNN_OPTS" not in child_environment()
+    monkeypatch.setattr(training_process, "USER_ONEDNN", "0")
+    assert child_environment()["TF_ENABLE_ONEDNN_OPTS"] == "0"
+
+
+def test_child_trains_and_relays_reports(catalogue, monkeypatch, caplog):
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")  # this process's default, not the user's
+    monkeypatch.setattr(training_process, "USER_ONEDNN", None)
+    caplog.set_level(logging.INFO, logger="whalecat.training_process")
     batches, epochs, devices = [], [], []
     progress = Progress(lambda done, total, message: batches.append(message),
                         epoch_callback=lambda epoch, total, metrics: epochs.append((epoch, total, metrics)))
@@ -89,6 +102,7 @@ def test_child_trains_and_relays_reports(catalogue):
     assert [(epoch, total) for epoch, total, _ in epochs] == [(1, 2), (2, 2)]
     assert isinstance(epochs[0][2]["loss"], float)
     assert any("epoch 2 of 2" in message for message in batches)
+    assert "TF_ENABLE_ONEDNN_OPTS=1" in caplog.text  # the training process turned oneDNN on
 
 
 def test_cancelled_child_leaves_nothing(catalogue):

@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
         self.photo_view = PhotoViewPanel(self.pool, self.confirmations.undo_stack)
         self.identify_panel = IdentifyPanel(self.pool, self.confirmations, self.identifier)
         self.import_panel = ImportPanel(self.pool)
-        self.training_panel = TrainingPanel(self.pool, lambda: self.settings.device)
+        self.training_panel = TrainingPanel(self.pool, lambda: self.settings.device, settings)
         self.reembed_status = ReembedStatus(self.pool)
 
         self.right_tabs = QTabWidget()

@@ -1,4 +1,5 @@
-"""The window's stored preferences: device, fluke cropping at import, last catalogue and window geometry."""
+"""The window's stored preferences: device, fluke cropping at import, the last Retrain choice,
+the last catalogue and the window geometry."""
 
 from __future__ import annotations
 
@@ -42,6 +43,31 @@ class Settings:
     @find_fluke.setter
     def find_fluke(self, enabled: bool) -> None:
         self.store.setValue("import/find_fluke", "true" if enabled else "false")
+
+    @property
+    def retrain_kind(self) -> str:
+        """The model kind last chosen in the Retrain dialog ("embedding" or "seed")."""
+        value = str(self.store.value("retrain/kind", "embedding"))
+        return value if value in ("embedding", "seed") else "embedding"
+
+    @retrain_kind.setter
+    def retrain_kind(self, kind: str) -> None:
+        self.store.setValue("retrain/kind", kind)
+
+    def retrain_epochs(self) -> dict[str, int]:
+        """Return the epochs last chosen in the Retrain dialog, by model kind."""
+        chosen = {}
+        for kind in ("embedding", "seed"):
+            value = self.store.value(f"retrain/epochs_{kind}")
+            try:
+                if value is not None and int(value) > 0:
+                    chosen[kind] = int(value)
+            except (TypeError, ValueError):
+                log.warning("Ignoring stored epochs %r for %s", value, kind)
+        return chosen
+
+    def set_retrain_epochs(self, kind: str, epochs: int) -> None:
+        self.store.setValue(f"retrain/epochs_{kind}", int(epochs))
 
     @property
     def last_catalogue(self) -> Path | None:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from whalecat.catalogue import Catalogue
 from whalecat.gui.plot import LinePlot
+from whalecat.gui.settings import Settings
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.matching.versions import active_version, set_active_version
 from whalecat.progress import Progress
@@ -123,17 +124,21 @@ class TrainingPanel(QWidget):
     active_model_changed = Signal(str)  # the version now active
     running_changed = Signal(bool)
 
-    def __init__(self, pool: WorkerPool, device_for: Callable[[], str], parent: QWidget | None = None):
+    def __init__(self, pool: WorkerPool, device_for: Callable[[], str], settings: Settings | None = None,
+                 parent: QWidget | None = None):
+        """`settings`, when given, keeps the Retrain dialog's last choice between sessions."""
         super().__init__(parent)
         self._pool = pool
         self._device_for = device_for
+        self._settings = settings
         self.catalogue: Catalogue | None = None
         self.worker: Worker | None = None
         self.result: TrainingResult | None = None
         self.dialog: RetrainDialog | None = None
         self.epochs = 0
-        self.chosen_epochs: dict[str, int] = {}  # the Retrain dialog's last choice per kind
-        self.chosen_kind = "embedding"
+        # The Retrain dialog's last choice: a kind, and epochs per kind.
+        self.chosen_epochs: dict[str, int] = settings.retrain_epochs() if settings else {}
+        self.chosen_kind = settings.retrain_kind if settings else "embedding"
         self.previous_version = ""  # the active version when the current or last run started
         self._clock = QElapsedTimer()
         self._training_start: tuple[int, int] | None = None  # (elapsed ms, batches done) at the first batch
@@ -221,6 +226,9 @@ class TrainingPanel(QWidget):
     def _start_chosen(self, kind: str, epochs: int) -> None:
         self.chosen_kind = kind
         self.chosen_epochs[kind] = epochs
+        if self._settings is not None:
+            self._settings.retrain_kind = kind
+            self._settings.set_retrain_epochs(kind, epochs)
         self.start(kind, epochs)
 
     def start(self, kind: str = "embedding", epochs: int | None = None, activate: str = "if-better") -> Worker | None:
@@ -274,6 +282,9 @@ class TrainingPanel(QWidget):
             self.error.emit(f"Cannot make {result.version} active: {exc}", "Open Catalogue → Models… to choose another version.")
             return
         log.info("Model %s made active on request, after it was kept back", result.version)
+        self.outcome_label.setText(
+            self.outcome_label.text() + f"<p><b>Then made active on your request:</b> {result.version}.</p>"
+        )
         self.show_active_version(result.version)
         self.active_model_changed.emit(result.version)
 
@@ -359,12 +370,10 @@ class TrainingPanel(QWidget):
 
     def _on_failed(self, message: str) -> None:
         self.status_label.setText("Training failed; the active model is unchanged.")
-        self._clear_curves()
         self.error.emit(f"Training failed: {message}", advice_for(message))
 
     def _on_cancelled(self) -> None:
         self.status_label.setText("Training cancelled; the active model is unchanged.")
-        self._clear_curves()
 
     def _on_done(self, worker: Worker, relay: _RunRelay) -> None:
         relay.deleteLater()
@@ -372,10 +381,6 @@ class TrainingPanel(QWidget):
             self.worker = None
             self._reset_progress()
             self.running_changed.emit(False)
-
-    def _clear_curves(self) -> None:
-        for plot in (self.loss_plot, self.accuracy_plot):
-            plot.clear()
 
     def _reset_progress(self) -> None:
         self._ticker.stop()

@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 DEVICE_CHOICES = ("auto", "cpu", "gpu")
 
 _selected: str | None = None
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+# The user's own setting, read before `tensorflow()` sets this process's default, so that a
+# training process started from here can tell the user's choice from that default.
+USER_ONEDNN = os.environ.get(ONEDNN_VARIABLE)
 
 
 class DeviceError(RuntimeError):
@@ -35,7 +39,7 @@ def tensorflow() -> ModuleType:
     # the heap on odd batches of the embedding network, which `train_embedding` now avoids,
     # and once at the exit of a full test run, cause not found. So it stays off here, where a
     # crash could cost work, and `whalecat train`, a process of its own, turns it on.
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault(ONEDNN_VARIABLE, "0")
     # Loading takes seconds and cannot be interrupted, so a closing window need not wait for it.
     with writes_nothing("loading TensorFlow"), _frozen_after("tensorflow"):
         import tensorflow as tf
