@@ -113,8 +113,8 @@ def main() -> None:
     timer.start()
     worker = panel.start("seed", args.epochs)
     worker.progress.connect(on_progress)
-    # The panel's relay is made in start(); its epoch signal reaches panel.show_epoch, which
-    # this wraps so the benchmark sees each epoch as it is drawn.
+    # The panel's relay is made in start(), and its epoch signal calls panel.show_epoch. Wrapping
+    # that method records the time each epoch is drawn.
     show_epoch = panel.show_epoch
     panel.show_epoch = lambda epoch, epochs, metrics: (show_epoch(epoch, epochs, metrics), on_epoch(epoch, epochs, metrics))
     worker.failed.connect(lambda message: outcome.update(error=message))

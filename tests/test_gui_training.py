@@ -119,7 +119,7 @@ def test_kept_back_model_used_anyway(qtbot, window, tmp_path):
     assert not panel.use_anyway_button.isVisible()
     assert panel.active_label.text() == f"Active model: {result.version}"
     assert "made active on your request" in panel.outcome_label.text()
-    # The version's record and the Models dialog say it was chosen although kept back.
+    # The version's sidecar and the Models dialog record that it was chosen although kept back.
     sidecar = json.loads((result.path / "model.json").read_text())
     assert sidecar["activated"] is False
     assert len(sidecar["made_active_at"]) == 1

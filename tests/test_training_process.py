@@ -68,7 +68,7 @@ def test_serve_names_out_of_memory(catalogue, monkeypatch):
 
 
 def test_serve_stops_when_its_input_ends(catalogue):
-    # An empty stdin is what a child sees when the window that started it has gone.
+    # A child reads an empty stdin when the window that started it has gone.
     stdout = io.StringIO()
     assert serve(catalogue, "seed", LONG_EPOCHS, "cpu", "if-better", stdout=stdout, stdin=io.StringIO("")) == 0
     assert reports_of(stdout.getvalue())[-1] == {"event": "cancelled"}

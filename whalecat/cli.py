@@ -233,7 +233,9 @@ def cmd_export(args) -> int:
 def cmd_train(args) -> int:
     # oneDNN trained the seed CNN four times faster on CPU. It stays off in processes that
     # hold other work (see whalecat.matching.device), but a training process risks only itself.
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    from whalecat.matching.device import ONEDNN_VARIABLE
+
+    os.environ.setdefault(ONEDNN_VARIABLE, "1")
     from whalecat.training import train_catalogue_model
     from whalecat.progress import Progress
 

@@ -45,7 +45,7 @@ IdentifierFactory = Callable[[Catalogue, str], Identifier]
 # interrupted and may take this long.
 SHUTDOWN_TIMEOUT_MS = 60_000
 # Closing the window waits only this long for threads in a step that writes nothing, such as
-# loading TensorFlow; the process then exits without them (see `whalecat.gui.app`).
+# loading TensorFlow. The process then exits without them (see `whalecat.gui.app.end_process`).
 CLOSE_GRACE_MS = 1_000
 
 
