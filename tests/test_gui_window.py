@@ -51,6 +51,8 @@ def test_import_lists_corrupt_file(qtbot, window, fluke_data, tmp_path):
     assert report.failed[0][1] in box.detailedText()
     assert len(window.browser.unidentified_model.photos) == 2
     assert "2 photos" in window.catalogue_label.text()
+    # A temporary status-bar message would cover the counts.
+    assert window.statusBar().currentMessage() == ""
     assert window.import_panel.isHidden()
 
 

@@ -235,8 +235,9 @@ class MainWindow(QMainWindow):
 
     def _on_imported(self, report: ImportReport) -> None:
         self.browser.refresh()
+        # The summary box shows the report. A status-bar message would hide the catalogue's
+        # new counts for as long as it stays up.
         self._update_title()
-        self.statusBar().showMessage(f"Import: {report.summary()}", 15_000)
 
     def _update_title(self) -> None:
         if self.catalogue is None:
