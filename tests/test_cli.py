@@ -1,5 +1,6 @@
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -96,3 +97,52 @@ def test_export_into_missing_folder(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "no_such_folder not found" in error
     assert ".part" not in error
+
+
+def test_identify_needs_an_existing_catalogue_with_whales(tmp_path, capsys):
+    photo = save_fluke(tmp_path / "query.jpg", individual=1)
+    mistyped = tmp_path / "no_such_catalogue"
+    assert main(["--catalogue", str(mistyped), "identify", str(photo)]) == 2
+    assert f"no catalogue at {mistyped}" in capsys.readouterr().err
+    assert not mistyped.exists()
+
+    save_fluke(tmp_path / "new" / "a.jpg", individual=2)
+    assert main(["--catalogue", str(tmp_path / "c"), "import", str(tmp_path / "new")]) == 0
+    capsys.readouterr()
+    assert main(["--catalogue", str(tmp_path / "c"), "identify", str(photo)]) == 2
+    assert "no confirmed whales to match against" in capsys.readouterr().err
+
+
+def test_identify_prints_confidences(tmp_path, capsys):
+    for name, individual, sighting in [("a.jpg", 1, 0), ("b.jpg", 1, 1), ("c.jpg", 2, 0)]:
+        save_fluke(tmp_path / "photos" / name, individual=individual, sighting=sighting)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\na.jpg,w_first\nb.jpg,w_first\nc.jpg,w_second_with_a_long_id\n")
+    catalogue = str(tmp_path / "c")
+    assert main(["--catalogue", catalogue, "import", str(tmp_path / "photos"), "--labels", str(labels)]) == 0
+    query = save_fluke(tmp_path / "query.jpg", individual=1, sighting=2)
+    capsys.readouterr()
+
+    assert main(["--catalogue", catalogue, "identify", str(query), "--method", "embedding", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["candidates"]
+    assert all(0.0 <= row["confidence"] <= 1.0 for row in rows)
+    assert main(["--catalogue", catalogue, "identify", str(query), "--method", "embedding"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    # Labels are padded to the longest, so the scores line up.
+    assert len({line.index("score") for line in lines}) == 1
+    assert all("confidence" in line for line in lines)
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
+    # As `whalecat whales | head` once `head` has stopped reading.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        writer = subprocess.run(
+            [sys.executable, "-m", "whalecat", "--catalogue", str(tmp_path / "c"), "whales"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert writer.returncode == 0, writer.stderr
+    assert "Broken pipe" not in writer.stderr

@@ -63,3 +63,34 @@ def write_labels(path: Path, labels: dict[str, str]) -> Path:
         writer.writerow(["Image", "Id"])
         writer.writerows(sorted(labels.items()))
     return path
+
+
+def test_candidate_text_shows_new_whale_confidence_only_first():
+    from whalecat.gui.identify_panel import describe_candidate, explain_candidate
+    from whalecat.matching import ranking
+
+    calibration = ranking.Calibration(0.6, 0.1, match_scores=4, source="gallery")
+    whales = [ranking.WhaleScore("w_a", 0.9, "a"), ranking.WhaleScore("w_b", 0.65, "b"),
+              ranking.WhaleScore("w_c", 0.3, "c")]
+    candidates = ranking.to_candidates(whales, calibration, top=5)
+    assert [c.label for c in candidates] == ["w_a", "w_b", NEW_WHALE, "w_c"]
+    lines = [describe_candidate(rank, c) for rank, c in enumerate(candidates, start=1)]
+    assert "confidence" in lines[0] and "confidence" in lines[1]
+    # Below the first whale, new_whale marks the threshold instead of showing 1 - 95 %.
+    assert "%" not in lines[2] and "threshold" in lines[2]
+    assert "few" in explain_candidate(candidates[2]) and "4 catalogue photos" in explain_candidate(candidates[2])
+
+    first = ranking.to_candidates([ranking.WhaleScore("w_a", 0.4, "a")], calibration, top=5)
+    assert first[0].label == NEW_WHALE
+    assert "that no catalogued whale matches" in describe_candidate(1, first[0])
+    default = ranking.to_candidates(whales, ranking.Calibration.default(), top=5)
+    new = next(c for c in default if c.label == NEW_WHALE)
+    assert "fixed default" in explain_candidate(new)
+
+
+def test_file_size_text_never_shows_zero():
+    from whalecat.gui.photo_view import file_size_text
+
+    assert file_size_text(300) == "1 kB"
+    assert file_size_text(45_600) == "46 kB"
+    assert file_size_text(2_400_000) == "2.4 MB"

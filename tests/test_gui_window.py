@@ -130,20 +130,18 @@ def test_identify_confirm_and_undo(qtbot, window, fluke_data, tmp_path):
     assert [p.id for p in window.browser.unidentified_model.photos] == [query.id]
 
 
-def test_new_whale_id_dialog(qtbot, window, fluke_data, tmp_path):
+def test_whale_id_dialog(qtbot, window, fluke_data, tmp_path):
     csv_path = write_labels(tmp_path / "labels.csv", {"0000e88ab.jpg": "w_f48451c"})
     import_and_wait(qtbot, window, [fluke_data / "images" / n for n in ("0000e88ab.jpg", "000a6daec.jpg")], csv_path)
     photo_id = window.browser.unidentified_model.photos[0].id
     window.browser.select_unidentified_photo(photo_id)
 
-    dialog = window.identify_panel.ask_new_whale_id()
+    dialog = window.identify_panel.ask_whale_id()
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
     assert dialog.whale_id().startswith("w_")
     assert ok.isEnabled()
+    assert "new whale" in dialog.message.text()
 
-    dialog.id_edit.setText("w_f48451c")
-    assert not ok.isEnabled()
-    assert "already in the catalogue" in dialog.message.text()
     dialog.id_edit.setText("new_whale")
     assert not ok.isEnabled()
     assert "reserved" in dialog.message.text()
@@ -156,10 +154,32 @@ def test_new_whale_id_dialog(qtbot, window, fluke_data, tmp_path):
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
 
     assert window.browser.whale_counts().get("w_test001") == 1
+    assert window.confirmations.undo_stack.undoText() == "Confirm 000a6daec.jpg as w_test001"
     assert window.browser.unidentified_model.photos == []
     window.undo_action.trigger()
     assert "w_test001" not in window.browser.whale_counts()
     assert [p.id for p in window.browser.unidentified_model.photos] == [photo_id]
+
+
+def test_whale_id_dialog_assigns_catalogued_whale(qtbot, window, fluke_data, tmp_path):
+    # A researcher who recognizes a whale the top 5 missed types its id.
+    csv_path = write_labels(tmp_path / "labels.csv", {"0000e88ab.jpg": "w_f48451c"})
+    import_and_wait(qtbot, window, [fluke_data / "images" / n for n in ("0000e88ab.jpg", "000a6daec.jpg")], csv_path)
+    photo_id = window.browser.unidentified_model.photos[0].id
+    window.browser.select_unidentified_photo(photo_id)
+
+    dialog = window.identify_panel.ask_whale_id()
+    assert dialog.id_edit.completer().model().stringList() == ["w_f48451c"]
+    dialog.id_edit.setText("w_f48451c")
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert ok.isEnabled()
+    assert "in the catalogue with 1 photo:" in dialog.message.text()
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+
+    assert window.browser.whale_counts() == {"w_f48451c": 2}
+    assert window.browser.unidentified_model.photos == []
+    window.undo_action.trigger()
+    assert window.browser.whale_counts() == {"w_f48451c": 1}
 
 
 def test_mark_new_whale_leaves_browser(qtbot, window, fluke_data):

@@ -165,6 +165,10 @@ def test_cli_identify_with_future_model(embedding_file, tmp_path, capsys):
         tensorflow_version=FUTURE_TENSORFLOW, keras_version=FUTURE_KERAS,
     )
     photo = save_fluke(tmp_path / "query.jpg", individual=1)
+    save_fluke(tmp_path / "known" / "a.jpg", individual=1, sighting=1)
+    (tmp_path / "labels.csv").write_text("Image,Id\na.jpg,w_1287fbc\n")
+    assert main(["--catalogue", str(folder), "import", str(tmp_path / "known"),
+                 "--labels", str(tmp_path / "labels.csv")]) == 0
 
     # Activation only records the choice, so the incompatible file first fails on identify.
     assert main(["--catalogue", str(folder), "models", "activate", "embedding-future"]) == 0

@@ -134,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     handler = COMMANDS[args.command]
     try:
         return handler(args)
+    except BrokenPipeError:
+        # The reader (for example `head`) stopped reading, so the rest of the output is not
+        # needed. Pointing stdout at devnull stops the final flush from failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CatalogueError, ImageError, TrainingError, DeviceError, ValueError, OSError) as exc:
         print(f"whalecat {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -177,29 +182,52 @@ def cmd_import(args) -> int:
 
 
 def cmd_identify(args) -> int:
+    from whalecat.catalogue.records import list_whales
+    from whalecat.catalogue.store import DATABASE_NAME
     from whalecat.identification import Identifier
-    from whalecat.matching.device import select_device
-
     from whalecat.imaging.io import open_photo
+    from whalecat.matching.device import select_device
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, not {args.top}")
     open_photo(args.photo)  # reject an unusable photo before TensorFlow takes seconds to load
-    select_device(args.device)
+    folder = args.catalogue or default_catalogue_path()
+    # Identifying creates nothing. Otherwise a mistyped --catalogue would create an empty
+    # catalogue and rank new_whale first for every photo.
+    if not (folder / DATABASE_NAME).is_file():
+        raise ValueError(f"no catalogue at {folder}; check --catalogue, or import photos into it first")
     with _open(args) as catalogue:
+        with catalogue.session() as session:
+            if not any(whale.photo_count for whale in list_whales(session)):
+                raise ValueError(
+                    f"the catalogue at {folder} has no confirmed whales to match against; "
+                    "import labelled photos (whalecat import --labels) or confirm photos in the window"
+                )
+        select_device(args.device)
         identifier = Identifier(catalogue, args.method, args.device, find_fluke=not args.whole_photo)
         started = time.perf_counter()
         candidates = identifier.identify_file(args.photo, top=args.top)
         seconds = time.perf_counter() - started
     if args.json:
-        rows = [{"rank": r, "label": c.label, "score": round(float(c.score), 6)}
-                for r, c in enumerate(candidates, 1)]
+        rows = [
+            {"rank": r, "label": c.label, "score": round(float(c.score), 6),
+             "confidence": _confidence(c)}
+            for r, c in enumerate(candidates, 1)
+        ]
         print(json.dumps({"photo": str(args.photo), "candidates": rows, "seconds": seconds}))
         return 0
     print(f"{args.photo}: top {len(candidates)} by method {args.method} ({seconds:.2f} s)")
+    width = max(len(candidate.label) for candidate in candidates) if candidates else 0
     for rank, candidate in enumerate(candidates, start=1):
-        print(f"{rank}. {candidate.label:<24} {candidate.score:.3f}")
+        confidence = _confidence(candidate)
+        shown = f"  confidence {confidence:.0%}" if confidence is not None else ""
+        print(f"{rank}. {candidate.label:<{width}}  score {candidate.score:.3f}{shown}")
     return 0
+
+
+def _confidence(candidate) -> float | None:
+    value = candidate.details.get("confidence")
+    return None if value is None else round(float(value), 4)
 
 
 def cmd_whales(args) -> int:

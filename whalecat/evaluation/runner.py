@@ -90,7 +90,7 @@ def evaluate(
             import_catalogue_part(catalogue, split.catalogue, images_dir, progress, find_fluke)
             gallery = build_gallery(catalogue)
             log.info(
-                "Evaluating %d methods: %d catalogue photos of %d whales, %d queries",
+                "Evaluating %d method(s): %d catalogue photos of %d whales, %d queries",
                 len(methods), len(gallery.photos), len(gallery.whale_ids), len(answers),
             )
             for method in methods:

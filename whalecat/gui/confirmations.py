@@ -13,8 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from whalecat.catalogue import Catalogue
-from whalecat.catalogue.records import ConfirmedState, confirm_label, restore_confirmation
-from whalecat.matching.base import NEW_WHALE
+from whalecat.catalogue.records import ConfirmedState, confirm_label, get_photo, restore_confirmation
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +21,9 @@ log = logging.getLogger(__name__)
 class ConfirmCommand(QUndoCommand):
     """One confirmation that was already written; `redo` writes it again after an undo."""
 
-    def __init__(self, confirmations: Confirmations, photo_id: int, label: str, method: str, before: ConfirmedState):
-        target = "new_whale" if label == NEW_WHALE else label
-        super().__init__(f"Confirm photo {photo_id} as {target}")
+    def __init__(self, confirmations: Confirmations, photo_id: int, photo_name: str, label: str,
+                 method: str, before: ConfirmedState):
+        super().__init__(f"Confirm {photo_name} as {label}")
         self._confirmations = confirmations
         self.photo_id = photo_id
         self.label = label
@@ -77,6 +76,8 @@ class Confirmations(QObject):
             score = None
         with catalogue.session() as session:
             before = confirm_label(session, photo_id, label, method=method, score=score)
+            # The Edit menu names the photo as the browser does, by its file name.
+            photo_name = get_photo(session, photo_id).original_name
         log.info("Confirmed photo %d as %s (%s)", photo_id, label, method)
-        self.undo_stack.push(ConfirmCommand(self, photo_id, label, method, before))
+        self.undo_stack.push(ConfirmCommand(self, photo_id, photo_name, label, method, before))
         self.changed.emit(photo_id)

@@ -1,11 +1,13 @@
-"""Small dialogs: a new whale id, and the summary at the end of an import."""
+"""Small dialogs: a whale id for a photo, and the summary at the end of an import."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCompleter,
     QDialog,
     QDialogButtonBox,
     QLabel,
@@ -16,8 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from whalecat.catalogue import Catalogue
-from whalecat.catalogue.models import Whale
-from whalecat.catalogue.records import RecordError, suggest_whale_id, validate_whale_id
+from whalecat.catalogue.records import RecordError, list_whales, suggest_whale_id, validate_whale_id
 from whalecat.importing.importer import ImportReport
 
 log = logging.getLogger(__name__)
@@ -25,24 +26,36 @@ log = logging.getLogger(__name__)
 MAX_LISTED_FAILURES = 200  # the detailed text lists this many; the rest are counted
 
 
-class NewWhaleIdDialog(QDialog):
-    """Asks for an id for a whale not yet in the catalogue; OK is enabled only for a usable id."""
+class WhaleIdDialog(QDialog):
+    """A dialog asking for the whale in a photo: a new id, or a catalogued whale the top 5 missed.
+
+    A researcher often recognizes an animal that the network did not rank in its top 5, so an
+    existing id is accepted too, and the completer lists the catalogue's ids. OK is enabled
+    only for a valid id.
+    """
 
     def __init__(self, catalogue: Catalogue, photo_name: str, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setWindowTitle("New Whale ID")
+        self.setWindowTitle("Whale ID")
+        # Wide enough that a message naming a long id wraps onto two lines instead of clipping.
+        self.setMinimumWidth(460)
         self._catalogue = catalogue
         with catalogue.session() as session:
             suggestion = suggest_whale_id(session)
+            self._photo_counts = {whale.id: whale.photo_count for whale in list_whales(session)}
         self.id_edit = QLineEdit(suggestion)
         self.id_edit.selectAll()
+        completer = QCompleter(sorted(self._photo_counts), self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.id_edit.setCompleter(completer)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Id of the new whale in {photo_name}:"))
+        layout.addWidget(QLabel(f"Whale in {photo_name}: type a new id, or the id of a catalogued whale."))
         layout.addWidget(self.id_edit)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
@@ -52,25 +65,35 @@ class NewWhaleIdDialog(QDialog):
     def whale_id(self) -> str:
         return self.id_edit.text().strip()
 
+    def is_existing(self) -> bool:
+        return self.whale_id() in self._photo_counts
+
     def accept(self) -> None:
         if self._problem(self.id_edit.text()) is None:
             super().accept()
 
     def _check(self, text: str) -> None:
         problem = self._problem(text)
-        self.message.setText(problem or "")
-        self.message.setStyleSheet("color: #b2182b;" if problem else "")
+        if problem is not None:
+            self.message.setText(problem)
+            self.message.setStyleSheet("color: #b2182b;")
+        else:
+            self.message.setStyleSheet("")
+            count = self._photo_counts.get(text.strip())
+            if count is None:
+                self.message.setText("A new whale: OK adds it to the catalogue with this photo.")
+            else:
+                self.message.setText(
+                    f"{text.strip()} is in the catalogue with {count} photo{'s' if count != 1 else ''}: "
+                    "OK confirms this photo as that whale."
+                )
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(problem is None)
 
     def _problem(self, text: str) -> str | None:
         try:
-            whale_id = validate_whale_id(text)
+            validate_whale_id(text)
         except RecordError as exc:
             return str(exc)
-        with self._catalogue.session() as session:
-            exists = session.get(Whale, whale_id) is not None
-        if exists:
-            return f"{whale_id} is already in the catalogue: pick it from the candidates, or type another id."
         return None
 
 

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.records import RecordError, find_photo_by_sha256, get_photo
 from whalecat.gui.confirmations import Confirmations
-from whalecat.gui.dialogs import NewWhaleIdDialog
+from whalecat.gui.dialogs import WhaleIdDialog
 from whalecat.gui.images import pil_to_qimage
 from whalecat.gui.match_view import MatchView, Pair, ShownImage
 from whalecat.gui.worker import Worker, WorkerPool
@@ -102,16 +102,48 @@ def shown_pairs(candidate: Candidate, best_photo: ShownImage) -> list[Pair]:
     return [(query, (x - dx, y - dy)) for query, (x, y) in candidate.details.get("pairs") or []]
 
 
+# A threshold fitted on fewer catalogue photos than this is flagged as rough in the tooltip.
+FEW_CALIBRATION_PHOTOS = 20
+
+
 def describe_candidate(rank: int, candidate: Candidate) -> str:
-    """Two lines for the candidate list; the confidence is shown when the method reports one."""
+    """Two lines for the candidate list; the confidence is shown when the method reports one.
+
+    `new_whale`'s confidence is one minus the best whale's, so it is shown only when
+    `new_whale` comes first. Lower down it marks the threshold: a whale below it scored less
+    than a match usually does, and its own confidence is under 50 %.
+    """
     confidence = candidate.details.get("confidence")
     if candidate.label == NEW_WHALE:
-        shown = f"confidence {float(confidence):.0%}" if confidence is not None else f"score {candidate.score:.3f}"
+        if rank == 1 and confidence is not None:
+            shown = f"confidence {float(confidence):.0%} that no catalogued whale matches"
+        else:
+            shown = "the whales below scored under the new_whale threshold"
         return f"{rank}. new_whale (not in the catalogue)\n{shown}"
     shown = f"score {candidate.score:.3f}"
     if confidence is not None:
         shown += f", confidence {float(confidence):.0%}"
     return f"{rank}. {candidate.label}\n{shown}"
+
+
+def explain_candidate(candidate: Candidate) -> str:
+    """Return the tooltip of a candidate, which explains its score and confidence."""
+    details = candidate.details
+    if candidate.label == NEW_WHALE:
+        text = "new_whale: an animal that is not in the catalogue."
+        photos = details.get("calibrated_on")
+        if photos == 0:
+            text += " Its threshold is a fixed default, not fitted on this catalogue."
+        elif photos is not None:
+            text += f" Its threshold was fitted on {photos} catalogue photos of whales with two or more photos"
+            text += " (few, so the confidences are rough)." if photos < FEW_CALIBRATION_PHOTOS else "."
+        return text
+    text = f"{candidate.label}: score of its most similar photo"
+    if details.get("inliers") is not None:
+        text += f" (embedding similarity plus {details['inliers']} verified keypoint pairs; above 1 when pairs are found)"
+    if details.get("confidence") is not None:
+        text += ". The confidence is 50 % at the new_whale threshold and grows with the score; it is a guide, not a probability."
+    return text
 
 
 class IdentifyPanel(QWidget):
@@ -135,7 +167,7 @@ class IdentifyPanel(QWidget):
         self.photo_id: int | None = None
         self.result: IdentifyResult | None = None
         self.worker: Worker | None = None
-        self.new_id_dialog: NewWhaleIdDialog | None = None
+        self.whale_id_dialog: WhaleIdDialog | None = None
 
         self.heading = QLabel("Select a photo, then Identify")
         self.identify_button = QPushButton("Identify")
@@ -161,8 +193,11 @@ class IdentifyPanel(QWidget):
         self.confirm_button = QPushButton("Confirm Candidate")
         self.confirm_button.setToolTip("Confirm the selected candidate (Enter)")
         self.confirm_button.clicked.connect(self.confirm_selected)
-        self.new_id_button = QPushButton("New Whale ID…")
-        self.new_id_button.clicked.connect(self.ask_new_whale_id)
+        self.whale_id_button = QPushButton("Whale ID…")
+        self.whale_id_button.setToolTip(
+            "Type a new id, or the id of a catalogued whale that is not among the candidates (Ctrl+Shift+N)"
+        )
+        self.whale_id_button.clicked.connect(self.ask_whale_id)
         self.new_whale_button = QPushButton("Mark as new_whale")
         self.new_whale_button.setToolTip("An animal not in the catalogue, left without an id")
         self.new_whale_button.clicked.connect(self.mark_new_whale)
@@ -183,7 +218,7 @@ class IdentifyPanel(QWidget):
         splitter.setStretchFactor(1, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.confirm_button)
-        buttons.addWidget(self.new_id_button)
+        buttons.addWidget(self.whale_id_button)
         buttons.addWidget(self.new_whale_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -248,18 +283,18 @@ class IdentifyPanel(QWidget):
         if self.photo_id is not None:
             self._confirm(NEW_WHALE, "manual")
 
-    def ask_new_whale_id(self) -> NewWhaleIdDialog | None:
-        """Open the new-id dialog without blocking. Accepting it confirms the photo as the new whale."""
+    def ask_whale_id(self) -> WhaleIdDialog | None:
+        """Open the whale-id dialog without blocking. Accepting it confirms the photo as that whale."""
         if self.photo_id is None or self.catalogue is None:
             return None
         photo_id = self.photo_id
-        dialog = NewWhaleIdDialog(self.catalogue, self._photo_name(photo_id), self)
-        dialog.accepted.connect(lambda: self._confirm_new_id(photo_id, dialog.whale_id()))
-        self.new_id_dialog = dialog
+        dialog = WhaleIdDialog(self.catalogue, self._photo_name(photo_id), self)
+        dialog.accepted.connect(lambda: self._confirm_whale_id(photo_id, dialog.whale_id()))
+        self.whale_id_dialog = dialog
         dialog.open()
         return dialog
 
-    def _confirm_new_id(self, photo_id: int, whale_id: str) -> None:
+    def _confirm_whale_id(self, photo_id: int, whale_id: str) -> None:
         if photo_id == self.photo_id:
             self._confirm(whale_id, "manual")
 
@@ -293,6 +328,7 @@ class IdentifyPanel(QWidget):
         self.candidates.clear()
         for rank, candidate in enumerate(result.candidates, start=1):
             item = QListWidgetItem(describe_candidate(rank, candidate))
+            item.setToolTip(explain_candidate(candidate))
             shown = result.best_photos.get(candidate.best_photo_key or "")
             if shown is not None:
                 item.setIcon(QIcon(QPixmap.fromImage(shown.image)))
@@ -340,7 +376,7 @@ class IdentifyPanel(QWidget):
         has_photo = self.photo_id is not None and self.catalogue is not None
         self.identify_button.setEnabled(has_photo and self.worker is None)
         self.confirm_button.setEnabled(has_photo and self.selected_candidate() is not None)
-        self.new_id_button.setEnabled(has_photo)
+        self.whale_id_button.setEnabled(has_photo)
         self.new_whale_button.setEnabled(has_photo)
 
     def _method_name(self) -> str:

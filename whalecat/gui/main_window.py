@@ -289,7 +289,7 @@ class MainWindow(QMainWindow):
         # Enter confirms only while the identify panel has focus, so it never fires from the filter box.
         confirm.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.identify_panel.addAction(confirm)
-        self._action(identify_menu, "&New Whale ID…", self.identify_panel.ask_new_whale_id, "Ctrl+Shift+N")
+        self._action(identify_menu, "&Whale ID…", self.identify_panel.ask_whale_id, "Ctrl+Shift+N")
         self._action(identify_menu, "Mark as &new_whale", self.identify_panel.mark_new_whale, "Ctrl+Shift+M")
 
         catalogue_menu = self.menuBar().addMenu("&Catalogue")

@@ -242,7 +242,7 @@ class PhotoViewPanel(QWidget):
         photo = preview.photo
         size = f"{photo.width} × {photo.height} px"
         if preview.file_size is not None:
-            size += f", {preview.file_size / 1e6:.1f} MB"
+            size += f", {file_size_text(preview.file_size)}"
         if photo.crop:
             size += f" (cropped to {photo.crop[2] - photo.crop[0]} × {photo.crop[3] - photo.crop[1]})"
         self.metadata["file"].setText(photo.original_name)
@@ -257,3 +257,10 @@ def _caption(text: str) -> QLabel:
     label = QLabel(text)
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     return label
+
+
+def file_size_text(size: int) -> str:
+    """Return a file size for people: "740 kB" or "2.4 MB", never "0.0 MB"."""
+    if size < 1_000_000:
+        return f"{max(round(size / 1000), 1)} kB"
+    return f"{size / 1e6:.1f} MB"

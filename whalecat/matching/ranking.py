@@ -149,7 +149,8 @@ def to_candidates(
         NEW_WHALE,
         calibration.threshold,
         None,
-        {"confidence": 1.0 - best_confidence, "method": method},
+        {"confidence": 1.0 - best_confidence, "method": method,
+         "calibrated_on": calibration.match_scores},
     )
     candidates: list[Candidate] = []
     placed = False
