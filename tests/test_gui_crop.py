@@ -199,10 +199,12 @@ def test_whole_photo_stores_none(qtbot, window):
     wait_for_reload(qtbot, window, None)
     grayscale = window.photo_view.preview.grayscale
     assert (grayscale.width(), grayscale.height()) == (PREVIEW_SIDE, 640)
+    assert window.photo_view.grayscale_caption.text() == "Grayscale, whole photo"
 
     window.undo_action.trigger()
     assert stored_crop(window, photo_id) == saved
     wait_for_reload(qtbot, window, saved)
+    assert window.photo_view.grayscale_caption.text() == "Grayscale, cropped"
 
 
 def test_find_fluke_proposes_box(qtbot, window):

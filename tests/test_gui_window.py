@@ -73,6 +73,8 @@ def test_photo_view_shows_network_input(qtbot, window, fluke_data):
     shown = window.photo_view.input_view.source_pixmap()
     assert (shown.width(), shown.height()) == (100, 100)
     assert not window.photo_view.original_view.source_pixmap().isNull()
+    expected = "Grayscale, cropped" if preview.crop else "Grayscale, whole photo"
+    assert window.photo_view.grayscale_caption.text() == expected
     assert window.photo_view.metadata["file"].text() == "0000e88ab.jpg"
     assert "px" in window.photo_view.metadata["size"].text()
 
@@ -117,6 +119,9 @@ def test_identify_confirm_and_undo(qtbot, window, fluke_data, tmp_path):
     assert result.candidates[row].details.get("pairs"), "the match should report keypoint pairs"
     window.identify_panel.keypoints_box.setChecked(True)
     assert window.identify_panel.match_view.drawn_pair_count() > 0
+    pair_count = len(result.candidates[row].details["pairs"])
+    assert window.identify_panel.keypoints_box.text() == f"Show keypoints ({pair_count} verified pairs)"
+    assert window.identify_panel.match_view.captions() == ("This photo", f"{target_whale}: its most similar photo")
     qtbot.keyClick(window.identify_panel.candidates, Qt.Key.Key_Return)
 
     assert window.browser.whale_counts()[target_whale] == 2

@@ -361,8 +361,10 @@ class IdentifyPanel(QWidget):
             return
         shown = self.result.best_photos.get(candidate.best_photo_key or "")
         pairs = shown_pairs(candidate, shown) if shown is not None else []
-        self.match_view.set_images(self.result.query, shown, pairs)
+        label = "" if candidate.label == NEW_WHALE else candidate.label
+        self.match_view.set_images(self.result.query, shown, pairs, label)
         self.keypoints_box.setEnabled(bool(pairs) and shown is not None)
+        self.keypoints_box.setText(f"Show keypoints ({len(pairs)} verified pairs)" if pairs else "Show keypoints")
         self._update_buttons()
 
     def _leave_running(self) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 log = logging.getLogger(__name__)
 
 GAP = 12  # pixels between the two images
+CAPTION_HEIGHT = 20  # pixels above the images for what each one is
 PAIR_COLOURS = [QColor("#e41a1c"), QColor("#377eb8"), QColor("#4daf4a"), QColor("#984ea3"), QColor("#ff7f00")]
 
 
@@ -39,16 +40,25 @@ class MatchView(QWidget):
         self.query: ShownImage | None = None
         self.candidate: ShownImage | None = None
         self.pairs: list[Pair] = []
+        self.candidate_label = ""
         self.show_pairs = False
         self.placeholder = "Identify a photo to compare it with its candidates"
         self.setMinimumSize(QSize(320, 160))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
-    def set_images(self, query: ShownImage | None, candidate: ShownImage | None, pairs: list[Pair]) -> None:
+    def set_images(self, query: ShownImage | None, candidate: ShownImage | None, pairs: list[Pair],
+                   candidate_label: str = "") -> None:
         self.query = query
         self.candidate = candidate
         self.pairs = list(pairs)
+        self.candidate_label = candidate_label
         self.update()
+
+    def captions(self) -> tuple[str, str]:
+        """Return the texts drawn above the query and the candidate."""
+        if not self.candidate_label:
+            return "This photo", ""
+        return "This photo", f"{self.candidate_label}: its most similar photo"
 
     def set_show_pairs(self, show: bool) -> None:
         self.show_pairs = show
@@ -68,13 +78,19 @@ class MatchView(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
             return
         half = (self.width() - GAP) / 2
-        left = _fit(self.query.image, QRectF(0, 0, half, self.height()))
+        height = max(self.height() - CAPTION_HEIGHT, 1)
+        query_caption, candidate_caption = self.captions()
+        painter.setPen(QPen(self.palette().text().color()))
+        painter.drawText(QRectF(0, 0, half, CAPTION_HEIGHT), Qt.AlignmentFlag.AlignCenter, query_caption)
+        painter.drawText(QRectF(half + GAP, 0, half, CAPTION_HEIGHT), Qt.AlignmentFlag.AlignCenter,
+                         candidate_caption)
+        left = _fit(self.query.image, QRectF(0, CAPTION_HEIGHT, half, height))
         painter.drawImage(left, self.query.image)
         if self.candidate is None:
-            right_area = QRectF(half + GAP, 0, half, self.height())
+            right_area = QRectF(half + GAP, CAPTION_HEIGHT, half, height)
             painter.drawText(right_area, Qt.AlignmentFlag.AlignCenter, "no photo for this candidate")
             return
-        right = _fit(self.candidate.image, QRectF(half + GAP, 0, half, self.height()))
+        right = _fit(self.candidate.image, QRectF(half + GAP, CAPTION_HEIGHT, half, height))
         painter.drawImage(right, self.candidate.image)
         if self.drawn_pair_count() == 0:
             return

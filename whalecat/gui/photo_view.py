@@ -147,8 +147,11 @@ class PhotoViewPanel(QWidget):
 
         grid = QGridLayout()
         grid.addWidget(_caption("Original (upright) with its crop"), 0, 0)
-        grid.addWidget(_caption("Grayscale, cropped"), 0, 1)
-        grid.addWidget(_caption("Network input, normalized (100×100)"), 0, 2)
+        self.grayscale_caption = _caption("Grayscale, cropped")
+        grid.addWidget(self.grayscale_caption, 0, 1)
+        # The default method's embedding networks take the same grayscale crop at a wide size.
+        # This panel shows the seed CNN's square input.
+        grid.addWidget(_caption("Seed CNN input, normalized (100×100)"), 0, 2)
         grid.addWidget(self.original_view, 1, 0)
         grid.addWidget(self.grayscale_view, 1, 1)
         grid.addWidget(self.input_view, 1, 2)
@@ -220,6 +223,7 @@ class PhotoViewPanel(QWidget):
         self.status.clear()
         self.crop_editor.show_photo(preview.photo, preview.original, preview.scale)
         self.grayscale_view.set_image(preview.grayscale)
+        self.grayscale_caption.setText("Grayscale, cropped" if preview.crop else "Grayscale, whole photo")
         self.input_view.set_image(diverging_qimage(preview.network_input))
         self.input_stats.setText(f"mean {preview.input_mean:+.3f}, std {preview.input_std:.3f}")
         self._show_metadata(preview)
