@@ -108,6 +108,7 @@ def test_labels_create_whales_and_confirmations(catalogue, tmp_path):
         ("Name,Whale\na.jpg,w_1\n", "header row"),
         ("Image,Id\n,w_1\n", "line 2"),
         ("Image,Id\na.jpg,bad\x07id\n", "invalid whale id"),
+        ("Image,Id\na.jpg,w_1\nbadrow\n", "line 3: expected two columns 'Image,Id', found 'badrow'"),
     ],
 )
 def test_invalid_labels_rejected_before_import(catalogue, tmp_path, content, message):

@@ -25,6 +25,12 @@ def read_labels(path: Path | str) -> dict[str, str]:
                 )
             labels: dict[str, str] = {}
             for line, row in enumerate(reader, start=2):
+                if row["Id"] is None:  # DictReader fills missing columns with None
+                    raise LabelsError(
+                        f"{path}, line {line}: expected two columns 'Image,Id', found "
+                        f"{','.join(value for value in row.values() if value is not None)!r}; add the comma "
+                        "and the id, or leave the id empty after the comma"
+                    )
                 image, whale_id = (row["Image"] or "").strip(), (row["Id"] or "").strip()
                 if not image:
                     raise LabelsError(f"{path}, line {line}: the Image column is empty")
