@@ -53,6 +53,8 @@ def test_import_lists_corrupt_file(qtbot, window, fluke_data, tmp_path):
     assert "2 photos" in window.catalogue_label.text()
     # A temporary status-bar message would cover the counts.
     assert window.statusBar().currentMessage() == ""
+    # The next import dialog opens where the cards are.
+    assert window.settings.last_import_folder == str(tmp_path)
     assert window.import_panel.isHidden()
 
 

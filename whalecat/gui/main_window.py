@@ -168,6 +168,9 @@ class MainWindow(QMainWindow):
 
     def import_paths(self, paths: list[Path], labels_csv: Path | None = None):
         """Import files and folders in a worker, and return the worker (None when it cannot start)."""
+        if paths:
+            # A card is usually imported folder by folder, so the next dialog opens beside this one.
+            self.settings.last_import_folder = Path(paths[0]).parent
         return self.import_panel.start(paths, labels_csv, self.settings.find_fluke)
 
     def identify_selected(self):
@@ -354,17 +357,23 @@ class MainWindow(QMainWindow):
 
     def _choose_photos(self) -> None:
         patterns = " ".join(f"*{suffix}" for suffix in sorted(PHOTO_SUFFIXES))
-        files, _ = QFileDialog.getOpenFileNames(self, "Import Photos", "", f"Photos ({patterns});;All files (*)")
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Import Photos", self.settings.last_import_folder, f"Photos ({patterns});;All files (*)"
+        )
         if files:
             self.import_paths([Path(f) for f in files])
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Import Folder (photos in sub-folders too)")
+        folder = QFileDialog.getExistingDirectory(
+            self, "Import Folder (photos in sub-folders too)", self.settings.last_import_folder
+        )
         if folder:
             self.import_paths([Path(folder)])
 
     def _choose_labelled_folder(self) -> None:
-        labels, _ = QFileDialog.getOpenFileName(self, "Labels CSV (columns Image,Id)", "", "CSV files (*.csv)")
+        labels, _ = QFileDialog.getOpenFileName(
+            self, "Labels CSV (columns Image,Id)", self.settings.last_import_folder, "CSV files (*.csv)"
+        )
         if not labels:
             return
         folder = QFileDialog.getExistingDirectory(self, "Folder with the labelled photos", str(Path(labels).parent))

@@ -79,6 +79,16 @@ class Settings:
         self.store.setValue("last_catalogue", str(folder))
 
     @property
+    def last_import_folder(self) -> str:
+        """Return where the import dialogs open: the folder of the last import, or "" at first."""
+        value = str(self.store.value("last_import_folder", "") or "")
+        return value if value and Path(value).is_dir() else ""
+
+    @last_import_folder.setter
+    def last_import_folder(self, folder: Path) -> None:
+        self.store.setValue("last_import_folder", str(folder))
+
+    @property
     def geometry(self) -> QByteArray | None:
         value = self.store.value("window/geometry")
         return value if isinstance(value, QByteArray) else None
