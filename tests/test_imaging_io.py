@@ -71,6 +71,14 @@ def test_truncated_jpeg_rejected_with_reason(tmp_path):
         open_photo(path)
     assert "truncated.jpg" in str(error.value)
     assert "decode" in error.value.reason
+    assert "copy it again" in error.value.reason
+
+
+def test_empty_file_rejected_as_empty(tmp_path):
+    path = tmp_path / "DSC_0001.JPG"
+    path.write_bytes(b"")
+    with pytest.raises(ImageError, match="empty file"):
+        open_photo(path)
 
 
 def test_text_file_rejected(tmp_path):

@@ -67,10 +67,16 @@ def open_photo(path: Path | str) -> Image.Image:
     except FileNotFoundError:
         raise ImageError(path, "file not found") from None
     except UnidentifiedImageError:
-        raise ImageError(path, "not an image file, or a format whalecat cannot read") from None
+        if Path(path).stat().st_size == 0:
+            raise ImageError(path, "empty file (0 bytes); copy it again from the card") from None
+        raise ImageError(
+            path, "not an image file, or a format whalecat cannot read; convert it to JPEG, PNG or TIFF"
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         # Pillow reports truncated and corrupt data as OSError or SyntaxError.
-        raise ImageError(path, f"cannot decode image data ({exc})") from None
+        raise ImageError(
+            path, f"cannot decode image data ({exc}); the file may be cut short, so copy it again from the card"
+        ) from None
     if upright.mode not in ("RGB", "L"):
         upright = upright.convert("RGB")
     return upright
