@@ -146,3 +146,14 @@ def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
         os.close(write_end)
     assert writer.returncode == 0, writer.stderr
     assert "Broken pipe" not in writer.stderr
+
+
+def test_progress_without_a_terminal_prints_tenths(capsys):
+    from whalecat.cli import _print_progress
+
+    for done in range(1, 101):
+        _print_progress(done, 100, "Evaluating default")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "10/100 Evaluating default"
+    assert lines[-1] == "100/100 Evaluating default"
+    assert len(lines) == 10

@@ -149,8 +149,13 @@ def _open(args) -> Catalogue:
 
 
 def _print_progress(done: int, total: int, message: str) -> None:
-    if sys.stderr.isatty() and total:
+    if not total:
+        return
+    if sys.stderr.isatty():
         print(f"\r{done}/{total} {message[:60]:<60}", end="", file=sys.stderr, flush=True)
+    elif done == total or done % max(total // 10, 1) == 0:
+        # A log file or a pipe gets a line at every tenth instead of a line being redrawn.
+        print(f"{done}/{total} {message}", file=sys.stderr, flush=True)
 
 
 def cmd_import(args) -> int:
