@@ -53,6 +53,11 @@ def test_import_lists_corrupt_file(qtbot, window, fluke_data, tmp_path):
     assert "2 photos" in window.catalogue_label.text()
     # A temporary status-bar message would cover the counts.
     assert window.statusBar().currentMessage() == ""
+    tabs = window.browser.tabs
+    assert tabs.tabText(2) == "new_whale (0)"
+    window.splitter.setSizes([120, 1160])  # the user drags the browser narrow
+    qtbot.waitUntil(lambda: window.browser.width() < 340, timeout=WAIT_MS)
+    assert window.browser.width() >= tabs.tabBar().sizeHint().width()
     # The next import dialog opens where the cards are.
     assert window.settings.last_import_folder == str(tmp_path)
     assert window.import_panel.isHidden()

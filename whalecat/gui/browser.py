@@ -293,6 +293,9 @@ class CataloguePanel(QWidget):
         self.tabs.setTabText(0, f"Whales ({len(self.whale_model.rows)})")
         self.tabs.setTabText(1, f"Unidentified ({len(self.unidentified_model.photos)})")
         self.tabs.setTabText(2, f"new_whale ({len(self.new_whale_model.photos)})")
+        # Scroll arrows would hide the third tab and its count, so the browser keeps room for all three.
+        frame = self.tabs.width() - self.tabs.contentsRect().width() + 8
+        self.setMinimumWidth(self.tabs.tabBar().sizeHint().width() + frame)
 
 
 def _list_view(model, icon_mode: bool) -> QListView:
