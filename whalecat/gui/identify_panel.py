@@ -182,6 +182,10 @@ class IdentifyPanel(QWidget):
         self.candidates.setIconSize(CANDIDATE_ICON)
         # Wide enough for a thumbnail beside "score 0.000, confidence 100%".
         self.candidates.setMinimumWidth(360)
+        # Long ids (such as flukebook's) are shortened in the middle, where the tooltip has them whole.
+        self.candidates.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.candidates.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.candidates.setUniformItemSizes(True)
         self.candidates.currentRowChanged.connect(self._on_candidate_changed)
         self.candidates.itemDoubleClicked.connect(lambda _item: self.confirm_selected())
         self.match_view = MatchView()
