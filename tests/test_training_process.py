@@ -148,3 +148,50 @@ def child_pids() -> list[int]:
         if int(fields[1]) == os.getpid() and b"whalecat" in command:
             pids.append(int(stat.parent.name))
     return pids
+
+
+def test_orphan_exits_when_training_runs_on():
+    token, finished, left = CancelToken(), threading.Event(), []
+    training_process._listen_for_cancel(io.StringIO(""), token, finished, lambda: left.append(True), 0.05)
+    assert token.cancelled
+    assert left == [True]
+
+
+def test_orphan_stays_when_training_stopped():
+    token, finished, left = CancelToken(), threading.Event(), []
+    finished.set()
+    training_process._listen_for_cancel(io.StringIO(""), token, finished, lambda: left.append(True), 0.05)
+    assert token.cancelled
+    assert left == []
+
+
+def test_cancel_line_never_leaves():
+    # The window is still there after "cancel": it waits for the child and kills it if needed.
+    token, finished, left = CancelToken(), threading.Event(), []
+    training_process._listen_for_cancel(io.StringIO("cancel\n"), token, finished, lambda: left.append(True), 0.05)
+    assert token.cancelled
+    assert left == []
+
+
+def test_orphaned_training_process_cleans_up(catalogue):
+    # A real training process whose window died after the first epoch. It stops within a batch
+    # (status 0) or, failing that, exits on its own (status 3), and leaves no unfinished folder.
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "whalecat", "--catalogue", str(catalogue.folder), "--device", "cpu",
+         "train", "--model", "seed", "--epochs", str(LONG_EPOCHS), "--report", "json"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=child_environment(),
+    )
+    for line in child.stdout:
+        if '"event": "epoch"' in line:
+            break
+    started = time.monotonic()
+    child.stdin.close()
+    status = child.wait(timeout=training_process.ORPHAN_EXIT_AFTER_S + 60)
+    assert status in (0, training_process.ORPHAN_EXIT_STATUS)
+    assert time.monotonic() - started < training_process.ORPHAN_EXIT_AFTER_S + 30
+    assert models_entries(catalogue) == []

@@ -273,10 +273,11 @@ def cmd_train(args) -> int:
     from whalecat.progress import Progress
 
     if args.report == "json":
-        from whalecat.training_process import serve
+        from whalecat.training_process import ORPHAN_EXIT_AFTER_S, serve
 
         with _open(args) as catalogue:
-            return serve(catalogue, args.model, args.epochs, args.device, args.activate)
+            return serve(catalogue, args.model, args.epochs, args.device, args.activate,
+                         orphan_exit_after=ORPHAN_EXIT_AFTER_S)
     with _open(args) as catalogue:
         result = train_catalogue_model(
             catalogue,

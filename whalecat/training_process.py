@@ -11,6 +11,8 @@ The window's Retrain runs training in its own process rather than on a thread, f
 The child writes one JSON line per event to stdout, each after `REPORT_PREFIX`: `device`,
 `progress`, `epoch`, and last one of `result`, `cancelled` or `error`. It reads stdin, where
 the line "cancel" or the end of input (the window has gone) stops the training within one batch.
+A child whose input has ended and that is still running 5 s later removes its unfinished
+model folder and exits.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ REPORT_PREFIX = "whalecat-report "
 # How long a cancelled child may take to stop by itself before it is killed. Killing is safe
 # because a version folder is renamed into place only when complete.
 KILL_AFTER_S = 1.0
+# How long a child whose window has gone may take to stop by itself before it removes its
+# unfinished model folder and exits, since no process is left to read its result.
+ORPHAN_EXIT_AFTER_S = 5.0
+ORPHAN_EXIT_STATUS = 3
 POLL_S = 0.05
 
 
@@ -47,8 +53,14 @@ POLL_S = 0.05
 
 
 def serve(catalogue: Catalogue, kind: str, epochs: int | None, device: str, activate: str,
-          stdout: TextIO = sys.stdout, stdin: TextIO = sys.stdin) -> int:
-    """Train as `whalecat train --report json` does, reporting on `stdout`; return the exit status."""
+          stdout: TextIO = sys.stdout, stdin: TextIO = sys.stdin,
+          orphan_exit_after: float | None = None) -> int:
+    """Train as `whalecat train --report json` does, reporting on `stdout`; return the exit status.
+
+    With `orphan_exit_after`, the process exits that many seconds after its input ends unless
+    the training has stopped by then. Only a training process may pass it, because the exit
+    ends the whole process.
+    """
     lock = threading.Lock()
 
     def emit(event: str, **data) -> None:
@@ -57,7 +69,25 @@ def serve(catalogue: Catalogue, kind: str, epochs: int | None, device: str, acti
             stdout.flush()
 
     token = CancelToken()
-    threading.Thread(target=_listen_for_cancel, args=(stdin, token), daemon=True).start()
+    unfinished_before = set(_unfinished(catalogue.models_dir))
+
+    def leave() -> None:
+        for leftover in set(_unfinished(catalogue.models_dir)) - unfinished_before:
+            shutil.rmtree(leftover, ignore_errors=True)
+        os._exit(ORPHAN_EXIT_STATUS)
+
+    finished = threading.Event()
+    threading.Thread(
+        target=_listen_for_cancel, args=(stdin, token, finished, leave, orphan_exit_after), daemon=True
+    ).start()
+    try:
+        return _serve(catalogue, kind, epochs, device, activate, token, emit)
+    finally:
+        finished.set()
+
+
+def _serve(catalogue: Catalogue, kind: str, epochs: int | None, device: str, activate: str,
+           token: CancelToken, emit: Callable[..., None]) -> int:
     progress = Progress(
         lambda done, total, message: emit("progress", done=done, total=total, message=message),
         token,
@@ -91,11 +121,21 @@ def describe_failure(exc: BaseException, kind: str) -> str:
     return text if text else type(exc).__name__
 
 
-def _listen_for_cancel(stdin: TextIO, token: CancelToken) -> None:
+def _listen_for_cancel(stdin: TextIO, token: CancelToken, finished: threading.Event,
+                       leave: Callable[[], None], orphan_exit_after: float | None) -> None:
+    """Cancel on the line "cancel". At the end of input the window has gone, so cancel, and
+    call `leave` unless `finished` is set within `orphan_exit_after` seconds (if given)."""
     for line in stdin:
         if line.strip() == "cancel":
-            break
-    token.cancel()  # "cancel", or the end of input: the window that started us has gone
+            token.cancel()
+            return
+    token.cancel()
+    # A step that checks for cancel rarely (loading TensorFlow, evaluating a model) would
+    # otherwise keep an orphaned training running for tens of seconds.
+    if orphan_exit_after is None or finished.wait(orphan_exit_after):
+        return
+    log.warning("The window has gone and training did not stop within %.0f s; exiting", orphan_exit_after)
+    leave()
 
 
 # -- the window's side -------------------------------------------------------------------------
