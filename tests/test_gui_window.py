@@ -142,13 +142,19 @@ def test_identify_confirm_and_undo(qtbot, window, fluke_data, tmp_path):
     assert [p.id for p in window.browser.unidentified_model.photos] == [query.id]
 
 
-def test_whale_id_dialog(qtbot, window, fluke_data, tmp_path):
+def open_whale_id_dialog(qtbot, window, fluke_data, tmp_path) -> int:
+    """Import w_f48451c's photo and an unlabelled one, select the latter and open Whale ID."""
     csv_path = write_labels(tmp_path / "labels.csv", {"0000e88ab.jpg": "w_f48451c"})
     import_and_wait(qtbot, window, [fluke_data / "images" / n for n in ("0000e88ab.jpg", "000a6daec.jpg")], csv_path)
     photo_id = window.browser.unidentified_model.photos[0].id
     window.browser.select_unidentified_photo(photo_id)
+    assert window.identify_panel.ask_whale_id() is not None
+    return photo_id
 
-    dialog = window.identify_panel.ask_whale_id()
+
+def test_whale_id_dialog(qtbot, window, fluke_data, tmp_path):
+    photo_id = open_whale_id_dialog(qtbot, window, fluke_data, tmp_path)
+    dialog = window.identify_panel.whale_id_dialog
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
     assert dialog.whale_id().startswith("w_")
     assert ok.isEnabled()
@@ -175,12 +181,8 @@ def test_whale_id_dialog(qtbot, window, fluke_data, tmp_path):
 
 def test_whale_id_dialog_assigns_catalogued_whale(qtbot, window, fluke_data, tmp_path):
     # A researcher who recognizes a whale the top 5 missed types its id.
-    csv_path = write_labels(tmp_path / "labels.csv", {"0000e88ab.jpg": "w_f48451c"})
-    import_and_wait(qtbot, window, [fluke_data / "images" / n for n in ("0000e88ab.jpg", "000a6daec.jpg")], csv_path)
-    photo_id = window.browser.unidentified_model.photos[0].id
-    window.browser.select_unidentified_photo(photo_id)
-
-    dialog = window.identify_panel.ask_whale_id()
+    photo_id = open_whale_id_dialog(qtbot, window, fluke_data, tmp_path)
+    dialog = window.identify_panel.whale_id_dialog
     assert dialog.id_edit.completer().model().stringList() == ["w_f48451c"]
     dialog.id_edit.setText("w_f48451c")
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
