@@ -105,7 +105,11 @@ def test_child_trains_and_relays_reports(catalogue, monkeypatch, caplog):
     assert "TF_ENABLE_ONEDNN_OPTS=1" in caplog.text  # the training process turned oneDNN on
 
 
-def test_cancelled_child_leaves_nothing(catalogue):
+def test_cancelled_child_leaves_nothing(catalogue, tmp_path, monkeypatch):
+    # Started from a folder holding a clone named whalecat, the child must still import the
+    # installed package, not that folder.
+    (tmp_path / "launch" / "whalecat").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "launch")
     token = CancelToken()
 
     def cancel_at_first_batch(done, total, message):

@@ -158,8 +158,10 @@ def train_in_child(
     """
     models = catalogue.models_dir
     unfinished_before = set(_unfinished(models))
+    # -P keeps the working folder off the import path: started from a folder that holds a
+    # clone named whalecat, the child would otherwise import that folder instead of the package.
     command = [
-        sys.executable, "-m", "whalecat", "--catalogue", str(catalogue.folder), "--device", device,
+        sys.executable, "-P", "-m", "whalecat", "--catalogue", str(catalogue.folder), "--device", device,
         "train", "--model", kind, "--activate", activate, "--report", "json",
     ]
     if epochs is not None:
