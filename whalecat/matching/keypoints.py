@@ -130,12 +130,22 @@ def inlier_calibration() -> ranking.Calibration:
     return ranking.Calibration(INLIER_THRESHOLD, INLIER_SPREAD, source="fixed inlier count")
 
 
+def as_stored(features: Features) -> Features:
+    """Return `features` with descriptors rounded as the feature cache stores them.
+
+    Gallery photos always use these, so a catalogue ranks the same on its first run, when
+    features are computed, as on later runs, when they are read back from the cache.
+    """
+    quantized = np.clip(np.rint(features.descriptors * 255.0), 0, 255)
+    return Features(features.points, (quantized / 255.0).astype(np.float32), features.side)
+
+
 class FeatureCache:
     """Keypoint features on disk, one compressed file per photo and crop.
 
     Descriptors are stored as RootSIFT times 255, rounded to uint8: a quarter of the float32
     size (46 kB per fluke photo on average once compressed). Rounding moves each value by at
-    most 1/510, and tests/test_keypoints.py checks that cached features give the same top 5.
+    most 1/510. Gallery features are rounded the same way before first use (`as_stored`).
     """
 
     def __init__(self, folder: Path | str):
@@ -199,7 +209,7 @@ class KeypointMethod:
         stored = self.cache.load(photo.cache_key) if self.cache else None
         if stored is not None:
             return stored
-        features = extract_features(gallery.open_image(photo), photo.crop)
+        features = as_stored(extract_features(gallery.open_image(photo), photo.crop))
         if self.cache:
             self.cache.save(photo.cache_key, features)
         return features
