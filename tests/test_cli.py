@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from tests.helpers import save_fluke
+from whalecat.catalogue import Catalogue
 from whalecat.cli import main
 
 
@@ -50,6 +51,7 @@ def test_catalogue_path_that_is_a_file(tmp_path, capsys):
 
 
 def test_python_dash_m_runs(tmp_path):
+    Catalogue.open(tmp_path / "c").close()
     result = subprocess.run(
         [sys.executable, "-m", "whalecat", "--catalogue", str(tmp_path / "c"), "whales"],
         capture_output=True, text=True, timeout=120,
@@ -69,6 +71,7 @@ def test_identify_bad_photo_is_a_clear_error(tmp_path, capsys):
 
 
 def test_train_rejects_zero_epochs(tmp_path, capsys):
+    Catalogue.open(tmp_path / "c").close()
     assert main(["--catalogue", str(tmp_path / "c"), "train", "--epochs", "0"]) == 2
     assert "epochs must be at least 1" in capsys.readouterr().err
 
@@ -92,6 +95,7 @@ def test_reimport_keeps_confirmed_label(tmp_path, capsys):
 
 
 def test_export_into_missing_folder(tmp_path, capsys):
+    Catalogue.open(tmp_path / "c").close()
     out = tmp_path / "no_such_folder" / "out.csv"
     assert main(["--catalogue", str(tmp_path / "c"), "export", str(out)]) == 2
     error = capsys.readouterr().err
@@ -99,12 +103,13 @@ def test_export_into_missing_folder(tmp_path, capsys):
     assert ".part" not in error
 
 
-def test_identify_needs_an_existing_catalogue_with_whales(tmp_path, capsys):
+def test_commands_need_an_existing_catalogue(tmp_path, capsys):
     photo = save_fluke(tmp_path / "query.jpg", individual=1)
     mistyped = tmp_path / "no_such_catalogue"
-    assert main(["--catalogue", str(mistyped), "identify", str(photo)]) == 2
-    assert f"no catalogue at {mistyped}" in capsys.readouterr().err
-    assert not mistyped.exists()
+    for command in (["identify", str(photo)], ["whales"], ["models"], ["export", str(tmp_path / "out.csv")]):
+        assert main(["--catalogue", str(mistyped), *command]) == 2
+        assert f"no catalogue at {mistyped}" in capsys.readouterr().err
+        assert not mistyped.exists()
 
     save_fluke(tmp_path / "new" / "a.jpg", individual=2)
     assert main(["--catalogue", str(tmp_path / "c"), "import", str(tmp_path / "new")]) == 0
@@ -135,6 +140,7 @@ def test_identify_prints_confidences(tmp_path, capsys):
 
 def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
     # As `whalecat whales | head` once `head` has stopped reading.
+    Catalogue.open(tmp_path / "c").close()
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--catalogue",
         type=Path,
         default=None,
-        help=f"catalogue folder, created if missing (default: {default_catalogue_path()})",
+        help=f"catalogue folder; import creates it if missing (default: {default_catalogue_path()})",
     )
     parser.add_argument(
         "--device",
@@ -144,8 +144,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _open(args) -> Catalogue:
-    return Catalogue.open(args.catalogue or default_catalogue_path())
+def _open(args, create: bool = False) -> Catalogue:
+    """Open the --catalogue folder. Only `import` may create one: a mistyped path would
+    otherwise give an empty catalogue that lists no whales and matches nothing."""
+    from whalecat.catalogue.store import DATABASE_NAME
+
+    folder = (args.catalogue or default_catalogue_path()).expanduser()
+    if not create and (folder.is_dir() or not folder.exists()) and not (folder / DATABASE_NAME).is_file():
+        raise CatalogueError(
+            f"no catalogue at {folder}; check --catalogue, or create one by importing photos "
+            f"with: whalecat --catalogue {folder} import PHOTOS"
+        )
+    return Catalogue.open(folder)
 
 
 def _print_progress(done: int, total: int, message: str) -> None:
@@ -165,7 +175,7 @@ def cmd_import(args) -> int:
     for path in args.paths:
         if not path.exists():
             raise ValueError(f"{path} not found; give photo files or folders that exist")
-    with _open(args) as catalogue:
+    with _open(args, create=True) as catalogue:
         started = time.perf_counter()
         report = import_paths(
             catalogue, args.paths, args.labels, Progress(_print_progress),
@@ -188,7 +198,6 @@ def cmd_import(args) -> int:
 
 def cmd_identify(args) -> int:
     from whalecat.catalogue.records import list_whales
-    from whalecat.catalogue.store import DATABASE_NAME
     from whalecat.identification import Identifier
     from whalecat.imaging.io import open_photo
     from whalecat.matching.device import select_device
@@ -196,16 +205,11 @@ def cmd_identify(args) -> int:
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, not {args.top}")
     open_photo(args.photo)  # reject an unusable photo before TensorFlow takes seconds to load
-    folder = args.catalogue or default_catalogue_path()
-    # Identifying creates nothing. Otherwise a mistyped --catalogue would create an empty
-    # catalogue and rank new_whale first for every photo.
-    if not (folder / DATABASE_NAME).is_file():
-        raise ValueError(f"no catalogue at {folder}; check --catalogue, or import photos into it first")
     with _open(args) as catalogue:
         with catalogue.session() as session:
             if not any(whale.photo_count for whale in list_whales(session)):
                 raise ValueError(
-                    f"the catalogue at {folder} has no confirmed whales to match against; "
+                    f"the catalogue at {catalogue.folder} has no confirmed whales to match against; "
                     "import labelled photos (whalecat import --labels) or confirm photos in the window"
                 )
         select_device(args.device)
