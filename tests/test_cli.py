@@ -132,10 +132,13 @@ def test_identify_prints_confidences(tmp_path, capsys):
     rows = json.loads(capsys.readouterr().out)["candidates"]
     assert all(0.0 <= row["confidence"] <= 1.0 for row in rows)
     assert main(["--catalogue", catalogue, "identify", str(query), "--method", "embedding"]) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    lines = [line for line in capsys.readouterr().out.splitlines() if line[:2] in ("1.", "2.", "3.", "4.")]
+    whales = [line for line in lines if "new_whale" not in line]
     # Labels are padded to the longest, so the scores line up.
-    assert len({line.index("score") for line in lines}) == 1
-    assert all("confidence" in line for line in lines)
+    assert len({line.index("score") for line in whales}) == 1
+    assert all("confidence" in line for line in whales)
+    new = [line for line in lines[1:] if "new_whale" in line]
+    assert all("confidence" not in line and "threshold" in line for line in new)
 
 
 def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):

@@ -184,8 +184,11 @@ def test_whale_id_dialog_assigns_catalogued_whale(qtbot, window, fluke_data, tmp
     photo_id = open_whale_id_dialog(qtbot, window, fluke_data, tmp_path)
     dialog = window.identify_panel.whale_id_dialog
     assert dialog.id_edit.completer().model().stringList() == ["w_f48451c"]
-    dialog.id_edit.setText("w_f48451c")
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    dialog.id_edit.setText("W_F48451C")
+    assert not ok.isEnabled()
+    assert "only in case" in dialog.message.text()
+    dialog.id_edit.setText("w_f48451c")
     assert ok.isEnabled()
     assert "in the catalogue with 1 photo:" in dialog.message.text()
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)

@@ -199,15 +199,18 @@ def cmd_import(args) -> int:
 def cmd_identify(args) -> int:
     from whalecat.catalogue.records import list_whales
     from whalecat.identification import Identifier
+    from whalecat.matching.base import NEW_WHALE
     from whalecat.imaging.io import open_photo
     from whalecat.matching.device import select_device
+    from whalecat.matching.methods import SHORTLIST
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, not {args.top}")
     open_photo(args.photo)  # reject an unusable photo before TensorFlow takes seconds to load
     with _open(args) as catalogue:
         with catalogue.session() as session:
-            if not any(whale.photo_count for whale in list_whales(session)):
+            whales = sum(1 for whale in list_whales(session) if whale.photo_count)
+            if not whales:
                 raise ValueError(
                     f"the catalogue at {catalogue.folder} has no confirmed whales to match against; "
                     "import labelled photos (whalecat import --labels) or confirm photos in the window"
@@ -225,10 +228,18 @@ def cmd_identify(args) -> int:
         ]
         print(json.dumps({"photo": str(args.photo), "candidates": rows, "seconds": seconds}))
         return 0
+    if len(candidates) < args.top and args.method == "default" and whales + 1 > len(candidates):
+        print(f"{len(candidates)} candidates: the default method ranks only the {SHORTLIST} whales "
+              "most similar by embedding, and new_whale", file=sys.stderr)
     print(f"{args.photo}: top {len(candidates)} by method {args.method} ({seconds:.2f} s)")
     width = max(len(candidate.label) for candidate in candidates) if candidates else 0
     for rank, candidate in enumerate(candidates, start=1):
         confidence = _confidence(candidate)
+        if candidate.label == NEW_WHALE and rank > 1:
+            # As in the window: below a whale, new_whale marks the threshold, and its
+            # confidence (one minus the best whale's) would read as lower than the whales under it.
+            print(f"{rank}. {candidate.label:<{width}}  (the whales below scored under the threshold)")
+            continue
         shown = f"  confidence {confidence:.0%}" if confidence is not None else ""
         print(f"{rank}. {candidate.label:<{width}}  score {candidate.score:.3f}{shown}")
     return 0

@@ -51,6 +51,8 @@ class WhaleIdDialog(QDialog):
         self.id_edit.setCompleter(completer)
         self.message = QLabel()
         self.message.setWordWrap(True)
+        # Room for two lines from the start: the dialog does not grow when a message wraps.
+        self.message.setMinimumHeight(2 * self.message.fontMetrics().lineSpacing() + 4)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
@@ -91,9 +93,14 @@ class WhaleIdDialog(QDialog):
 
     def _problem(self, text: str) -> str | None:
         try:
-            validate_whale_id(text)
+            whale_id = validate_whale_id(text)
         except RecordError as exc:
             return str(exc)
+        if whale_id not in self._photo_counts:
+            # Ids are case-sensitive, so W_1287FBC would become a second whale beside w_1287fbc.
+            same = next((known for known in self._photo_counts if known.casefold() == whale_id.casefold()), None)
+            if same is not None:
+                return f"{whale_id} differs from the catalogued {same} only in case: type {same} to assign this photo to it."
         return None
 
 

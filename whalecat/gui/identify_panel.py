@@ -10,6 +10,7 @@ would otherwise start again.
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -127,7 +128,10 @@ def describe_candidate(rank: int, candidate: Candidate) -> str:
 
 
 def explain_candidate(candidate: Candidate) -> str:
-    """Return the tooltip of a candidate, which explains its score and confidence."""
+    """Return the tooltip of a candidate, which explains its score and confidence.
+
+    The text is rich text, so Qt wraps it instead of showing one very long line.
+    """
     details = candidate.details
     if candidate.label == NEW_WHALE:
         text = "new_whale: an animal that is not in the catalogue."
@@ -135,15 +139,23 @@ def explain_candidate(candidate: Candidate) -> str:
         if photos == 0:
             text += " Its threshold is a fixed default, not fitted on this catalogue."
         elif photos is not None:
-            text += f" Its threshold was fitted on {photos} catalogue photos of whales with two or more photos"
+            text += (
+                f" Its threshold was fitted on {photos} catalogue photos of whales with two or more photos"
+            )
             text += " (few, so the confidences are rough)." if photos < FEW_CALIBRATION_PHOTOS else "."
-        return text
-    text = f"{candidate.label}: score of its most similar photo"
+        return f"<p>{html.escape(text)}</p>"
+    text = f"{candidate.label}: the score of its most similar photo."
     if details.get("inliers") is not None:
-        text += f" (embedding similarity plus {details['inliers']} verified keypoint pairs; above 1 when pairs are found)"
+        text += (
+            f" It adds the similarity of the two photos' embeddings (at most 1) and up to 1 for "
+            f"the {details['inliers']} keypoint pairs that fit one geometric transform."
+        )
     if details.get("confidence") is not None:
-        text += ". The confidence is 50 % at the new_whale threshold and grows with the score; it is a guide, not a probability."
-    return text
+        text += (
+            " The confidence is 50 % at the new_whale threshold and grows with the score. "
+            "It is a guide, not a probability."
+        )
+    return f"<p>{html.escape(text)}</p>"
 
 
 class IdentifyPanel(QWidget):
@@ -185,7 +197,6 @@ class IdentifyPanel(QWidget):
         # Long ids (such as flukebook's) are shortened in the middle, where the tooltip has them whole.
         self.candidates.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.candidates.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.candidates.setUniformItemSizes(True)
         self.candidates.currentRowChanged.connect(self._on_candidate_changed)
         self.candidates.itemDoubleClicked.connect(lambda _item: self.confirm_selected())
         self.match_view = MatchView()

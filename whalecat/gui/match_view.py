@@ -82,6 +82,10 @@ class MatchView(QWidget):
         query_caption, candidate_caption = self.captions()
         painter.setPen(QPen(self.palette().text().color()))
         painter.drawText(QRectF(0, 0, half, CAPTION_HEIGHT), Qt.AlignmentFlag.AlignCenter, query_caption)
+        # A long id such as flukebook's is shortened in the middle rather than cut at both ends.
+        candidate_caption = painter.fontMetrics().elidedText(
+            candidate_caption, Qt.TextElideMode.ElideMiddle, int(half)
+        )
         painter.drawText(QRectF(half + GAP, 0, half, CAPTION_HEIGHT), Qt.AlignmentFlag.AlignCenter,
                          candidate_caption)
         left = _fit(self.query.image, QRectF(0, CAPTION_HEIGHT, half, height))
