@@ -302,11 +302,17 @@ def _list_view(model, icon_mode: bool) -> QListView:
     view = QListView()
     view.setModel(model)
     view.setIconSize(ICON_SIZE)
-    view.setUniformItemSizes(True)
     if icon_mode:
         view.setViewMode(QListView.ViewMode.IconMode)
         view.setResizeMode(QListView.ResizeMode.Adjust)
         view.setMovement(QListView.Movement.Static)
         view.setGridSize(QSize(ICON_SIZE.width() + 24, ICON_SIZE.height() + 36))
         view.setWordWrap(True)
+    else:
+        # Thumbnails differ in height, so only the one-line whale list may size every row by
+        # the first; in the grid that clipped a row of taller thumbnails. Long ids are
+        # shortened in the middle, where flukebook ids differ.
+        view.setUniformItemSizes(True)
+        view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return view

@@ -102,8 +102,8 @@ class ImportPanel(QWidget):
     def _on_failed(self, message: str) -> None:
         self.error.emit(
             f"Import failed: {message}",
-            "Photos imported before the error are kept. Fix the cause (for example the labels CSV) and import again; "
-            "photos already in the catalogue are skipped as duplicates.",
+            "Any photos imported before the error are kept. Fix the cause (for example the labels CSV) and "
+            "import again; photos already in the catalogue are skipped as duplicates.",
         )
 
     def _on_done(self) -> None:

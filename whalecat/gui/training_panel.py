@@ -72,7 +72,7 @@ def advice_for(message: str) -> str:
         return "Train on the CPU (Settings → Device → CPU) or close other programs that use the GPU, then retrain."
     if "device 'gpu'" in message:
         return "Choose Settings → Device → Auto or CPU, then retrain."
-    return "The active model is unchanged. See the log for details, then retrain."
+    return "See the log for details, then retrain."
 
 
 class RetrainDialog(QDialog):
@@ -244,7 +244,7 @@ class TrainingPanel(QWidget):
         relay = _RunRelay(self)
         worker = self._pool.run(
             lambda progress: run_training(catalogue, kind, epochs, device, relay, progress, activate),
-            f"training of a {kind} model",
+            f"training the {kind} model",
         )
         worker.progress.connect(lambda done, total, message: self._if_current(worker, self.show_progress, done, total, message))
         relay.epoch_ended.connect(lambda epoch, total, metrics: self._if_current(worker, self.show_epoch, epoch, total, metrics))
@@ -255,7 +255,7 @@ class TrainingPanel(QWidget):
         worker.done.connect(lambda: self._on_done(worker, relay))
 
         self.previous_version = active_version(catalogue)
-        log.info("Starting training of a %s model for %d epochs on device %s in %s", kind, epochs, device, catalogue.folder)
+        log.info("Starting training the %s model for %d epochs on device %s in %s", kind, epochs, device, catalogue.folder)
         self.worker = worker
         self.result = None
         self.begin_display(epochs)
