@@ -68,6 +68,7 @@ def test_activation_and_rollback(trained):
     assert active_version(catalogue) == result.version
     lines = list_versions(catalogue)
     assert any(line.startswith("*") and result.version in line for line in lines)
+    assert any(result.version in line and "on 4 held-back photos" in line for line in lines)
     set_active_version(catalogue, BUNDLED_VERSION)
     assert active_version(catalogue) == BUNDLED_VERSION
     set_active_version(catalogue, result.version)

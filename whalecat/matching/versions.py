@@ -102,10 +102,14 @@ def list_versions(catalogue) -> list[str]:
         f"shipped with whalecat; {bundled or 'no figures'}"
     ]
     for record in version_records(catalogue):
-        metrics = record.get("evaluation", {}).get("metrics", {})
+        evaluation = record.get("evaluation", {})
+        metrics = evaluation.get("metrics", {})
         figures = ", ".join(
             f"{name} {metrics[name]:.3f}" for name in ("map5", "top1", "top5") if name in metrics
         )
+        if figures and isinstance(evaluation.get("held_out_photos"), int):
+            # A figure from 4 held-back photos reads very differently from one on hundreds.
+            figures += f" on {evaluation['held_out_photos']} held-back photos"
         chosen = "; kept back, made active on request" if record.get("made_active_at") and not record.get("activated") else ""
         lines.append(
             f"{'*' if record['active'] else ' '} {record['version']:<28} {record.get('kind', '?'):<9} "
