@@ -70,7 +70,11 @@ def test_identify_bad_photo_is_a_clear_error(tmp_path, capsys):
     assert "Traceback" not in error
 
 
-def test_train_rejects_zero_epochs(tmp_path, capsys):
+def test_train_rejects_zero_epochs(tmp_path, capsys, monkeypatch):
+    # train turns oneDNN on for its own process unless the variable is set. Here that process
+    # is the test run, which keeps it off (TensorFlow loaded later would run with it), and
+    # monkeypatch removes the variable again afterwards.
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     Catalogue.open(tmp_path / "c").close()
     assert main(["--catalogue", str(tmp_path / "c"), "train", "--epochs", "0"]) == 2
     assert "epochs must be at least 1" in capsys.readouterr().err
@@ -166,3 +170,13 @@ def test_progress_without_a_terminal_prints_tenths(capsys):
     assert lines[0] == "10/100 Evaluating default"
     assert lines[-1] == "100/100 Evaluating default"
     assert len(lines) == 10
+
+
+def test_in_process_commands_leave_onednn_alone():
+    # Runs after the train test above (pytest keeps file order): TensorFlow loaded later in
+    # this test process must not inherit the training process's oneDNN setting.
+    import os
+
+    from whalecat.matching.device import USER_ONEDNN
+
+    assert os.environ.get("TF_ENABLE_ONEDNN_OPTS") in (USER_ONEDNN, "0")
