@@ -37,8 +37,9 @@ def tensorflow() -> ModuleType:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # oneDNN trained the seed CNN four times faster on CPU. With TensorFlow 2.21 it corrupted
     # the heap on odd batches of the embedding network, which `train_embedding` now avoids,
-    # and once at the exit of a full test run, cause not found. So it stays off here, where a
-    # crash could cost work, and `whalecat train`, a process of its own, turns it on.
+    # and at the exit of full test runs, probably where a test had left it on in the test
+    # process. So it stays off here, where a crash could cost work, and `whalecat train`, a
+    # process of its own, turns it on.
     os.environ.setdefault(ONEDNN_VARIABLE, "0")
     # Loading takes seconds and cannot be interrupted, so a closing window need not wait for it.
     with writes_nothing("loading TensorFlow"), _frozen_after("tensorflow"):
