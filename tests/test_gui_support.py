@@ -75,10 +75,13 @@ def test_candidate_text_shows_new_whale_confidence_only_first():
     candidates = ranking.to_candidates(whales, calibration, top=5)
     assert [c.label for c in candidates] == ["w_a", "w_b", NEW_WHALE, "w_c"]
     lines = [describe_candidate(rank, c) for rank, c in enumerate(candidates, start=1)]
-    assert "confidence" in lines[0] and "confidence" in lines[1]
+    assert "confidence" in lines[0]
+    assert "confidence" in lines[1]
     # Below the first whale, new_whale marks the threshold instead of showing 1 - 95 %.
-    assert "%" not in lines[2] and "threshold" in lines[2]
-    assert "few" in explain_candidate(candidates[2]) and "4 catalogue photos" in explain_candidate(candidates[2])
+    assert "%" not in lines[2]
+    assert "threshold" in lines[2]
+    assert "few" in explain_candidate(candidates[2])
+    assert "4 catalogue photos" in explain_candidate(candidates[2])
 
     first = ranking.to_candidates([ranking.WhaleScore("w_a", 0.4, "a")], calibration, top=5)
     assert first[0].label == NEW_WHALE

@@ -158,7 +158,7 @@ def train_in_child(
     """
     models = catalogue.models_dir
     unfinished_before = set(_unfinished(models))
-    # -P keeps the working folder off the import path: started from a folder that holds a
+    # -P keeps the working folder off the import path. Started from a folder that contains a
     # clone named whalecat, the child would otherwise import that folder instead of the package.
     command = [
         sys.executable, "-P", "-m", "whalecat", "--catalogue", str(catalogue.folder), "--device", device,

@@ -309,9 +309,9 @@ def _list_view(model, icon_mode: bool) -> QListView:
         view.setGridSize(QSize(ICON_SIZE.width() + 24, ICON_SIZE.height() + 36))
         view.setWordWrap(True)
     else:
-        # Thumbnails differ in height, so only the one-line whale list may size every row by
-        # the first; in the grid that clipped a row of taller thumbnails. Long ids are
-        # shortened in the middle, where flukebook ids differ.
+        # Thumbnails differ in height, so only the one-line whale list sizes every row by the
+        # first (in the grid that clipped a row of taller thumbnails). Long ids are shortened
+        # in the middle, because flukebook ids differ there.
         view.setUniformItemSizes(True)
         view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
