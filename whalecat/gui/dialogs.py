@@ -67,9 +67,6 @@ class WhaleIdDialog(QDialog):
     def whale_id(self) -> str:
         return self.id_edit.text().strip()
 
-    def is_existing(self) -> bool:
-        return self.whale_id() in self._photo_counts
-
     def accept(self) -> None:
         if self._problem(self.id_edit.text()) is None:
             super().accept()
