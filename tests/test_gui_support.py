@@ -97,3 +97,15 @@ def test_file_size_text_never_shows_zero():
     assert file_size_text(300) == "1 kB"
     assert file_size_text(45_600) == "46 kB"
     assert file_size_text(2_400_000) == "2.4 MB"
+
+
+def test_keypoint_tooltip_counts_inliers_only():
+    from whalecat.gui.identify_panel import explain_candidate
+    from whalecat.matching.base import Candidate
+
+    keypoints = Candidate("w_a", 14.0, "a", {"inliers": 14, "pairs": [], "confidence": 0.7})
+    fused = Candidate("w_a", 1.4, "a", {"cosine": 0.7, "inliers": 14, "pairs": [], "confidence": 0.9})
+    assert "embeddings" not in explain_candidate(keypoints)
+    assert "counts the keypoint pairs" in explain_candidate(keypoints)
+    assert "the 14 keypoint pairs" in explain_candidate(fused)
+

@@ -170,3 +170,15 @@ def test_new_model_reuses_keypoint_features(monkeypatch, tmp_path):
     second.prepare(gallery)  # the embedding and the calibration are made again
     assert second.keypoints is first.keypoints
     assert second.calibration.match_scores == first.calibration.match_scores
+
+
+def test_shown_confidence_hides_new_whale_below_first():
+    calibration = ranking.Calibration(0.6, 0.1, match_scores=4, source="gallery")
+    whales = [ranking.WhaleScore("w_a", 0.9, "a"), ranking.WhaleScore("w_b", 0.3, "b")]
+    candidates = ranking.to_candidates(whales, calibration, top=5)
+    assert [c.label for c in candidates] == ["w_a", NEW_WHALE, "w_b"]
+    assert ranking.shown_confidence(1, candidates[0]) > 0.5
+    assert ranking.shown_confidence(2, candidates[1]) is None
+    assert ranking.shown_confidence(3, candidates[2]) < 0.5
+    first = ranking.to_candidates([ranking.WhaleScore("w_a", 0.3, "a")], calibration, top=5)
+    assert ranking.shown_confidence(1, first[0]) > 0.5

@@ -203,6 +203,7 @@ def cmd_identify(args) -> int:
     from whalecat.imaging.io import open_photo
     from whalecat.matching.device import select_device
     from whalecat.matching.methods import SHORTLIST
+    from whalecat.matching.ranking import shown_confidence
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, not {args.top}")
@@ -234,14 +235,12 @@ def cmd_identify(args) -> int:
     print(f"{args.photo}: top {len(candidates)} by method {args.method} ({seconds:.2f} s)")
     width = max(len(candidate.label) for candidate in candidates) if candidates else 0
     for rank, candidate in enumerate(candidates, start=1):
-        confidence = _confidence(candidate)
         if candidate.label == NEW_WHALE and rank > 1:
-            # As in the window: below a whale, new_whale marks the threshold, and its
-            # confidence (one minus the best whale's) would read as lower than the whales under it.
             print(f"{rank}. {candidate.label:<{width}}  (the whales below scored under the threshold)")
             continue
-        shown = f"  confidence {confidence:.0%}" if confidence is not None else ""
-        print(f"{rank}. {candidate.label:<{width}}  score {candidate.score:.3f}{shown}")
+        confidence = shown_confidence(rank, candidate)
+        suffix = f"  confidence {confidence:.0%}" if confidence is not None else ""
+        print(f"{rank}. {candidate.label:<{width}}  score {candidate.score:.3f}{suffix}")
     return 0
 
 

@@ -39,7 +39,6 @@ class WhaleIdDialog(QDialog):
         self.setWindowTitle("Whale ID")
         # Wide enough that a message naming a long id wraps onto two lines instead of clipping.
         self.setMinimumWidth(460)
-        self._catalogue = catalogue
         with catalogue.session() as session:
             suggestion = suggest_whale_id(session)
             self._photo_counts = {whale.id: whale.photo_count for whale in list_whales(session)}

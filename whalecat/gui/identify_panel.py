@@ -43,6 +43,7 @@ from whalecat.identification import Identifier
 from whalecat.imaging.io import ImageError, open_photo
 from whalecat.imaging.preprocess import thumbnail
 from whalecat.matching.base import NEW_WHALE, Candidate
+from whalecat.matching.ranking import shown_confidence
 from whalecat.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -108,23 +109,18 @@ FEW_CALIBRATION_PHOTOS = 20
 
 
 def describe_candidate(rank: int, candidate: Candidate) -> str:
-    """Two lines for the candidate list; the confidence is shown when the method reports one.
-
-    `new_whale`'s confidence is one minus the best whale's, so it is shown only when
-    `new_whale` comes first. Lower down it marks the threshold: a whale below it scored less
-    than a match usually does, and its own confidence is under 50 %.
-    """
-    confidence = candidate.details.get("confidence")
+    """Return two lines for the candidate list, with a confidence where `shown_confidence` gives one."""
+    confidence = shown_confidence(rank, candidate)
     if candidate.label == NEW_WHALE:
-        if rank == 1 and confidence is not None:
-            shown = f"confidence {float(confidence):.0%} that no catalogued whale matches"
+        if confidence is not None:
+            second = f"confidence {confidence:.0%} that no catalogued whale matches"
         else:
-            shown = "the whales below scored under the new_whale threshold"
-        return f"{rank}. new_whale (not in the catalogue)\n{shown}"
-    shown = f"score {candidate.score:.3f}"
+            second = "the whales below scored under the new_whale threshold"
+        return f"{rank}. new_whale (not in the catalogue)\n{second}"
+    second = f"score {candidate.score:.3f}"
     if confidence is not None:
-        shown += f", confidence {float(confidence):.0%}"
-    return f"{rank}. {candidate.label}\n{shown}"
+        second += f", confidence {confidence:.0%}"
+    return f"{rank}. {candidate.label}\n{second}"
 
 
 def explain_candidate(candidate: Candidate) -> str:
@@ -145,11 +141,13 @@ def explain_candidate(candidate: Candidate) -> str:
             text += " (few, so the confidences are rough)." if photos < FEW_CALIBRATION_PHOTOS else "."
         return f"<p>{html.escape(text)}</p>"
     text = f"{candidate.label}: the score of its most similar photo."
-    if details.get("inliers") is not None:
+    if details.get("cosine") is not None:  # the default method's fused score
         text += (
             f" It adds the similarity of the two photos' embeddings (at most 1) and up to 1 for "
             f"the {details['inliers']} keypoint pairs that fit one geometric transform."
         )
+    elif details.get("inliers") is not None:  # the keypoints method scores by inliers alone
+        text += " It counts the keypoint pairs that fit one geometric transform."
     if details.get("confidence") is not None:
         text += (
             " The confidence is 50 % at the new_whale threshold and grows with the score. "

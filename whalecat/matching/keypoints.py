@@ -136,8 +136,16 @@ def as_stored(features: Features) -> Features:
     Gallery photos always use these, so a catalogue ranks the same on its first run, when
     features are computed, as on later runs, when they are read back from the cache.
     """
-    quantized = np.clip(np.rint(features.descriptors * 255.0), 0, 255)
-    return Features(features.points, (quantized / 255.0).astype(np.float32), features.side)
+    return Features(features.points, _dequantize(_quantize(features.descriptors)), features.side)
+
+
+def _quantize(descriptors: np.ndarray) -> np.ndarray:
+    """Return RootSIFT descriptors times 255, rounded to uint8, as the cache stores them."""
+    return np.clip(np.rint(descriptors * 255.0), 0, 255).astype(np.uint8)
+
+
+def _dequantize(stored: np.ndarray) -> np.ndarray:
+    return stored.astype(np.float32) / 255.0
 
 
 class FeatureCache:
@@ -158,8 +166,7 @@ class FeatureCache:
         path = self.path(cache_key)
         try:
             with np.load(path, allow_pickle=False) as stored:
-                descriptors = stored["descriptors"].astype(np.float32) / 255.0
-                return Features(stored["points"], descriptors, float(stored["side"]))
+                return Features(stored["points"], _dequantize(stored["descriptors"]), float(stored["side"]))
         except FileNotFoundError:
             return None
         except (OSError, KeyError, ValueError) as exc:
@@ -168,7 +175,7 @@ class FeatureCache:
 
     def save(self, cache_key: str, features: Features) -> None:
         path = self.path(cache_key)
-        quantized = np.clip(np.rint(features.descriptors * 255.0), 0, 255).astype(np.uint8)
+        quantized = _quantize(features.descriptors)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".writing-", suffix=".npz")

@@ -168,6 +168,19 @@ def to_candidates(
     return candidates[:top]
 
 
+def shown_confidence(rank: int, candidate: Candidate) -> float | None:
+    """Return the confidence to show beside a candidate at `rank` (1 = first), or None.
+
+    `new_whale`'s confidence is one minus the best whale's, so it means something only when
+    `new_whale` ranks first. Lower down it would read as less than the whales under it, which
+    scored below the threshold; there `new_whale` only marks the threshold.
+    """
+    value = candidate.details.get("confidence")
+    if value is None or (candidate.label == NEW_WHALE and rank > 1):
+        return None
+    return float(value)
+
+
 def fuse(cosine: float, inliers: int, saturation: int = 40) -> float:
     """Combine an embedding cosine similarity and a keypoint inlier count into one score.
 
