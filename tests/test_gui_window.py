@@ -63,6 +63,25 @@ def test_import_lists_corrupt_file(qtbot, window, fluke_data, tmp_path):
     assert window.import_panel.isHidden()
 
 
+def test_new_whale_tab_shows_its_underscore(qtbot):
+    from whalecat.gui.browser import CataloguePanel
+
+    panel = CataloguePanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    tabs = panel.tabs.tabBar()
+    tabs.setTabText(2, "_")
+    image = tabs.grab(tabs.tabRect(2)).toImage()
+    dark = [
+        (x, y)
+        for y in range(image.height())
+        for x in range(image.width())
+        if image.pixelColor(x, y).lightness() < 110
+    ]
+    # Clipped, the underscore left no dark pixel at all in the tab (7 drawn).
+    assert len(dark) >= 3
+
+
 def test_photo_view_shows_network_input(qtbot, window, fluke_data):
     import_and_wait(qtbot, window, [fluke_data / "images" / "0000e88ab.jpg"])
     photo_id = window.browser.unidentified_model.photos[0].id
