@@ -18,6 +18,7 @@ from whalecat.matching.keypoints import (
     extract_features,
     match_features,
     match_photos,
+    plausible,
     rerank,
     rootsift,
 )
@@ -70,6 +71,36 @@ def test_pairs_are_in_photo_pixels(whales):
         assert 0 <= qy <= copy.height
         assert 0 <= px <= original.width
         assert 0 <= py <= original.height
+
+
+def _rotation(degrees: float, scale: float = 1.0) -> np.ndarray:
+    radians = np.radians(degrees)
+    return scale * np.array([[np.cos(radians), -np.sin(radians)], [np.sin(radians), np.cos(radians)]])
+
+
+@pytest.mark.parametrize(
+    ("linear", "expected"),
+    [
+        (np.eye(2), True),
+        (_rotation(25, 1.8), True),
+        (np.diag([0.6, 1.0]), True),  # an oblique view squashes the width
+        (np.diag([-1.0, 1.0]), False),  # a mirror image
+        (_rotation(45), False),
+        (_rotation(0, 0.25), False),
+        (_rotation(0, 4.0), False),
+        (np.diag([0.4, 1.0]), False),
+    ],
+)
+def test_plausible_transforms(linear, expected):
+    assert plausible(linear) is expected
+
+
+def test_quarter_turn_does_not_verify(whales):
+    # Without the bounds on the transform, this copy verified 367 pairs.
+    original = open_photo(next(iter(whales.values()))[0])
+    turned = original.transpose(Image.Transpose.ROTATE_90)
+    assert match_photos(turned, original).inliers == 0
+    assert match_photos(original, original).inliers >= 2 * INLIER_THRESHOLD
 
 
 def test_crop_offsets_keypoints(whales):

@@ -35,6 +35,13 @@ MIN_MATCHES = 4
 # gallery photos matched. Unrelated photos rarely reach it; an estimate, not a fitted value.
 INLIER_THRESHOLD = 12
 INLIER_SPREAD = 4.0
+# NOTE: bounds on the RANSAC transform between two crops of one animal, in crop sides. They
+# are estimates, set wider than framing, tilt and an oblique view usually produce, so that
+# mostly degenerate fits of stray matches fail them. On the held-out right whales they raised
+# the keypoints method's MAP@5 from 0.553 to 0.568.
+MAX_ROTATION_DEGREES = 30.0
+SCALE_RANGE = (1 / 3, 3.0)
+MAX_ANISOTROPY = 2.0
 
 Pair = tuple[tuple[float, float], tuple[float, float]]
 
@@ -106,10 +113,10 @@ def match_features(query: Features, photo: Features, ratio: float = RATIO) -> Ke
     source = np.float32([query.points[m.queryIdx] for m in good])
     target = np.float32([photo.points[m.trainIdx] for m in good])
     tolerance = RANSAC_THRESHOLD * max(query.side, photo.side)
-    _, mask = cv2.estimateAffine2D(
+    transform, mask = cv2.estimateAffine2D(
         source, target, method=cv2.RANSAC, ransacReprojThreshold=tolerance
     )
-    if mask is None:
+    if transform is None or mask is None or not plausible(transform[:, :2] * (query.side / photo.side)):
         return KeypointMatch(0)
     keep = mask.ravel().astype(bool)
     pairs = [
@@ -117,6 +124,26 @@ def match_features(query: Features, photo: Features, ratio: float = RATIO) -> Ke
         for a, b in zip(source[keep], target[keep])
     ]
     return KeypointMatch(int(keep.sum()), pairs)
+
+
+def plausible(linear: np.ndarray) -> bool:
+    """Tell whether a 2x2 map between crops, in crop sides, could join two views of one fluke.
+
+    A mirror image is a different pattern, so a reflection fails, as do a rotation past
+    MAX_ROTATION_DEGREES, a scale outside SCALE_RANGE and a squash beyond MAX_ANISOTROPY.
+    """
+    if np.linalg.det(linear) <= 0:
+        return False
+    left, singular, right = np.linalg.svd(linear)
+    rotation = left @ right
+    angle = abs(np.degrees(np.arctan2(rotation[1, 0], rotation[0, 0])))
+    smallest, largest = SCALE_RANGE
+    return bool(
+        angle <= MAX_ROTATION_DEGREES
+        and singular[1] >= smallest
+        and singular[0] <= largest
+        and singular[0] <= MAX_ANISOTROPY * singular[1]
+    )
 
 
 def match_photos(
