@@ -97,6 +97,15 @@ def test_retrain_seed_shows_outcome(qtbot, window, tmp_path):
     assert version_folders(window.catalogue) == [result.version]
 
 
+def test_training_dock_leaves_photo_room(qtbot, window):
+    window.resize(1280, 780)
+    window.training_dock.show()
+    window.training_panel.begin_display(10)
+    qtbot.waitUntil(lambda: window.training_dock.height() > 0, timeout=WAIT_MS)
+    # Stacked above its plots, the panel left the Photo tab 357 of the window's 780 pixels.
+    assert window.right_tabs.height() >= window.height() // 2
+
+
 def test_kept_back_model_used_anyway(qtbot, window, tmp_path):
     add_flukes(window, tmp_path)
     panel = window.training_panel
