@@ -14,6 +14,7 @@ from whalecat.matching import ranking
 from whalecat.matching.base import NEW_WHALE, Gallery, GalleryPhoto
 from whalecat.matching.keypoints import (
     INLIER_THRESHOLD,
+    Features,
     KeypointMethod,
     extract_features,
     match_features,
@@ -101,6 +102,21 @@ def test_quarter_turn_does_not_verify(whales):
     turned = original.transpose(Image.Transpose.ROTATE_90)
     assert match_photos(turned, original).inliers == 0
     assert match_photos(original, original).inliers >= 2 * INLIER_THRESHOLD
+
+
+def test_each_keypoint_pairs_once():
+    rng = np.random.default_rng(3)
+    descriptors = rootsift(rng.random((10, 128)).astype(np.float32))
+    points = rng.uniform(0, 300, (10, 2)).astype(np.float32)
+    photo = Features(points, descriptors, 300.0)
+    # SIFT can describe one spot twice, at two orientations; here five spots are doubled.
+    doubled = descriptors[:5] + rng.normal(0, 0.002, (5, 128)).astype(np.float32)
+    query = Features(
+        np.vstack([points, points[:5]]) + 10,
+        np.vstack([descriptors, doubled]).astype(np.float32),
+        300.0,
+    )
+    assert match_features(query, photo).inliers == 10
 
 
 def test_crop_offsets_keypoints(whales):
