@@ -39,7 +39,7 @@ def window(qtbot, tmp_path, no_thread_left):
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     main = MainWindow(settings, identifier_factory=make_identifier)
     qtbot.addWidget(main)
-    assert main.open_catalogue(tmp_path / "catalogue")
+    assert main.open_catalogue(tmp_path / "catalogue", create=True)
     main.show()
     yield main
     main.close()
@@ -108,4 +108,7 @@ def test_keypoint_tooltip_counts_inliers_only():
     assert "embeddings" not in explain_candidate(keypoints)
     assert "counts the keypoint pairs" in explain_candidate(keypoints)
     assert "the 14 keypoint pairs" in explain_candidate(fused)
+    assert "beyond" not in explain_candidate(fused)
+    floored = Candidate("w_a", 1.2, "a", {"cosine": 0.7, "inliers": 14, "inlier_floor": 6.0, "pairs": []})
+    assert "Only pairs beyond 6 count" in explain_candidate(floored)
 

@@ -108,6 +108,12 @@ def test_fuse_grows_with_inliers_and_saturates():
     assert ranking.fuse(0.5, 400) == pytest.approx(1.5)
 
 
+def test_fuse_counts_inliers_above_floor():
+    assert ranking.fuse(0.5, 6, floor=6) == pytest.approx(0.5)
+    assert ranking.fuse(0.5, 3, floor=6) == pytest.approx(0.5)
+    assert ranking.fuse(0.5, 10, floor=6) == pytest.approx(ranking.fuse(0.5, 4))
+
+
 def test_registry_creates_every_method():
     from whalecat.matching.methods import available_methods, create_method
 
@@ -153,6 +159,23 @@ def test_fused_calibration_samples_large_gallery(monkeypatch, tmp_path):
     method.prepare(fluke_gallery(tmp_path, whales=4, sightings=3), progress)
     assert set(totals) == {5}
     assert method.calibration.match_scores == 5
+
+
+def test_small_gallery_floor_and_scores(tmp_path):
+    from whalecat.matching import methods
+
+    gallery = fluke_gallery(tmp_path, whales=4, sightings=3)
+    method = methods.create_method("default")
+    method.prepare(gallery)
+    # 12 calibration photos are too few to trust their own floor alone.
+    assert method.inlier_floor >= methods.DEFAULT_INLIER_FLOOR
+    query = gallery.open_image(gallery.photos[0])
+    for candidate in method.query(query, exclude_keys=frozenset({gallery.photos[0].key})):
+        if candidate.label == NEW_WHALE:
+            continue
+        details = candidate.details
+        expected = ranking.fuse(details["cosine"], details["inliers"], method.inlier_floor)
+        assert candidate.score == pytest.approx(expected)
 
 
 def test_new_model_reuses_keypoint_features(monkeypatch, tmp_path):

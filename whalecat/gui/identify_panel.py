@@ -146,6 +146,9 @@ def explain_candidate(candidate: Candidate) -> str:
             f" It adds the similarity of the two photos' embeddings (at most 1) and up to 1 for "
             f"the {details['inliers']} keypoint pairs that fit one geometric transform."
         )
+        floor = details.get("inlier_floor") or 0
+        if floor:
+            text += f" Only pairs beyond {floor:.0f} count, because unrelated photos in this catalogue often reach that many."
     elif details.get("inliers") is not None:  # the keypoints method scores by inliers alone
         text += " It counts the keypoint pairs that fit one geometric transform."
     if details.get("confidence") is not None:

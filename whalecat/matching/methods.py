@@ -33,6 +33,14 @@ CALIBRATION_STRANGERS = 3
 # 2,702-photo catalogue otherwise spends minutes on keypoint matches before its first
 # identification. An estimate of what a stable threshold needs, not a fitted value.
 CALIBRATION_PHOTOS = 400
+# The inlier floor is this quantile of the best stranger's inlier count over the calibration
+# photos: keypoint pairs that the best wrong whale often reaches are weak evidence of a match.
+INLIER_FLOOR_QUANTILE = 0.9
+# NOTE: with fewer calibration photos than this, the floor is at least the default, which is
+# the floor calibrated on 230 right-whale photos. A catalogue of 32 fluke photos with 8 of
+# them calibrating gave 2.1, while spray lent a wrong whale 6 pairs.
+FLOOR_CALIBRATION_PHOTOS = 30
+DEFAULT_INLIER_FLOOR = 6.0
 
 
 class FusedMethod:
@@ -48,6 +56,7 @@ class FusedMethod:
         self.version = f"fused-{embedding.version}-{self.keypoints.version}-s{shortlist}"
         self.photos_by_whale: dict[str, list[GalleryPhoto]] = {}
         self.calibration = ranking.Calibration.default()
+        self.inlier_floor = 0.0
 
     def prepare(self, gallery: Gallery, progress: Progress | None = None) -> None:
         progress = progress or Progress()
@@ -57,16 +66,17 @@ class FusedMethod:
         for photo in gallery.photos:
             self.photos_by_whale.setdefault(photo.whale_id, []).append(photo)
         self.calibration = self._calibrate(progress)
-        log.info("Default method ready: %s", self.calibration)
+        log.info("Default method ready: %s, inlier floor %.1f", self.calibration, self.inlier_floor)
 
     def _calibrate(self, progress: Progress) -> ranking.Calibration:
-        """Fit the threshold on fused leave-one-out scores of the gallery's own photos."""
+        """Fit the inlier floor and the threshold on leave-one-out scores of the gallery's own photos."""
+        self.inlier_floor = 0.0
         photos = self.embedding.photos
         vectors = self.embedding.vectors
-        if len(photos) < 2:
+        if len(photos) < 2 or len(self.photos_by_whale) < 2:
             return ranking.Calibration.default()
         similarity = vectors @ vectors.T
-        match_scores, stranger_scores = [], []
+        own_matches, stranger_matches = [], []
         with_partner = [
             index for index, photo in enumerate(photos)
             if len(self.photos_by_whale[photo.whale_id]) > 1
@@ -78,21 +88,28 @@ class FusedMethod:
             progress.check()
             photo = photos[index]
             own = [p for p in self.photos_by_whale[photo.whale_id] if p.key != photo.key]
-            if not own or len(self.photos_by_whale) < 2:
-                continue
             whales = ranking.best_per_whale(similarity[index], photos, frozenset({photo.key}))
             query = self.keypoints.features[photo.cache_key]
             order = dict(zip((p.key for p in photos), similarity[index]))
             own_whale = [w for w in whales if w.whale_id == photo.whale_id]
             strangers = [w for w in whales if w.whale_id != photo.whale_id][:CALIBRATION_STRANGERS]
-            own_views = {photo.whale_id: own}
-            fused_own = rerank(query, own_whale, own_views, self.keypoints.features,
-                               PHOTOS_PER_WHALE, order)
-            fused_strangers = rerank(query, strangers, self.photos_by_whale,
-                                     self.keypoints.features, PHOTOS_PER_WHALE, order)
-            match_scores.append(fused_own[0].score)
-            stranger_scores.append(fused_strangers[0].score)
+            own_matches.append(rerank(query, own_whale, {photo.whale_id: own},
+                                      self.keypoints.features, PHOTOS_PER_WHALE, order)[0])
+            stranger_matches.append(rerank(query, strangers, self.photos_by_whale,
+                                           self.keypoints.features, PHOTOS_PER_WHALE, order))
             progress.report(done, len(chosen), "Calibrating new_whale threshold")
+        if not own_matches:
+            return ranking.Calibration.default()
+        best_stranger_inliers = [max(w.details["inliers"] for w in whales) for whales in stranger_matches]
+        self.inlier_floor = float(np.quantile(best_stranger_inliers, INLIER_FLOOR_QUANTILE))
+        if len(best_stranger_inliers) < FLOOR_CALIBRATION_PHOTOS:
+            self.inlier_floor = max(self.inlier_floor, DEFAULT_INLIER_FLOOR)
+
+        def fused(whale: ranking.WhaleScore) -> float:
+            return ranking.fuse(whale.details["cosine"], whale.details["inliers"], self.inlier_floor)
+
+        match_scores = [fused(whale) for whale in own_matches]
+        stranger_scores = [max(fused(whale) for whale in whales) for whales in stranger_matches]
         return ranking.fit_threshold(np.array(match_scores), np.array(stranger_scores),
                                      source="gallery, fused")
 
@@ -109,7 +126,7 @@ class FusedMethod:
         }
         order = dict(zip((p.key for p in self.embedding.photos), scores))
         fused = rerank(extract_features(image), shortlist, views, self.keypoints.features,
-                       PHOTOS_PER_WHALE, order)
+                       PHOTOS_PER_WHALE, order, self.inlier_floor)
         return ranking.to_candidates(fused, self.calibration, top, method=self.name)
 
 

@@ -181,14 +181,16 @@ def shown_confidence(rank: int, candidate: Candidate) -> float | None:
     return float(value)
 
 
-def fuse(cosine: float, inliers: int, saturation: int = 40) -> float:
+def fuse(cosine: float, inliers: int, floor: float = 0.0, saturation: int = 40) -> float:
     """Combine an embedding cosine similarity and a keypoint inlier count into one score.
 
-    Inliers add up to 1.0, growing with log(1 + inliers) until `saturation`, because a few
-    geometric inliers already say much and hundreds say little more. The saturation is an
-    estimate, not a fitted value.
+    Only the inliers above `floor`, the count that unrelated photos already reach, add to the
+    score. They add up to 1.0, growing with their log until `saturation` above the floor,
+    because a few geometric inliers are strong evidence and hundreds add little. The
+    saturation is an estimate, not a fitted value.
     """
-    keypoint_term = min(math.log1p(inliers) / math.log1p(saturation), 1.0)
+    counted = max(inliers - floor, 0.0)
+    keypoint_term = min(math.log1p(counted) / math.log1p(saturation), 1.0)
     return float(cosine) + keypoint_term
 
 
