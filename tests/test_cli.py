@@ -43,6 +43,15 @@ def test_missing_path_is_a_clear_error(tmp_path, capsys):
     assert "nowhere not found" in error
 
 
+def test_missing_path_among_others_fails_alone(tmp_path, fluke_data, capsys):
+    photo = fluke_data / "images" / "0000e88ab.jpg"
+    arguments = ["--catalogue", str(tmp_path / "c"), "import", str(tmp_path / "nope.jpg"), str(photo)]
+    assert main(arguments) == 1
+    output = capsys.readouterr().out
+    assert "nope.jpg: file not found" in output
+    assert "1 imported" in output
+
+
 def test_catalogue_path_that_is_a_file(tmp_path, capsys):
     not_a_folder = tmp_path / "file.txt"
     not_a_folder.write_text("x")

@@ -81,6 +81,12 @@ def test_empty_file_rejected_as_empty(tmp_path):
         open_photo(path)
 
 
+def test_folder_rejected_as_folder(tmp_path):
+    # Pillow raised IsADirectoryError, which read as a photo cut short.
+    with pytest.raises(ImageError, match="is a folder, not a photo"):
+        open_photo(tmp_path)
+
+
 def test_text_file_rejected(tmp_path):
     path = tmp_path / "notes.jpg"
     path.write_text("not a photo")

@@ -172,9 +172,11 @@ def cmd_import(args) -> int:
     from whalecat.importing import import_paths
     from whalecat.progress import Progress
 
-    for path in args.paths:
-        if not path.exists():
-            raise ValueError(f"{path} not found; give photo files or folders that exist")
+    # A missing path among others fails on its own, like an unreadable photo, but with none
+    # found there is nothing to import, and a mistyped path must not create a catalogue.
+    if not any(path.exists() for path in args.paths):
+        missing = ", ".join(str(path) for path in args.paths)
+        raise ValueError(f"{missing} not found; give photo files or folders that exist")
     with _open(args, create=True) as catalogue:
         started = time.perf_counter()
         report = import_paths(

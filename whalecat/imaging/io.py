@@ -66,6 +66,8 @@ def open_photo(path: Path | str) -> Image.Image:
         raise
     except FileNotFoundError:
         raise ImageError(path, "file not found") from None
+    except IsADirectoryError:
+        raise ImageError(path, "is a folder, not a photo; give one photo file") from None
     except UnidentifiedImageError:
         if Path(path).stat().st_size == 0:
             raise ImageError(path, "empty file (0 bytes); copy it again from the card") from None
