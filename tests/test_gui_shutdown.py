@@ -31,7 +31,7 @@ from whalecat.importing import import_paths
 folder = Path(sys.argv[1])
 app = QApplication([])
 window = MainWindow(Settings(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)))
-window.open_catalogue(folder / "catalogue")
+window.open_catalogue(folder / "catalogue", create=True)
 images, labels = save_labelled_flukes(folder, 3, 2)
 import_paths(window.catalogue, [images], labels, find_fluke=False)
 window.show()

@@ -57,7 +57,7 @@ def real_window(qtbot, tmp_path, no_thread_left):
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     main = MainWindow(settings, identifier_factory=lambda catalogue, device: Identifier(catalogue, device=device))
     qtbot.addWidget(main)
-    assert main.open_catalogue(tmp_path / "catalogue")
+    assert main.open_catalogue(tmp_path / "catalogue", create=True)
     main.show()
     yield main
     main.close()

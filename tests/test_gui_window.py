@@ -63,6 +63,19 @@ def test_import_lists_corrupt_file(qtbot, window, fluke_data, tmp_path):
     assert window.import_panel.isHidden()
 
 
+def test_open_folder_without_catalogue_refused(qtbot, window, tmp_path, fluke_data):
+    card = tmp_path / "card"
+    card.mkdir()
+    shutil.copy(fluke_data / "images" / "0000e88ab.jpg", card)
+    current = window.catalogue
+    assert not window.open_catalogue(card)
+    assert sorted(p.name for p in card.iterdir()) == ["0000e88ab.jpg"]
+    assert window.catalogue is current
+    assert "No catalogue in" in window.error_box.text()
+    assert not window.open_catalogue(tmp_path / "typo")
+    assert not (tmp_path / "typo").exists()
+
+
 def test_new_whale_tab_shows_its_underscore(qtbot):
     from whalecat.gui.browser import CataloguePanel
 

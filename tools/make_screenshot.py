@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         labels = save_card(card)
         settings = Settings(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
         window = MainWindow(settings)
-        window.open_catalogue(folder / "catalogue")
+        window.open_catalogue(folder / "catalogue", create=True)
         window.resize(1280, 780)
         window.show()
 

@@ -33,8 +33,10 @@ def run_gui(catalogue_path: Path | None, device: str) -> int:
         settings.device = device
 
     window = MainWindow(settings)
-    folder = catalogue_path or settings.last_catalogue or default_catalogue_path()
-    window.open_catalogue(folder)
+    folder = Path(catalogue_path or settings.last_catalogue or default_catalogue_path())
+    # Only the per-user default is made unasked, as the place a first run's photos go. Any
+    # other folder without a catalogue is reported, so a mistyped path stays a typo.
+    window.open_catalogue(folder, create=folder == default_catalogue_path())
     window.show()
     log.info("Window started on %s with device %s", folder, settings.device)
     code = app.exec()

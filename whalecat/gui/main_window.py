@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from whalecat import __version__
 from whalecat.catalogue import Catalogue, CatalogueError
 from whalecat.catalogue.models import Photo, Whale
+from whalecat.catalogue.store import DATABASE_NAME
 from whalecat.catalogue.records import unidentified_photos
 from whalecat.gui.browser import CataloguePanel
 from whalecat.gui.confirmations import Confirmations
@@ -117,8 +118,20 @@ class MainWindow(QMainWindow):
 
     # -- catalogue --------------------------------------------------------------------------
 
-    def open_catalogue(self, folder: Path) -> bool:
-        """Open (or create) the catalogue in `folder`. On failure the current one stays open."""
+    def open_catalogue(self, folder: Path, create: bool = False) -> bool:
+        """Open the catalogue in `folder`, or with `create` make one there if it has none.
+
+        On failure the current catalogue stays open. Without `create`, a folder that contains no
+        catalogue is left untouched, so a mistyped path or a card's folder does not silently
+        become an empty catalogue.
+        """
+        folder = Path(folder)
+        if not create and not (folder / DATABASE_NAME).is_file():
+            self.show_error(
+                f"No catalogue in {folder}.",
+                "Open the folder that holds catalogue.sqlite, or create a catalogue with File → New Catalogue….",
+            )
+            return False
         try:
             catalogue = Catalogue.open(folder)
         except (CatalogueError, OSError) as exc:
@@ -345,10 +358,10 @@ class MainWindow(QMainWindow):
     def _choose_new_catalogue(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "New Catalogue: choose an empty folder")
         if folder:
-            if any(Path(folder).iterdir()) and not (Path(folder) / "catalogue.sqlite").exists():
+            if any(Path(folder).iterdir()) and not (Path(folder) / DATABASE_NAME).exists():
                 self.show_error(f"{folder} is not empty.", "Choose an empty folder for a new catalogue, or open an existing one.")
                 return
-            self.open_catalogue(Path(folder))
+            self.open_catalogue(Path(folder), create=True)
 
     def _choose_catalogue(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open Catalogue")
