@@ -243,6 +243,24 @@ def test_mark_new_whale_leaves_browser(qtbot, window, fluke_data):
     assert "new_whale" in window.identify_panel.heading.text()
 
 
+def test_confirming_selects_next_photo(qtbot, window, fluke_data):
+    names = ["0000e88ab.jpg", "000a6daec.jpg", "009a4db9.jpg"]
+    import_and_wait(qtbot, window, [fluke_data / "images" / name for name in names])
+    photos = [p.id for p in window.browser.unidentified_model.photos]
+    window.browser.select_unidentified_photo(photos[1])
+
+    window.identify_panel.mark_new_whale()
+
+    # The photo that took the confirmed one's place is next, as on a card.
+    assert window.identify_panel.photo_id == photos[2]
+    assert window.photo_view.photo_id == photos[2]
+    window.identify_panel.mark_new_whale()
+    assert window.identify_panel.photo_id == photos[0]
+    window.identify_panel.mark_new_whale()
+    assert window.browser.unidentified_model.photos == []
+    assert window.identify_panel.photo_id == photos[0]
+
+
 def test_drop_folder_imports(qtbot, window, fluke_data, tmp_path):
     folder = tmp_path / "dropped"
     folder.mkdir()

@@ -236,8 +236,16 @@ class CataloguePanel(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Reload whales and unidentified photos, keeping the current selection where it exists."""
+        """Reload whales and unidentified photos, keeping the current selection where it exists.
+
+        When the photo selected in the Unidentified tab has left it (confirmed, say), the photo
+        that took its place is selected, so a researcher can work through a card in order.
+        """
         selected_whale = self.selected_whale_id()
+        current = self.unidentified_view.currentIndex()
+        working_through = current.isValid() and self.tabs.currentWidget() is self.unidentified_view
+        left_row = current.row() if working_through else None
+        left_photo = int(current.data(PHOTO_ID_ROLE)) if working_through else None
         if self.catalogue is None:
             self.whale_model.set_rows([])
             self.unidentified_model.set_photos([])
@@ -259,6 +267,9 @@ class CataloguePanel(QWidget):
         if selected_whale is not None and not self.select_whale(selected_whale):
             self.whale_photo_model.set_photos([])
             self.whale_photos_label.setText("Select a whale to see its photos")
+        photos = self.unidentified_model.photos
+        if left_row is not None and photos and self.unidentified_model.row_of(left_photo) is None:
+            self.select_unidentified_photo(photos[min(left_row, len(photos) - 1)].id)
 
     def whale_counts(self) -> dict[str, int]:
         """Each listed whale's confirmed photo count, as shown."""
