@@ -112,3 +112,19 @@ def test_keypoint_tooltip_counts_inliers_only():
     floored = Candidate("w_a", 1.2, "a", {"cosine": 0.7, "inliers": 14, "inlier_floor": 6.0, "pairs": []})
     assert "Only pairs beyond 6 count" in explain_candidate(floored)
 
+
+
+def test_caption_shortens_only_the_id(qtbot):
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from whalecat.gui.match_view import fit_caption
+
+    metrics = QFontMetrics(QFont())
+    label = "flukebook:ee164b01-5a3c-4d0e-9d1f-0123456789ab"
+    caption = f"{label}: its most similar photo"
+    fitted = fit_caption(caption, label, metrics, 260)
+    assert fitted.endswith(": its most similar photo")
+    assert fitted.startswith("fluke")
+    assert "…" in fitted
+    assert metrics.horizontalAdvance(fitted) <= 260
+    assert fit_caption("w_1: its most similar photo", "w_1", metrics, 260) == "w_1: its most similar photo"

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,7 @@ class MatchView(QWidget):
         query_caption, candidate_caption = self.captions()
         painter.setPen(QPen(self.palette().text().color()))
         painter.drawText(QRectF(0, 0, half, CAPTION_HEIGHT), Qt.AlignmentFlag.AlignCenter, query_caption)
-        # A long id such as flukebook's is shortened in the middle rather than cut at both ends.
-        candidate_caption = painter.fontMetrics().elidedText(
-            candidate_caption, Qt.TextElideMode.ElideMiddle, int(half)
-        )
+        candidate_caption = fit_caption(candidate_caption, self.candidate_label, painter.fontMetrics(), half)
         painter.drawText(QRectF(half + GAP, 0, half, CAPTION_HEIGHT), Qt.AlignmentFlag.AlignCenter,
                          candidate_caption)
         left = _fit(self.query.image, QRectF(0, CAPTION_HEIGHT, half, height))
@@ -106,6 +103,19 @@ class MatchView(QWidget):
             painter.drawLine(start, end)
             painter.drawEllipse(start, 3, 3)
             painter.drawEllipse(end, 3, 3)
+
+
+def fit_caption(caption: str, label: str, metrics: QFontMetrics, width: float) -> str:
+    """Return `caption` within `width` pixels, shortening only `label`, in its middle.
+
+    A long id such as flukebook's differs in the middle, and the words after it name what
+    the photo is, so neither end is cut.
+    """
+    if not label or metrics.horizontalAdvance(caption) <= width:
+        return caption
+    rest = caption[len(label):] if caption.startswith(label) else ""
+    room = max(int(width - metrics.horizontalAdvance(rest)), 0)
+    return metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, room) + rest
 
 
 def _fit(image: QImage, area: QRectF) -> QRectF:
