@@ -24,6 +24,13 @@ def test_positive_range_stops_at_zero():
     assert low == 0.0
 
 
+def test_accuracy_axis_stops_at_one():
+    # The axis read 1.01 above an accuracy of 1.
+    assert _y_range([0.75, 1.0], ceiling=1.0)[1] == 1.0
+    assert _y_range([1.0, 1.0], ceiling=1.0) == (0.9, 1.0)
+    assert _y_range([0.75, 1.0])[1] > 1.0
+
+
 def test_wide_labels_widen_the_margin(qtbot):
     plot = LinePlot("Loss")
     qtbot.addWidget(plot)

@@ -106,6 +106,15 @@ def test_training_dock_leaves_photo_room(qtbot, window):
     assert window.right_tabs.height() >= window.height() // 2
 
 
+def test_stage_before_training_shows_count(qtbot, window):
+    panel = window.training_panel
+    panel.begin_display(2)
+    panel.show_progress(40, 40, "Loading catalogue photos")
+    assert panel.bar.text() == "Loading catalogue photos: 40 of 40"
+    panel.show_progress(3, 20, "Training embedding")
+    assert panel.bar.text() == "15%"
+
+
 def test_kept_back_model_used_anyway(qtbot, window, tmp_path):
     add_flukes(window, tmp_path)
     panel = window.training_panel

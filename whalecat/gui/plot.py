@@ -35,9 +35,10 @@ class Series:
 class LinePlot(QWidget):
     """Curves over epochs, with the y range fitted to the values shown."""
 
-    def __init__(self, title: str, parent: QWidget | None = None):
+    def __init__(self, title: str, ceiling: float | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.title = title
+        self.ceiling = ceiling  # the largest possible value, such as 1 for an accuracy
         self.series: dict[str, Series] = {}
         self.x_max = 1  # epochs on the x axis, so a curve grows into a fixed frame
         self.setMinimumSize(QSize(240, 140))
@@ -73,7 +74,7 @@ class LinePlot(QWidget):
         painter.drawText(QRectF(MARGIN_LEFT, 2, self.width(), MARGIN_TOP - 4), Qt.AlignmentFlag.AlignLeft, self.title)
 
         shown = [s for s in self.series.values() if any(math.isfinite(v) for v in s.values)]
-        low, high = _y_range([v for s in shown for v in s.values if math.isfinite(v)] or [0.0])
+        low, high = _y_range([v for s in shown for v in s.values if math.isfinite(v)] or [0.0], self.ceiling)
         labels = {high: Qt.AlignmentFlag.AlignTop, low: Qt.AlignmentFlag.AlignBottom}
         margin_left = self.margin_left(labels)
         area = QRectF(
@@ -120,16 +121,19 @@ class LinePlot(QWidget):
                 painter.drawEllipse(point, 2, 2)
 
 
-def _y_range(values: list[float]) -> tuple[float, float]:
+def _y_range(values: list[float], ceiling: float | None = None) -> tuple[float, float]:
     """Return the y axis' (low, high): the values with a margin, never below zero when none is,
-    because losses and accuracies cannot be negative."""
+    because losses and accuracies cannot be negative, and never above `ceiling` when none is."""
     low, high = min(values), max(values)
     if high - low < 1e-9:  # a flat curve still gets a visible band around it
         pad = max(abs(high) * 0.1, 1e-3)
     else:
         pad = (high - low) * 0.05
     bottom = low - pad if low < 0 else max(low - pad, 0.0)
-    return bottom, high + pad
+    top = high + pad
+    if ceiling is not None and high <= ceiling:
+        top = min(top, ceiling)
+    return bottom, top
 
 
 def _label(value: float) -> str:

@@ -157,7 +157,7 @@ class TrainingPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
         self.loss_plot = LinePlot("Loss")
-        self.accuracy_plot = LinePlot("Accuracy")
+        self.accuracy_plot = LinePlot("Accuracy", ceiling=1.0)
         for plot in (self.loss_plot, self.accuracy_plot):
             plot.add_series("training", "training", TRAINING_COLOUR)
             plot.add_series("validation", "validation", VALIDATION_COLOUR, dashed=True)
@@ -336,7 +336,11 @@ class TrainingPanel(QWidget):
         self.bar.setValue(done)
         if message:
             self.status_label.setText(message)
-        if not message.startswith("Training") or self.epochs < 1 or total % self.epochs:
+        training = message.startswith("Training")
+        # A stage before training, such as loading photos, filled the bar to 100 % before
+        # epoch 1, so those stages show their own count instead of a percentage.
+        self.bar.setFormat("%p%" if training else f"{message}: %v of %m")
+        if not training or self.epochs < 1 or total % self.epochs:
             return
         steps = total // self.epochs
         epoch, batch = (done - 1) // steps + 1, (done - 1) % steps + 1
