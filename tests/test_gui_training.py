@@ -115,6 +115,19 @@ def test_stage_before_training_shows_count(qtbot, window):
     assert panel.bar.text() == "15%"
 
 
+def test_outcome_warns_of_few_held_back_photos(tmp_path):
+    from whalecat.gui.training_panel import describe_outcome
+    from whalecat.training import TrainingResult
+
+    def outcome(held_out):
+        result = TrainingResult("embedding-1", "embedding", tmp_path, {"map5": 1.0}, {"map5": 1.0},
+                                True, "not worse", "CPU", 25.0, 3, {"held_out": held_out})
+        return describe_outcome(result, "bundled")
+
+    assert "one photo moves top-1 by 0.25" in outcome(4)
+    assert "moves top-1" not in outcome(200)
+
+
 def test_kept_back_model_used_anyway(qtbot, window, tmp_path):
     add_flukes(window, tmp_path)
     panel = window.training_panel
