@@ -348,7 +348,9 @@ def test_failed_undo_drops_command(qtbot, window):
 
 def test_crop_shortcuts_unique(window):
     photo_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Photo")
-    assert [a.text() for a in photo_menu.actions()] == ["&Save Crop", "&Whole Photo", "&Find Fluke", "&Discard Box"]
+    assert [a.text() for a in photo_menu.actions()] == [
+        "&Save Crop", "&Whole Photo", "&Find Fluke", "&Discard Box", "Rotate &Left", "Rotate &Right"
+    ]
     shortcuts = [
         shortcut.toString()
         for menu_action in window.menuBar().actions()
@@ -379,3 +381,24 @@ def test_crop_change_resets_identification(qtbot, window):
     assert window.identify_panel.photo_id == photo_id
     assert window.identify_panel.identify_button.isEnabled()
     wait_for_reload(qtbot, window, stored_crop(window, photo_id))
+
+
+def test_rotate_turns_photo_and_undoes(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    crop = stored_crop(window, photo_id)
+    turner = window.photo_view.turner
+
+    with qtbot.waitSignal(window.photo_view.crop_changed, timeout=WAIT_MS):
+        turner.right_action.trigger()
+    qtbot.waitUntil(lambda: window.photo_view.preview.photo.rotation == 90 and not window.pool.workers, timeout=WAIT_MS)
+    preview = window.photo_view.preview
+    assert (preview.photo.width, preview.photo.height) == (LARGE_SIZE[1], LARGE_SIZE[0])
+    assert preview.original.height() > preview.original.width()
+    assert window.confirmations.undo_stack.undoText() == "Rotate large.jpg right"
+    thumbnail = window.browser.thumbnails.get(preview.photo.sha256)
+    assert thumbnail.height() > thumbnail.width()
+
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: window.photo_view.preview.photo.rotation == 0 and not window.pool.workers, timeout=WAIT_MS)
+    assert stored_crop(window, photo_id) == crop
+    assert window.photo_view.preview.original.width() > window.photo_view.preview.original.height()

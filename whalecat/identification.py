@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import CONFIRMED, Identification, Photo
+from whalecat.catalogue.orientation import open_catalogue_photo, turned
 from whalecat.catalogue.records import find_photo_by_sha256, get_photo, record_suggestions
 from whalecat.imaging.crop import locate_fluke
 from whalecat.imaging.input_cache import InputCache
@@ -42,21 +43,25 @@ def build_gallery(catalogue: Catalogue) -> Gallery:
                 Photo.crop_top,
                 Photo.crop_right,
                 Photo.crop_bottom,
+                Photo.rotation,
             )
             .join(Identification, Identification.photo_id == Photo.id)
             .where(Identification.status == CONFIRMED, Identification.whale_id.is_not(None))
             .order_by(Photo.id)
         ).all()
     photos = []
-    for sha256, stored_name, whale_id, *box in rows:
+    for sha256, stored_name, whale_id, *box, rotation in rows:
         crop = None if any(value is None for value in box) else tuple(box)
-        photos.append(GalleryPhoto(sha256, whale_id, catalogue.folder / stored_name, crop))
+        photos.append(GalleryPhoto(sha256, whale_id, catalogue.folder / stored_name, crop, rotation or 0))
     return Gallery(photos=photos, open_image=open_gallery_photo, inputs=InputCache(catalogue.inputs_dir))
 
 
 def open_gallery_photo(photo: GalleryPhoto) -> Image.Image:
-    """Open a gallery photo upright and uncropped; methods apply `photo.crop` themselves."""
-    return open_photo(photo.path)
+    """Open a gallery photo upright, turned as the user chose, and uncropped.
+
+    Methods apply `photo.crop` themselves.
+    """
+    return turned(open_photo(photo.path), photo.rotation)
 
 
 class Identifier:
@@ -160,7 +165,7 @@ class Identifier:
         with self.catalogue.session() as session:
             photo = get_photo(session, photo_id)
         self.prepare(progress)
-        image = open_photo(self.catalogue.folder / photo.stored_name)
+        image = open_catalogue_photo(self.catalogue, photo)
         if photo.crop:
             image = image.crop(photo.crop)
         with self._lock:
@@ -176,7 +181,7 @@ class Identifier:
     ) -> list[Candidate]:
         """Return the top candidates for a photo file; a catalogue copy of it is left out.
 
-        A catalogue copy's stored crop is used; any other photo is cut to the box
+        A catalogue copy's stored turn and crop are used; any other photo is cut to the box
         `locate_fluke` finds when `find_fluke` is set.
         """
         path = Path(path)
@@ -185,6 +190,7 @@ class Identifier:
         with self.catalogue.session() as session:
             existing = find_photo_by_sha256(session, sha256)
         if existing is not None:
+            image = turned(image, existing.rotation)
             crop = existing.crop
         else:
             crop = locate_fluke(image) if self.find_fluke else None

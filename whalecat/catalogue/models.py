@@ -61,6 +61,9 @@ class Photo(Base):
     crop_top: Mapped[int | None]
     crop_right: Mapped[int | None]
     crop_bottom: Mapped[int | None]
+    # Degrees clockwise the user turned the photo after its EXIF orientation (0, 90, 180, 270).
+    # Width, height and the crop are in the turned photo's pixels.
+    rotation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     identifications: Mapped[list[Identification]] = relationship(
         back_populates="photo", cascade="all, delete-orphan"

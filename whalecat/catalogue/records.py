@@ -47,6 +47,7 @@ class PhotoSummary:
     camera: str | None
     confirmed_label: str | None  # a whale id, NEW_WHALE, or None when unidentified
     crop: tuple[int, int, int, int] | None
+    rotation: int = 0  # degrees clockwise after the EXIF orientation
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def photo_summary(photo: Photo) -> PhotoSummary:
         camera=photo.camera,
         confirmed_label=confirmed.label if confirmed else None,
         crop=photo.crop,
+        rotation=photo.rotation or 0,
     )
 
 

@@ -38,6 +38,7 @@ from whalecat.catalogue.models import CONFIRMED, Identification, Photo
 from whalecat.catalogue.records import (
     PhotoSummary,
     WhaleSummary,
+    get_photo,
     list_whales,
     photo_summary,
     photos_of_whale,
@@ -63,6 +64,11 @@ class ThumbnailCache:
     def reset(self, catalogue: Catalogue | None) -> None:
         self.catalogue = catalogue
         self._pixmaps.clear()
+
+    def forget(self, sha256: str) -> None:
+        """Drop the pixmaps of one photo, whose thumbnail file has changed."""
+        for key in [key for key in self._pixmaps if key[0] == sha256]:
+            del self._pixmaps[key]
 
     def get(self, sha256: str | None, size: QSize = ICON_SIZE) -> QPixmap | None:
         if sha256 is None or self.catalogue is None:
@@ -270,6 +276,15 @@ class CataloguePanel(QWidget):
         photos = self.unidentified_model.photos
         if left_row is not None and photos and self.unidentified_model.row_of(left_photo) is None:
             self.select_unidentified_photo(photos[min(left_row, len(photos) - 1)].id)
+
+    def thumbnail_changed(self, photo_id: int) -> None:
+        """Redraw a photo whose thumbnail file changed, such as after a turn."""
+        if self.catalogue is None:
+            return
+        with self.catalogue.session() as session:
+            self.thumbnails.forget(get_photo(session, photo_id).sha256)
+        for view in (self.whale_view, self.whale_photos_view, self.unidentified_view, self.new_whale_view):
+            view.viewport().update()
 
     def whale_counts(self) -> dict[str, int]:
         """Each listed whale's confirmed photo count, as shown."""

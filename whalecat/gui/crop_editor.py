@@ -33,10 +33,10 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QSizePolicy, QT
 from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
+from whalecat.catalogue.orientation import open_catalogue_photo
 from whalecat.catalogue.records import PhotoSummary, RecordError, get_photo, set_crop
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.imaging.crop import Box, locate_fluke
-from whalecat.imaging.io import open_photo
 from whalecat.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def find_fluke(catalogue: Catalogue, photo_id: int, progress: Progress) -> Box:
     """Return `locate_fluke`'s box for the whole upright photo. Runs in a worker."""
     with catalogue.session() as session:
         photo = get_photo(session, photo_id)
-    upright = open_photo(catalogue.folder / photo.stored_name)
+    upright = open_catalogue_photo(catalogue, photo)
     progress.check()
     return locate_fluke(upright)
 

@@ -33,14 +33,15 @@ from PySide6.QtWidgets import (
 )
 
 from whalecat.catalogue import Catalogue
-from whalecat.catalogue.records import RecordError, find_photo_by_sha256, get_photo
+from whalecat.catalogue.orientation import open_catalogue_photo
+from whalecat.catalogue.records import PhotoSummary, RecordError, find_photo_by_sha256, get_photo
 from whalecat.gui.confirmations import Confirmations
 from whalecat.gui.dialogs import WhaleIdDialog
 from whalecat.gui.images import pil_to_qimage
 from whalecat.gui.match_view import MatchView, Pair, ShownImage
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.identification import Identifier
-from whalecat.imaging.io import ImageError, open_photo
+from whalecat.imaging.io import ImageError
 from whalecat.imaging.preprocess import thumbnail
 from whalecat.matching.base import NEW_WHALE, Candidate
 from whalecat.matching.ranking import shown_confidence
@@ -62,9 +63,10 @@ class IdentifyResult:
     best_photos: dict[str, ShownImage] = field(default_factory=dict)  # by photo sha256
 
 
-def _shown_photo(catalogue: Catalogue, stored_name: str, crop) -> ShownImage:
-    upright = open_photo(catalogue.folder / stored_name)
+def _shown_photo(catalogue: Catalogue, photo: PhotoSummary) -> ShownImage:
+    upright = open_catalogue_photo(catalogue, photo)
     origin = (0, 0)
+    crop = photo.crop
     if crop:
         upright = upright.crop(crop)
         origin = (crop[0], crop[1])
@@ -81,13 +83,13 @@ def identify(identifier: Identifier, lock: threading.Lock, photo_id: int, progre
     with catalogue.session() as session:
         photo = get_photo(session, photo_id)
         best = {c.best_photo_key: find_photo_by_sha256(session, c.best_photo_key) for c in candidates if c.best_photo_key}
-    query = _shown_photo(catalogue, photo.stored_name, photo.crop)
+    query = _shown_photo(catalogue, photo)
     best_photos = {}
     for sha256, summary in best.items():
         if summary is None:
             continue  # removed from the catalogue since the method was prepared
         try:
-            best_photos[sha256] = _shown_photo(catalogue, summary.stored_name, summary.crop)
+            best_photos[sha256] = _shown_photo(catalogue, summary)
         except ImageError as exc:
             log.warning("Cannot show best photo %s of a candidate: %s", sha256, exc)
     return IdentifyResult(photo_id, photo.original_name, candidates, query, best_photos)

@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self.browser.photo_selected.connect(self._on_photo_selected)
         self.confirmations.changed.connect(self._on_confirmation_changed)
         self.photo_view.crop_changed.connect(self._on_crop_changed)
+        self.photo_view.turned.connect(self.browser.thumbnail_changed)
         self.photo_view.error.connect(self.show_error)
         self.import_panel.imported.connect(self._on_imported)
         self.import_panel.error.connect(self.show_error)
@@ -293,7 +294,7 @@ class MainWindow(QMainWindow):
         filter_action.setStatusTip("Type part of a whale id to filter the list")
 
         photo_menu = self.menuBar().addMenu("&Photo")
-        for action in self.photo_view.crop_editor.crop_actions():
+        for action in self.photo_view.crop_editor.crop_actions() + self.photo_view.turner.actions():
             # The menu and the shortcuts act on the Photo tab, so show it.
             action.triggered.connect(lambda _checked=False: self.right_tabs.setCurrentWidget(self.photo_view))
             photo_menu.addAction(action)

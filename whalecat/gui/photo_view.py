@@ -18,12 +18,13 @@ from PySide6.QtGui import QImage, QPixmap, QResizeEvent, QUndoStack
 from PySide6.QtWidgets import QFormLayout, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from whalecat.catalogue import Catalogue
+from whalecat.catalogue.orientation import open_catalogue_photo
 from whalecat.catalogue.records import PhotoSummary, get_photo
 from whalecat.gui.crop_editor import CropEditor
 from whalecat.gui.images import DIVERGING_LIMIT, diverging_legend, diverging_qimage, pil_to_qimage
+from whalecat.gui.rotation import PhotoTurner
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.imaging.crop import Box
-from whalecat.imaging.io import open_photo
 from whalecat.imaging.preprocess import seed_input, thumbnail, to_grayscale
 from whalecat.progress import Progress
 
@@ -61,7 +62,7 @@ def load_preview(catalogue: Catalogue, photo_id: int, progress: Progress) -> Pho
     with catalogue.session() as session:
         photo = get_photo(session, photo_id)
     path = catalogue.folder / photo.stored_name
-    upright = open_photo(path)
+    upright = open_catalogue_photo(catalogue, photo)
     progress.check()
     whole = thumbnail(upright, PREVIEW_SIDE)
     cropped = upright.crop(photo.crop) if photo.crop else upright
@@ -122,7 +123,8 @@ class PhotoViewPanel(QWidget):
     Crop changes go on `undo_stack`, the window's one stack for Edit → Undo.
     """
 
-    crop_changed = Signal(int)  # photo id whose stored crop changed
+    crop_changed = Signal(int)  # photo id whose stored crop or turn changed
+    turned = Signal(int)  # photo id whose turn changed, so its thumbnail did too
     error = Signal(str, str)  # (what failed, what to do), shown by the window
 
     def __init__(self, pool: WorkerPool, undo_stack: QUndoStack, parent: QWidget | None = None):
@@ -136,6 +138,9 @@ class PhotoViewPanel(QWidget):
         self.crop_editor = CropEditor(pool, undo_stack, self)
         self.crop_editor.crop_changed.connect(self._on_crop_changed)
         self.crop_editor.error.connect(self.error)
+        self.turner = PhotoTurner(undo_stack, self, lambda: self.crop_editor.photo)
+        self.turner.turned.connect(self._on_turned)
+        self.turner.error.connect(self.error)
         self.original_view = self.crop_editor.view
         self.grayscale_view = ScaledImage()
         self.input_view = ScaledImage(smooth=False)
@@ -183,6 +188,7 @@ class PhotoViewPanel(QWidget):
     def set_catalogue(self, catalogue: Catalogue | None) -> None:
         self.catalogue = catalogue
         self.crop_editor.set_catalogue(catalogue)
+        self.turner.set_catalogue(catalogue)
         self.clear()
 
     def clear(self) -> None:
@@ -236,6 +242,10 @@ class PhotoViewPanel(QWidget):
             f"Photo {photo_id} could not be shown: {message}. "
             "Check that the catalogue folder is complete and readable."
         )
+
+    def _on_turned(self, photo_id: int) -> None:
+        self.turned.emit(photo_id)
+        self._on_crop_changed(photo_id)  # the previews, the crop and the identification turn too
 
     def _on_crop_changed(self, photo_id: int) -> None:
         if photo_id == self.photo_id:

@@ -29,13 +29,19 @@ class GalleryPhoto:
     whale_id: str
     path: Path
     crop: tuple[int, int, int, int] | None = None  # (left, top, right, bottom) in upright pixels
+    rotation: int = 0  # degrees clockwise the user turned the photo; `open_image` applies it
+
+    @property
+    def turned_key(self) -> str:
+        """Return the key of the photo as turned, before any crop."""
+        return self.key if self.rotation % 360 == 0 else f"{self.key}r{self.rotation % 360}"
 
     @property
     def cache_key(self) -> str:
-        """Return the key for anything computed from this photo: a new crop is a new key."""
+        """Return the key for anything computed from this photo: a new crop or turn is a new key."""
         if self.crop is None:
-            return self.key
-        return self.key + "@" + ",".join(str(int(value)) for value in self.crop)
+            return self.turned_key
+        return self.turned_key + "@" + ",".join(str(int(value)) for value in self.crop)
 
 
 @dataclass
@@ -62,7 +68,7 @@ class Gallery:
         """Return `photo` cut to its crop, grayscale, at `size`, from the cache when stored."""
         if self.inputs is None:
             return network_pixels(self.open_image(photo), photo.crop, size)
-        return self.inputs.pixels(photo.key, size, photo.crop, lambda: self.open_image(photo))
+        return self.inputs.pixels(photo.turned_key, size, photo.crop, lambda: self.open_image(photo))
 
 
 @dataclass(frozen=True)

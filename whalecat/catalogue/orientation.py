@@ -1,0 +1,76 @@
+"""Quarter turns of catalogue photos whose camera recorded no orientation, or a wrong one.
+
+The stored copy is never rewritten. The turn is kept with the photo as degrees clockwise and
+applied each time the photo is opened, after its EXIF orientation. The crop box and the
+thumbnail turn with the photo, so the fluke stays selected.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PIL import Image
+
+from whalecat.catalogue.models import Photo
+from whalecat.catalogue.records import PhotoSummary, RecordError, photo_summary
+from whalecat.catalogue.store import Catalogue
+from whalecat.imaging.io import open_photo
+
+Box = tuple[int, int, int, int]
+
+# PIL's transpose turns counter-clockwise, so a clockwise quarter turn is its ROTATE_270.
+_TRANSPOSE = {
+    90: Image.Transpose.ROTATE_270,
+    180: Image.Transpose.ROTATE_180,
+    270: Image.Transpose.ROTATE_90,
+}
+
+
+def turned(image: Image.Image, rotation: int) -> Image.Image:
+    """Return `image` turned `rotation` degrees clockwise (a multiple of 90)."""
+    rotation %= 360
+    return image if rotation == 0 else image.transpose(_TRANSPOSE[rotation])
+
+
+def open_catalogue_photo(catalogue: Catalogue, photo: PhotoSummary) -> Image.Image:
+    """Open a catalogue photo upright: its EXIF orientation, then the user's turn."""
+    return turned(open_photo(catalogue.folder / photo.stored_name), photo.rotation)
+
+
+def turn_box(box: Box, width: int, height: int, clockwise: bool) -> Box:
+    """Return `box` in a `width` x `height` photo after a quarter turn of the photo."""
+    left, top, right, bottom = box
+    if clockwise:
+        return (height - bottom, left, height - top, right)
+    return (top, width - right, bottom, width - left)
+
+
+def turn_photo(catalogue: Catalogue, photo_id: int, clockwise: bool) -> PhotoSummary:
+    """Turn a photo a quarter turn, with its crop and thumbnail; return it as now stored.
+
+    The thumbnail is written beside the old one first and replaces it only once the
+    database has the turn, so a failure leaves the photo as it was.
+    """
+    with catalogue.session() as session:
+        photo = session.get(Photo, photo_id)
+        if photo is None:
+            raise RecordError(f"photo {photo_id} is not in this catalogue")
+        thumbnail = catalogue.thumbnails_dir / f"{photo.sha256}.jpg"
+        part = thumbnail.with_name(thumbnail.name + ".part")
+        if thumbnail.is_file():
+            with Image.open(thumbnail) as small:
+                turned(small, 90 if clockwise else 270).save(part, format="JPEG", quality=85)
+        if photo.crop is not None:
+            box = turn_box(photo.crop, photo.width, photo.height, clockwise)
+            photo.crop_left, photo.crop_top, photo.crop_right, photo.crop_bottom = box
+        photo.width, photo.height = photo.height, photo.width
+        photo.rotation = (photo.rotation + (90 if clockwise else 270)) % 360
+        try:
+            session.commit()
+        except BaseException:
+            Path(part).unlink(missing_ok=True)
+            raise
+        if part.is_file():
+            os.replace(part, thumbnail)
+        return photo_summary(photo)
