@@ -178,6 +178,15 @@ def test_small_gallery_floor_and_scores(tmp_path):
         assert candidate.score == pytest.approx(expected)
 
 
+def test_floor_without_calibration_photos(tmp_path):
+    from whalecat.matching import methods
+
+    # One photo per whale, as in a new catalogue: nothing to calibrate on.
+    method = methods.create_method("default")
+    method.prepare(fluke_gallery(tmp_path, whales=4, sightings=1))
+    assert method.inlier_floor == methods.DEFAULT_INLIER_FLOOR
+
+
 def test_new_model_reuses_keypoint_features(monkeypatch, tmp_path):
     from whalecat.matching import keypoints, methods
 

@@ -36,8 +36,8 @@ CALIBRATION_PHOTOS = 400
 # The inlier floor is this quantile of the best stranger's inlier count over the calibration
 # photos: keypoint pairs that the best wrong whale often reaches are weak evidence of a match.
 INLIER_FLOOR_QUANTILE = 0.9
-# NOTE: with fewer calibration photos than this, the floor is at least the default, which is
-# the floor calibrated on 230 right-whale photos. A catalogue of 32 fluke photos with 8 of
+# NOTE: with fewer calibration photos than this, or none, the floor is at least the default,
+# which is the floor calibrated on 230 right-whale photos. A catalogue of 32 fluke photos with 8 of
 # them calibrating gave 2.1, while spray lent a wrong whale 6 pairs.
 FLOOR_CALIBRATION_PHOTOS = 30
 DEFAULT_INLIER_FLOOR = 6.0
@@ -70,7 +70,8 @@ class FusedMethod:
 
     def _calibrate(self, progress: Progress) -> ranking.Calibration:
         """Fit the inlier floor and the threshold on leave-one-out scores of the gallery's own photos."""
-        self.inlier_floor = 0.0
+        # A new catalogue often has no whale with two photos, and spray still lends strangers pairs.
+        self.inlier_floor = DEFAULT_INLIER_FLOOR
         photos = self.embedding.photos
         vectors = self.embedding.vectors
         if len(photos) < 2 or len(self.photos_by_whale) < 2:
@@ -101,9 +102,11 @@ class FusedMethod:
         if not own_matches:
             return ranking.Calibration.default()
         best_stranger_inliers = [max(w.details["inliers"] for w in whales) for whales in stranger_matches]
-        self.inlier_floor = float(np.quantile(best_stranger_inliers, INLIER_FLOOR_QUANTILE))
-        if len(best_stranger_inliers) < FLOOR_CALIBRATION_PHOTOS:
-            self.inlier_floor = max(self.inlier_floor, DEFAULT_INLIER_FLOOR)
+        calibrated = float(np.quantile(best_stranger_inliers, INLIER_FLOOR_QUANTILE))
+        if len(best_stranger_inliers) >= FLOOR_CALIBRATION_PHOTOS:
+            self.inlier_floor = calibrated
+        else:
+            self.inlier_floor = max(calibrated, DEFAULT_INLIER_FLOOR)
 
         def fused(whale: ranking.WhaleScore) -> float:
             return ranking.fuse(whale.details["cosine"], whale.details["inliers"], self.inlier_floor)
