@@ -88,9 +88,11 @@ def _rotation(degrees: float, scale: float = 1.0) -> np.ndarray:
         (np.diag([0.41, 0.9]), True),  # a 1050x458 photo resized to a square
         (np.diag([-1.0, 1.0]), False),  # a mirror image
         (_rotation(45), False),
-        (_rotation(0, 0.25), False),
-        (_rotation(0, 4.0), False),
-        (np.diag([0.3, 1.0]), False),
+        (_rotation(0, 0.2), False),
+        (_rotation(0, 5.0), False),
+        (np.diag([1.0, 3.07]), True),  # a 1050x342 photo resized to a square, in crop sides
+        (np.diag([0.2, 1.0]), False),
+        (np.diag([1.0, 5.0]), False),
     ],
 )
 def test_plausible_transforms(linear, expected):

@@ -42,10 +42,12 @@ INLIER_SPREAD = 4.0
 # NOTE: bounds on the RANSAC transform between two crops of one animal, in crop sides. They
 # are estimates, set wider than framing, tilt and an oblique view usually produce, so that
 # mostly degenerate fits of stray matches fail them. A photo resized to a square, as shared
-# catalogues often store them, is squashed by its aspect ratio: 2.3 for one fluke photo here.
+# catalogues often store them, is squashed by its aspect ratio: 2.3 and 3.1 for two fluke
+# photos here. In crop sides that squash also scales the short axis by the aspect ratio, so
+# both bounds allow photos up to four times as wide as they are high.
 MAX_ROTATION_DEGREES = 30.0
-SCALE_RANGE = (1 / 3, 3.0)
-MAX_ANISOTROPY = 3.0
+SCALE_RANGE = (1 / 4, 4.0)
+MAX_ANISOTROPY = 4.0
 
 Pair = tuple[tuple[float, float], tuple[float, float]]
 
