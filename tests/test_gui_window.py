@@ -72,6 +72,7 @@ def test_open_folder_without_catalogue_refused(qtbot, window, tmp_path, fluke_da
     assert sorted(p.name for p in card.iterdir()) == ["0000e88ab.jpg"]
     assert window.catalogue is current
     assert "No catalogue in" in window.error_box.text()
+    assert window.statusBar().currentMessage() == ""  # it covered the catalogue's counts
     assert not window.open_catalogue(tmp_path / "typo")
     assert not (tmp_path / "typo").exists()
 
@@ -258,6 +259,15 @@ def test_confirming_selects_next_photo(qtbot, window, fluke_data):
     assert window.identify_panel.photo_id == photos[0]
     window.identify_panel.mark_new_whale()
     assert window.browser.unidentified_model.photos == []
+    assert window.identify_panel.photo_id == photos[0]
+    # Undo brings the photo back and selects it, so the next confirmation moves on again.
+    window.undo_action.trigger()
+    assert window.browser.unidentified_view.currentIndex().row() == 0
+    assert window.identify_panel.photo_id == photos[0]
+    window.undo_action.trigger()
+    view = window.browser.unidentified_view
+    assert view.model().photos[view.currentIndex().row()].id == photos[2]
+    window.identify_panel.mark_new_whale()
     assert window.identify_panel.photo_id == photos[0]
 
 

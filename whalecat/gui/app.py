@@ -38,7 +38,8 @@ def run_gui(catalogue_path: Path | None, device: str) -> int:
     # other folder without a catalogue is reported, so a mistyped path stays a typo.
     window.open_catalogue(folder, create=folder == default_catalogue_path())
     window.show()
-    log.info("Window started on %s with device %s", folder, settings.device)
+    opened = window.catalogue.folder if window.catalogue is not None else "no catalogue"
+    log.info("Window started on %s with device %s", opened, settings.device)
     code = app.exec()
     log.info("Window closed with exit code %d", code)
     return end_process(code)

@@ -274,8 +274,17 @@ class CataloguePanel(QWidget):
             self.whale_photo_model.set_photos([])
             self.whale_photos_label.setText("Select a whale to see its photos")
         photos = self.unidentified_model.photos
-        if left_row is not None and photos and self.unidentified_model.row_of(left_photo) is None:
+        if left_row is None or not photos:
+            return
+        if self.unidentified_model.row_of(left_photo) is None:
             self.select_unidentified_photo(photos[min(left_row, len(photos) - 1)].id)
+        else:
+            # The model reset cleared the selection. The photo is shown already, so it is
+            # selected again without reloading it.
+            selection = self.unidentified_view.selectionModel()
+            selection.blockSignals(True)
+            self.select_unidentified_photo(left_photo)
+            selection.blockSignals(False)
 
     def thumbnail_changed(self, photo_id: int) -> None:
         """Redraw a photo whose thumbnail file changed, such as after a turn."""

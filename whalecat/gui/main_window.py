@@ -130,7 +130,7 @@ class MainWindow(QMainWindow):
         if not create and not (folder / DATABASE_NAME).is_file():
             self.show_error(
                 f"No catalogue in {folder}.",
-                "Open the folder that holds catalogue.sqlite, or create a catalogue with File → New Catalogue….",
+                "Open the folder that contains catalogue.sqlite, or create a catalogue with New Catalogue… in the File menu.",
             )
             return False
         try:
@@ -225,7 +225,7 @@ class MainWindow(QMainWindow):
     def show_error(self, problem: str, advice: str) -> None:
         """Show a worker's or an action's error without blocking the window, and log it."""
         log.error("%s", problem)
-        self.statusBar().showMessage(problem, 15_000)
+        # Not in the status bar too, where it covered the catalogue's counts for 15 s.
         self.error_box = QMessageBox(QMessageBox.Icon.Warning, "whalecat", problem, QMessageBox.StandardButton.Ok, self)
         self.error_box.setInformativeText(advice)
         self.error_box.open()
@@ -236,6 +236,12 @@ class MainWindow(QMainWindow):
 
     def _on_confirmation_changed(self, photo_id: int) -> None:
         self.browser.refresh()
+        if (
+            self.browser.tabs.currentWidget() is self.browser.unidentified_view
+            and self.browser.unidentified_model.row_of(photo_id) is not None
+        ):
+            # An undone confirmation brings the photo back, and the researcher returns to it.
+            self.browser.select_unidentified_photo(photo_id)
         if self.photo_view.photo_id == photo_id:
             self.photo_view.show_photo(photo_id)
         if self.identify_panel.photo_id == photo_id:
