@@ -120,6 +120,13 @@ def test_invalid_labels_rejected_before_import(catalogue, tmp_path, content, mes
     assert _count(catalogue, Photo) == 0
 
 
+def test_labels_folder_rejected_with_advice(catalogue, tmp_path):
+    save_fluke(tmp_path / "photos" / "a.jpg", individual=1)
+    with pytest.raises(LabelsError, match="is a folder; give the labels CSV file inside it"):
+        import_paths(catalogue, [tmp_path / "photos"], tmp_path / "photos")
+    assert _count(catalogue, Photo) == 0
+
+
 def test_cancel_keeps_finished_files(catalogue, tmp_path):
     for index in range(5):
         save_fluke(tmp_path / "batch" / f"{index}.jpg", individual=index)

@@ -98,7 +98,7 @@ def import_paths(
     files = collect_files(paths)
     report = ImportReport()
     seen_names: set[str] = set()
-    log.info("Importing %d files into %s", len(files), catalogue.folder)
+    log.info("Importing %d file%s into %s", len(files), "" if len(files) == 1 else "s", catalogue.folder)
     with catalogue.session() as session:
         for index, path in enumerate(files):
             progress.report(index, len(files), path.name)

@@ -44,6 +44,8 @@ def read_labels(path: Path | str) -> dict[str, str]:
                 labels[image] = whale_id
     except FileNotFoundError:
         raise LabelsError(f"labels file not found: {path}") from None
+    except IsADirectoryError:
+        raise LabelsError(f"{path} is a folder; give the labels CSV file inside it") from None
     except UnicodeDecodeError as exc:
         raise LabelsError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
     except csv.Error as exc:
