@@ -111,6 +111,10 @@ def test_keypoint_tooltip_counts_inliers_only():
     assert "beyond" not in explain_candidate(fused)
     floored = Candidate("w_a", 1.2, "a", {"cosine": 0.7, "inliers": 14, "inlier_floor": 6.0, "pairs": []})
     assert "Only pairs beyond 6 count" in explain_candidate(floored)
+    floored.details["inlier_floor"] = 6.3
+    assert "Only pairs beyond 6.3 count" in explain_candidate(floored)
+    floored.details["inliers"] = 0
+    assert "keypoint pairs (none here)" in explain_candidate(floored)
 
 
 

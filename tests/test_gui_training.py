@@ -109,8 +109,11 @@ def test_training_dock_leaves_photo_room(qtbot, window):
 def test_stage_before_training_shows_count(qtbot, window):
     panel = window.training_panel
     panel.begin_display(2)
+    panel.show_progress(39, 40, "Loading catalogue photos")
+    assert panel.bar.text() == "Loading catalogue photos: 39 of 40"
     panel.show_progress(40, 40, "Loading catalogue photos")
-    assert panel.bar.text() == "Loading catalogue photos: 40 of 40"
+    assert panel.bar.maximum() == 0  # busy until the next stage reports
+    assert "Preparing the next step" in panel.status_label.text()
     panel.show_progress(3, 20, "Training embedding")
     assert panel.bar.text() == "15%"
 

@@ -144,13 +144,18 @@ def explain_candidate(candidate: Candidate) -> str:
         return f"<p>{html.escape(text)}</p>"
     text = f"{candidate.label}: the score of its most similar photo."
     if details.get("cosine") is not None:  # the default method's fused score
+        pairs = details["inliers"]
+        counted = f"the {pairs} keypoint pairs" if pairs else "keypoint pairs (none here)"
         text += (
             f" It adds the similarity of the two photos' embeddings (at most 1) and up to 1 for "
-            f"the {details['inliers']} keypoint pairs that fit one geometric transform."
+            f"{counted} that fit one geometric transform."
         )
         floor = details.get("inlier_floor") or 0
         if floor:
-            text += f" Only pairs beyond {floor:.0f} count, because unrelated photos in this catalogue often reach that many."
+            text += (
+                f" Only pairs beyond {floor:.3g} count, because unrelated photos in this catalogue often"
+                f" reach that many; 40 more than that add the full 1."
+            )
     elif details.get("inliers") is not None:  # the keypoints method scores by inliers alone
         text += " It counts the keypoint pairs that fit one geometric transform."
     if details.get("confidence") is not None:

@@ -345,8 +345,12 @@ class TrainingPanel(QWidget):
             self.status_label.setText(message)
         training = message.startswith("Training")
         # A stage before training, such as loading photos, filled the bar to 100 % before
-        # epoch 1, so those stages show their own count instead of a percentage.
+        # epoch 1, so those stages show their own count instead of a percentage. Between a
+        # finished stage and the next, which can take 20 s, the bar shows it is busy.
         self.bar.setFormat("%p%" if training else f"{message}: %v of %m")
+        if not training and done >= total:
+            self.bar.setRange(0, 0)
+            self.status_label.setText(f"{message}: done. Preparing the next step…")
         if not training or self.epochs < 1 or total % self.epochs:
             return
         steps = total // self.epochs
