@@ -189,3 +189,17 @@ def test_in_process_commands_leave_onednn_alone():
     from whalecat.matching.device import USER_ONEDNN
 
     assert os.environ.get("TF_ENABLE_ONEDNN_OPTS") in (USER_ONEDNN, "0")
+
+
+def test_rotate_turns_an_imported_photo(tmp_path, capsys):
+    photo = save_fluke(tmp_path / "photos" / "side.jpg", individual=2)
+    catalogue = str(tmp_path / "c")
+    assert main(["--catalogue", catalogue, "import", str(photo), "--whole-photo"]) == 0
+    capsys.readouterr()
+    assert main(["--catalogue", catalogue, "rotate", str(photo), "right"]) == 0
+    assert "now 90 degrees clockwise" in capsys.readouterr().out
+    assert main(["--catalogue", catalogue, "rotate", str(photo), "left"]) == 0
+    assert "now 0 degrees clockwise" in capsys.readouterr().out
+    other = save_fluke(tmp_path / "other.jpg", individual=3)
+    assert main(["--catalogue", catalogue, "rotate", str(other), "left"]) == 2
+    assert "not in this catalogue; import it first" in capsys.readouterr().err

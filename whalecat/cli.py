@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="json: report progress as JSON lines on stdout, as the window reads them (default: text)",
     )
 
+    p = commands.add_parser(
+        "rotate", help="turn an imported photo a quarter turn, for one its camera stored on its side"
+    )
+    p.add_argument("photo", type=Path, metavar="PHOTO", help="the photo file as imported")
+    p.add_argument("direction", choices=("left", "right"), help="anticlockwise or clockwise")
+
     commands.add_parser("whales", help="list the catalogue's whales with their photo counts")
 
     p = commands.add_parser("export", help="export confirmed identifications")
@@ -251,6 +257,25 @@ def _confidence(candidate) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
+def cmd_rotate(args) -> int:
+    import hashlib
+
+    from whalecat.catalogue.orientation import turn_photo
+    from whalecat.catalogue.records import find_photo_by_sha256
+
+    if not args.photo.is_file():
+        raise ValueError(f"{args.photo} not found; give the photo file that was imported")
+    sha256 = hashlib.sha256(args.photo.read_bytes()).hexdigest()
+    with _open(args) as catalogue:
+        with catalogue.session() as session:
+            photo = find_photo_by_sha256(session, sha256)
+        if photo is None:
+            raise ValueError(f"{args.photo} is not in this catalogue; import it first")
+        turned = turn_photo(catalogue, photo.id, clockwise=args.direction == "right")
+    print(f"{args.photo.name}: turned {args.direction}, now {turned.rotation} degrees clockwise of its EXIF orientation")
+    return 0
+
+
 def cmd_whales(args) -> int:
     from whalecat.catalogue.records import confirmed_labels, list_whales, unidentified_photos
 
@@ -353,6 +378,7 @@ def cmd_evaluate(args) -> int:
 COMMANDS = {
     "import": cmd_import,
     "identify": cmd_identify,
+    "rotate": cmd_rotate,
     "whales": cmd_whales,
     "export": cmd_export,
     "train": cmd_train,
