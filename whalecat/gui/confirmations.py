@@ -10,16 +10,17 @@ import logging
 import math
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtGui import QUndoStack
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.records import ConfirmedState, confirm_label, get_photo, restore_confirmation
+from whalecat.gui.undo import StoredCommand
 
 log = logging.getLogger(__name__)
 
 
-class ConfirmCommand(QUndoCommand):
-    """One confirmation that was already written; `redo` writes it again after an undo."""
+class ConfirmCommand(StoredCommand):
+    """One confirmation that was already written; `reapply` writes it again after an undo."""
 
     def __init__(self, confirmations: Confirmations, photo_id: int, photo_name: str, label: str,
                  method: str, before: ConfirmedState):
@@ -29,24 +30,22 @@ class ConfirmCommand(QUndoCommand):
         self.label = label
         self.method = method
         self.before = before
-        self._written = True
 
-    def redo(self) -> None:
-        if self._written:  # QUndoStack.push calls redo; the change is already in the catalogue
-            self._written = False
-            return
+    def reapply(self) -> bool:
         catalogue = self._confirmations.require_catalogue()
         with catalogue.session() as session:
             self.before = confirm_label(session, self.photo_id, self.label, self.method)
         log.info("Redid confirmation of photo %d as %s", self.photo_id, self.label)
         self._confirmations.changed.emit(self.photo_id)
+        return True
 
-    def undo(self) -> None:
+    def revert(self) -> bool:
         catalogue = self._confirmations.require_catalogue()
         with catalogue.session() as session:
             restore_confirmation(session, self.before)
         log.info("Undid confirmation of photo %d as %s (back to %s)", self.photo_id, self.label, self.before.label)
         self._confirmations.changed.emit(self.photo_id)
+        return True
 
 
 class Confirmations(QObject):

@@ -26,7 +26,6 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
     QResizeEvent,
-    QUndoCommand,
     QUndoStack,
 )
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
@@ -35,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.orientation import open_catalogue_photo
 from whalecat.catalogue.records import PhotoSummary, RecordError, get_photo, set_crop
+from whalecat.gui.undo import StoredCommand
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.imaging.crop import Box, locate_fluke
 from whalecat.progress import Progress
@@ -224,12 +224,8 @@ class CropView(QWidget):
             painter.drawRect(self.to_widget(self.pending_box))
 
 
-class CropCommand(QUndoCommand):
-    """One crop change that was already stored; `redo` stores it again after an undo.
-
-    When storing fails, the command marks itself obsolete, so QUndoStack drops it and keeps
-    its index where it was. The catalogue and the stack then still agree.
-    """
+class CropCommand(StoredCommand):
+    """One crop change that was already stored; `reapply` stores it again after an undo."""
 
     def __init__(self, editor: CropEditor, photo: PhotoSummary, before: Box | None, after: Box | None):
         super().__init__(f"Change crop of {photo.original_name}")
@@ -238,18 +234,12 @@ class CropCommand(QUndoCommand):
         self.file_name = photo.original_name
         self.before = before
         self.after = after
-        self._stored = True
 
-    def redo(self) -> None:
-        if self._stored:  # QUndoStack.push calls redo, but the change is already in the catalogue
-            self._stored = False
-            return
-        if not self._editor.restore_crop(self.photo_id, self.file_name, self.after):
-            self.setObsolete(True)
+    def reapply(self) -> bool:
+        return self._editor.restore_crop(self.photo_id, self.file_name, self.after)
 
-    def undo(self) -> None:
-        if not self._editor.restore_crop(self.photo_id, self.file_name, self.before):
-            self.setObsolete(True)
+    def revert(self) -> bool:
+        return self._editor.restore_crop(self.photo_id, self.file_name, self.before)
 
 
 class CropEditor(QObject):

@@ -11,18 +11,19 @@ import logging
 from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QWidget
 from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.orientation import turn_photo
 from whalecat.catalogue.records import PhotoSummary, RecordError
+from whalecat.gui.undo import StoredCommand
 
 log = logging.getLogger(__name__)
 
 
-class TurnCommand(QUndoCommand):
+class TurnCommand(StoredCommand):
     """One quarter turn that was already stored; undo turns the photo back."""
 
     def __init__(self, turner: PhotoTurner, photo: PhotoSummary, clockwise: bool):
@@ -32,18 +33,12 @@ class TurnCommand(QUndoCommand):
         self.photo_id = photo.id
         self.file_name = photo.original_name
         self.clockwise = clockwise
-        self._stored = True
 
-    def redo(self) -> None:
-        if self._stored:  # QUndoStack.push calls redo, but the turn is already in the catalogue
-            self._stored = False
-            return
-        if not self._turner.store_turn(self.photo_id, self.file_name, self.clockwise):
-            self.setObsolete(True)
+    def reapply(self) -> bool:
+        return self._turner.store_turn(self.photo_id, self.file_name, self.clockwise)
 
-    def undo(self) -> None:
-        if not self._turner.store_turn(self.photo_id, self.file_name, not self.clockwise):
-            self.setObsolete(True)
+    def revert(self) -> bool:
+        return self._turner.store_turn(self.photo_id, self.file_name, not self.clockwise)
 
 
 class PhotoTurner(QObject):
