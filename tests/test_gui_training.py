@@ -106,6 +106,18 @@ def test_training_dock_leaves_photo_room(qtbot, window):
     assert window.right_tabs.height() >= window.height() // 2
 
 
+def test_empty_training_lines_take_no_room(qtbot, window):
+    panel = window.training_panel
+    window.training_dock.show()
+    assert panel.device_label.isHidden()  # nothing has trained yet
+    panel.begin_display(3)
+    assert panel.epoch_label.isVisible()
+    panel.epoch_label.clear()
+    assert panel.epoch_label.isHidden()
+    panel.show_device("CPU (2 cores)")
+    assert panel.device_label.isVisible()
+
+
 def test_stage_before_training_shows_count(qtbot, window):
     panel = window.training_panel
     panel.begin_display(2)

@@ -152,10 +152,10 @@ class TrainingPanel(QWidget):
 
         self.status_label = QLabel("Catalogue → Retrain… trains a new model from the confirmed photos.")
         self.status_label.setWordWrap(True)
-        self.active_label = QLabel()
-        self.device_label = QLabel()
-        self.epoch_label = QLabel()
-        self.time_label = QLabel()
+        self.active_label = _Line()
+        self.device_label = _Line()
+        self.epoch_label = _Line()
+        self.time_label = _Line()
         self.bar = QProgressBar()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
@@ -169,9 +169,8 @@ class TrainingPanel(QWidget):
             plot.add_series("training", "training", TRAINING_COLOUR)
             plot.add_series("validation", "validation", VALIDATION_COLOUR, dashed=True)
         self.validation_note = QLabel(
-            "Validation: the photos held back from training (the last photo of each whale with "
-            "two or more), scored after every epoch. The new model becomes active only if it "
-            "ranks them as well as the active one."
+            "Validation: the last photo of each whale with two or more, held back from training. "
+            "The new model is adopted only if it ranks them as well as the active one."
         )
         self.validation_note.setWordWrap(True)
         self.outcome_label = QLabel()
@@ -412,6 +411,23 @@ class TrainingPanel(QWidget):
         if self._eta_seconds is not None:
             text += f", about {_clock_text(self._eta_seconds)} left in training"
         self.time_label.setText(text)
+
+
+class _Line(QLabel):
+    """A one-line label that takes no room in the layout while it is empty."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hide()
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        # Shown only inside the panel, since a label without a parent would open as a window.
+        self.setVisible(bool(text) and self.parentWidget() is not None)
+
+    def clear(self) -> None:
+        super().clear()
+        self.hide()
 
 
 def describe_outcome(result: TrainingResult, previous_version: str) -> str:
