@@ -388,8 +388,11 @@ def test_rotate_turns_photo_and_undoes(qtbot, window):
     crop = stored_crop(window, photo_id)
     turner = window.photo_view.turner
 
+    window.photo_view.original_view.set_pending_box((100, 100, 900, 600))
     with qtbot.waitSignal(window.photo_view.crop_changed, timeout=WAIT_MS):
         turner.right_action.trigger()
+    # The drawn box was in the photo's old pixels.
+    assert window.photo_view.original_view.pending_box is None
     qtbot.waitUntil(lambda: window.photo_view.preview.photo.rotation == 90 and not window.pool.workers, timeout=WAIT_MS)
     preview = window.photo_view.preview
     assert (preview.photo.width, preview.photo.height) == (LARGE_SIZE[1], LARGE_SIZE[0])

@@ -271,6 +271,35 @@ def test_confirming_selects_next_photo(qtbot, window, fluke_data):
     assert window.identify_panel.photo_id == photos[0]
 
 
+def test_undo_and_redo_keep_scores(qtbot, window, fluke_data):
+    from sqlalchemy import select
+
+    from whalecat.catalogue.models import CONFIRMED, Identification
+
+    import_and_wait(qtbot, window, [fluke_data / "images" / "0000e88ab.jpg"])
+    photo_id = window.browser.unidentified_model.photos[0].id
+
+    def confirmed_score():
+        with window.catalogue.session() as session:
+            return session.scalar(select(Identification.score).where(
+                Identification.photo_id == photo_id, Identification.status == CONFIRMED))
+
+    window.confirmations.confirm(photo_id, "w_aaaaaaa", "confirmed:default", 0.375)
+    window.confirmations.confirm(photo_id, "w_bbbbbbb", "confirmed:default", 0.5)
+    window.undo_action.trigger()
+    assert confirmed_score() == 0.375  # the earlier confirmation's score is back
+    window.redo_action.trigger()
+    assert confirmed_score() == 0.5
+
+
+def test_confirm_shortcuts_do_not_repeat(window):
+    # Each confirmation selects the next photo, so a held key confirmed photos never seen.
+    identify_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Identify")
+    actions = {a.text(): a for a in identify_menu.actions()}
+    assert not actions["&Confirm Candidate"].autoRepeat()
+    assert not actions["Mark as &new_whale"].autoRepeat()
+
+
 def test_drop_folder_imports(qtbot, window, fluke_data, tmp_path):
     folder = tmp_path / "dropped"
     folder.mkdir()

@@ -57,6 +57,7 @@ class ConfirmedState:
     photo_id: int
     label: str | None
     method: str | None
+    score: float | None = None
 
 
 def validate_whale_id(whale_id: str) -> str:
@@ -128,7 +129,10 @@ def confirm_label(
         raise RecordError(f"photo {photo_id} is not in this catalogue")
     previous = next((i for i in photo.identifications if i.status == CONFIRMED), None)
     before = ConfirmedState(
-        photo_id, previous.label if previous else None, previous.method if previous else None
+        photo_id,
+        previous.label if previous else None,
+        previous.method if previous else None,
+        previous.score if previous else None,
     )
     is_new = label == NEW_WHALE
     whale_id = None if is_new else ensure_whale(session, label).id
@@ -160,7 +164,7 @@ def restore_confirmation(session: Session, state: ConfirmedState) -> None:
     )
     session.commit()
     if state.label is not None:
-        confirm_label(session, state.photo_id, state.label, state.method or "manual")
+        confirm_label(session, state.photo_id, state.label, state.method or "manual", state.score)
     _delete_orphan_whales(session)
 
 

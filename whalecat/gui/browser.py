@@ -293,7 +293,8 @@ class CataloguePanel(QWidget):
         with self.catalogue.session() as session:
             self.thumbnails.forget(get_photo(session, photo_id).sha256)
         for view in (self.whale_view, self.whale_photos_view, self.unidentified_view, self.new_whale_view):
-            view.viewport().update()
+            # A taller thumbnail needs its cell laid out again, or its caption is hidden.
+            view.doItemsLayout()
 
     def whale_counts(self) -> dict[str, int]:
         """Each listed whale's confirmed photo count, as shown."""

@@ -23,18 +23,19 @@ class ConfirmCommand(StoredCommand):
     """One confirmation that was already written; `reapply` writes it again after an undo."""
 
     def __init__(self, confirmations: Confirmations, photo_id: int, photo_name: str, label: str,
-                 method: str, before: ConfirmedState):
+                 method: str, score: float | None, before: ConfirmedState):
         super().__init__(f"Confirm {photo_name} as {label}")
         self._confirmations = confirmations
         self.photo_id = photo_id
         self.label = label
         self.method = method
+        self.score = score
         self.before = before
 
     def reapply(self) -> bool:
         catalogue = self._confirmations.require_catalogue()
         with catalogue.session() as session:
-            self.before = confirm_label(session, self.photo_id, self.label, self.method)
+            self.before = confirm_label(session, self.photo_id, self.label, self.method, self.score)
         log.info("Redid confirmation of photo %d as %s", self.photo_id, self.label)
         self._confirmations.changed.emit(self.photo_id)
         return True
@@ -78,5 +79,5 @@ class Confirmations(QObject):
             # The Edit menu names the photo as the browser does, by its file name.
             photo_name = get_photo(session, photo_id).original_name
         log.info("Confirmed photo %d as %s (%s)", photo_id, label, method)
-        self.undo_stack.push(ConfirmCommand(self, photo_id, photo_name, label, method, before))
+        self.undo_stack.push(ConfirmCommand(self, photo_id, photo_name, label, method, score, before))
         self.changed.emit(photo_id)

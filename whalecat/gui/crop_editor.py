@@ -416,6 +416,12 @@ class CropEditor(QObject):
             self.finder = None
             self._update_actions()
 
+    def forget_pending(self) -> None:
+        """Drop the drawn box and any running fluke search, which a turn of the photo makes wrong."""
+        self._abandon_search()
+        self.discard_box()
+        self._update_actions()
+
     def _abandon_search(self) -> None:
         if self.finder is not None:
             self.finder.abandon()

@@ -380,6 +380,7 @@ class IdentifyPanel(QWidget):
         candidate = self.selected_candidate()
         if self.result is None or candidate is None:
             self.keypoints_box.setEnabled(False)
+            self.keypoints_box.setText("Show keypoints")  # no count left from another photo
             self._update_buttons()
             return
         shown = self.result.best_photos.get(candidate.best_photo_key or "")

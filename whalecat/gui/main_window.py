@@ -313,7 +313,10 @@ class MainWindow(QMainWindow):
         confirm.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.identify_panel.addAction(confirm)
         self._action(identify_menu, "&Whale ID…", self.identify_panel.ask_whale_id, "Ctrl+Shift+N")
-        self._action(identify_menu, "Mark as &new_whale", self.identify_panel.mark_new_whale, "Ctrl+Shift+M")
+        new_whale = self._action(identify_menu, "Mark as &new_whale", self.identify_panel.mark_new_whale, "Ctrl+Shift+M")
+        # Each confirmation selects the next photo, so a held key must not confirm photos unseen.
+        for action in (confirm, new_whale):
+            action.setAutoRepeat(False)
 
         catalogue_menu = self.menuBar().addMenu("&Catalogue")
         self.retrain_action = self._action(catalogue_menu, "&Retrain…", self.retrain)

@@ -244,6 +244,8 @@ class PhotoViewPanel(QWidget):
         )
 
     def _on_turned(self, photo_id: int) -> None:
+        if photo_id == self.photo_id:
+            self.crop_editor.forget_pending()  # its box is in the photo's old pixels
         self.turned.emit(photo_id)
         self._on_crop_changed(photo_id)  # the previews, the crop and the identification turn too
 
