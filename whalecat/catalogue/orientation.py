@@ -8,7 +8,6 @@ thumbnail turn with the photo, so the fluke stays selected.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from PIL import Image
 
@@ -69,7 +68,7 @@ def turn_photo(catalogue: Catalogue, photo_id: int, clockwise: bool) -> PhotoSum
         try:
             session.commit()
         except BaseException:
-            Path(part).unlink(missing_ok=True)
+            part.unlink(missing_ok=True)
             raise
         if part.is_file():
             os.replace(part, thumbnail)

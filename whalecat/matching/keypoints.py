@@ -5,8 +5,8 @@ takes the square root, so Euclidean distance compares descriptors as the Helling
 does, which matches textures such as fluke markings and callosities more reliably. A match
 must pass Lowe's ratio test and be mutual (each keypoint the other's nearest neighbour), and
 a RANSAC affine fit keeps only the matches consistent with one geometric transform that
-could join two views of one animal. The inlier count is the score; the inlier pairs are returned in upright
-photo pixels so the GUI can draw them.
+could join two views of one animal. The inlier count is the score. The inlier pairs are
+returned in upright photo pixels so the GUI can draw them.
 """
 
 from __future__ import annotations
