@@ -405,3 +405,21 @@ def test_rotate_turns_photo_and_undoes(qtbot, window):
     qtbot.waitUntil(lambda: window.photo_view.preview.photo.rotation == 0 and not window.pool.workers, timeout=WAIT_MS)
     assert stored_crop(window, photo_id) == crop
     assert window.photo_view.preview.original.width() > window.photo_view.preview.original.height()
+
+
+def test_turn_without_crop_proposes_one(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    editor = window.photo_view.crop_editor
+    assert editor.use_whole_photo()
+    wait_for_reload(qtbot, window, None)
+
+    window.photo_view.turner.right_action.trigger()
+
+    # The proposed box is not saved until the user saves it.
+    qtbot.waitUntil(lambda: window.photo_view.original_view.pending_box is not None and not window.pool.workers,
+                    timeout=WAIT_MS)
+    assert "save it" in editor.message.text()
+    assert stored_crop(window, photo_id) is None
+    left, top, right, bottom = window.photo_view.original_view.pending_box
+    assert right <= LARGE_SIZE[1]  # in the turned photo's pixels
+    assert bottom <= LARGE_SIZE[0]

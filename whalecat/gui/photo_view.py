@@ -134,6 +134,7 @@ class PhotoViewPanel(QWidget):
         self.photo_id: int | None = None
         self.preview: PhotoPreview | None = None
         self.loader: Worker | None = None  # the newest preview load, until it ends
+        self._propose_crop_for: int | None = None  # a turned photo without a crop, once it loads
 
         self.crop_editor = CropEditor(pool, undo_stack, self)
         self.crop_editor.crop_changed.connect(self._on_crop_changed)
@@ -233,6 +234,11 @@ class PhotoViewPanel(QWidget):
         self.input_view.set_image(diverging_qimage(preview.network_input))
         self.input_stats.setText(f"mean {preview.input_mean:+.3f}, std {preview.input_std:.3f}")
         self._show_metadata(preview)
+        if self._propose_crop_for == preview.photo.id and preview.crop is None:
+            # A photo imported on its side often had no fluke found (two of three in one trial),
+            # so a box is proposed now, to save or discard.
+            self.crop_editor.find_fluke()
+        self._propose_crop_for = None
 
     def _on_failed(self, worker: Worker, photo_id: int, message: str) -> None:
         if worker is not self.loader:
@@ -246,6 +252,7 @@ class PhotoViewPanel(QWidget):
     def _on_turned(self, photo_id: int) -> None:
         if photo_id == self.photo_id:
             self.crop_editor.forget_pending()  # its box is in the photo's old pixels
+            self._propose_crop_for = photo_id
         self.turned.emit(photo_id)
         self._on_crop_changed(photo_id)  # the previews, the crop and the identification turn too
 
