@@ -338,3 +338,27 @@ def test_fluke_crop_setting_applies_to_import(qtbot, window, fluke_data, find_fl
     with window.catalogue.session() as session:
         crop = get_photo(session, photo_id).crop
     assert (crop is not None) is find_fluke
+
+
+def test_undo_from_whales_tab(qtbot, window, fluke_data):
+    names = ["0000e88ab.jpg", "000a6daec.jpg"]
+    import_and_wait(qtbot, window, [fluke_data / "images" / name for name in names])
+    first = window.browser.unidentified_model.photos[0]
+    window.browser.select_unidentified_photo(first.id)
+    window.identify_panel._confirm("w_aaaaaaa", "manual")
+    # The researcher looks at the whale just made, then undoes from the Whales tab.
+    window.browser.tabs.setCurrentIndex(0)
+    assert window.browser.select_whale("w_aaaaaaa")
+
+    window.undo_action.trigger()
+
+    assert window.browser.tabs.currentWidget() is window.browser.unidentified_view
+    view = window.browser.unidentified_view
+    assert view.model().photos[view.currentIndex().row()].id == first.id
+    assert window.identify_panel.photo_id == first.id
+    assert window.statusBar().currentMessage() == f"Undone: Confirm {first.original_name} as w_aaaaaaa"
+
+    window.redo_action.trigger()
+
+    assert window.browser.whale_counts() == {"w_aaaaaaa": 1}
+    assert window.statusBar().currentMessage() == f"Redone: Confirm {first.original_name} as w_aaaaaaa"

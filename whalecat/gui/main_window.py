@@ -48,6 +48,8 @@ SHUTDOWN_TIMEOUT_MS = 60_000
 # Closing the window waits only this long for threads in a step that writes nothing, such as
 # loading TensorFlow. The process then exits without them (see `whalecat.gui.app.end_process`).
 CLOSE_GRACE_MS = 1_000
+# Long enough to read "Undone: Confirm IMG_0412.jpg as w_f48451c"; the counts return after it.
+STEP_MESSAGE_MS = 8_000
 
 
 def default_identifier(catalogue: Catalogue, device: str) -> Identifier:
@@ -236,17 +238,20 @@ class MainWindow(QMainWindow):
 
     def _on_confirmation_changed(self, photo_id: int) -> None:
         self.browser.refresh()
-        if (
-            self.browser.tabs.currentWidget() is self.browser.unidentified_view
-            and self.browser.unidentified_model.row_of(photo_id) is not None
-        ):
-            # An undone confirmation brings the photo back, and the researcher returns to it.
+        if self.browser.unidentified_model.row_of(photo_id) is not None:
+            # Only an undone confirmation brings a photo back. The researcher returns to it
+            # from any tab.
             self.browser.select_unidentified_photo(photo_id)
         if self.photo_view.photo_id == photo_id:
             self.photo_view.show_photo(photo_id)
         if self.identify_panel.photo_id == photo_id:
             self.identify_panel.refresh_heading()
         self._update_title()
+
+    def _report_step(self, done: str, text: str) -> None:
+        # A redo changes no selection, so without this nothing shows which photo it changed.
+        if text:
+            self.statusBar().showMessage(f"{done}: {text}", STEP_MESSAGE_MS)
 
     def _on_crop_changed(self, photo_id: int) -> None:
         # The identify panel's candidates and match view come from the old crop, so it starts
@@ -294,6 +299,11 @@ class MainWindow(QMainWindow):
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
         self.redo_action = self.confirmations.undo_stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        # The stack's actions call undo and redo first, so the step just taken is the one
+        # the stack now offers the other way.
+        stack = self.confirmations.undo_stack
+        self.undo_action.triggered.connect(lambda: self._report_step("Undone", stack.redoText()))
+        self.redo_action.triggered.connect(lambda: self._report_step("Redone", stack.undoText()))
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
         filter_action = self._action(edit_menu, "&Filter Whales", self._focus_filter, QKeySequence.StandardKey.Find)
