@@ -203,3 +203,17 @@ def test_rotate_turns_an_imported_photo(tmp_path, capsys):
     other = save_fluke(tmp_path / "other.jpg", individual=3)
     assert main(["--catalogue", catalogue, "rotate", str(other), "left"]) == 2
     assert "not in this catalogue; import it first" in capsys.readouterr().err
+
+
+def test_import_prints_time_left(tmp_path, capsys):
+    for sighting in range(6):
+        save_fluke(tmp_path / "photos" / f"s{sighting}.jpg", individual=1, sighting=sighting)
+
+    assert main(["--catalogue", str(tmp_path / "cat"), "import", str(tmp_path / "photos")]) == 0
+
+    lines = capsys.readouterr().err.splitlines()
+    progress = [line for line in lines if line.startswith(("0/6", "1/6", "2/6", "3/6", "4/6", "5/6", "6/6"))]
+    assert len(progress) == 7
+    assert all("left)" not in line for line in progress[:3])
+    assert all("left)" in line for line in progress[3:6])
+    assert "left)" not in progress[6]

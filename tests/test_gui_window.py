@@ -362,3 +362,26 @@ def test_undo_from_whales_tab(qtbot, window, fluke_data):
 
     assert window.browser.whale_counts() == {"w_aaaaaaa": 1}
     assert window.statusBar().currentMessage() == f"Redone: Confirm {first.original_name} as w_aaaaaaa"
+
+
+def test_import_shows_time_left(qtbot, window, tmp_path):
+    from tests.helpers import save_fluke
+
+    for sighting in range(5):
+        save_fluke(tmp_path / "card" / f"s{sighting}.jpg", individual=1, sighting=sighting)
+    panel = window.import_panel
+    labels = []
+    show_progress = panel._on_progress
+
+    def record(*report):
+        show_progress(*report)
+        labels.append(panel.label.text())
+
+    panel._on_progress = record  # connected when the import starts, before its first report
+    worker = window.import_paths([tmp_path / "card"])
+    with qtbot.waitSignal(worker.done, timeout=WAIT_MS):
+        pass
+
+    assert labels[0] == "Importing s0.jpg"
+    assert labels[3].startswith("Importing s3.jpg, about 0:")
+    assert labels[3].endswith(" left")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from whalecat import __version__
 from whalecat.catalogue import Catalogue, CatalogueError, default_catalogue_path
+from whalecat.progress import TimeLeft, clock_text
 
 log = logging.getLogger(__name__)
 
@@ -164,14 +165,23 @@ def _open(args, create: bool = False) -> Catalogue:
     return Catalogue.open(folder)
 
 
-def _print_progress(done: int, total: int, message: str) -> None:
-    if not total:
-        return
-    if sys.stderr.isatty():
-        print(f"\r{done}/{total} {message[:60]:<60}", end="", file=sys.stderr, flush=True)
-    elif done == total or done % max(total // 10, 1) == 0:
-        # A log file or a pipe gets a line at every tenth instead of a line being redrawn.
-        print(f"{done}/{total} {message}", file=sys.stderr, flush=True)
+class _ProgressPrinter:
+    """Prints `(done, total, message)` reports to stderr, with the time left once it is known."""
+
+    def __init__(self) -> None:
+        self._time_left = TimeLeft()
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if not total:
+            return
+        left = self._time_left.update(done, total)
+        suffix = f" (about {clock_text(left)} left)" if left is not None and done < total else ""
+        if sys.stderr.isatty():
+            line = f"{done}/{total} {message[:60]}{suffix}"
+            print(f"\r{line:<80}", end="", file=sys.stderr, flush=True)
+        elif done == total or done % max(total // 10, 1) == 0:
+            # A log file or a pipe gets a line at every tenth instead of a line being redrawn.
+            print(f"{done}/{total} {message}{suffix}", file=sys.stderr, flush=True)
 
 
 def cmd_import(args) -> int:
@@ -186,7 +196,7 @@ def cmd_import(args) -> int:
     with _open(args, create=True) as catalogue:
         started = time.perf_counter()
         report = import_paths(
-            catalogue, args.paths, args.labels, Progress(_print_progress),
+            catalogue, args.paths, args.labels, Progress(_ProgressPrinter()),
             find_fluke=not args.whole_photo,
         )
         seconds = time.perf_counter() - started
@@ -326,7 +336,7 @@ def cmd_train(args) -> int:
             epochs=args.epochs,
             device=args.device,
             activate=args.activate,
-            progress=Progress(_print_progress),
+            progress=Progress(_ProgressPrinter()),
         )
     if sys.stderr.isatty():
         print(file=sys.stderr)
@@ -363,7 +373,7 @@ def cmd_evaluate(args) -> int:
         args.labels,
         args.images,
         methods,
-        Progress(_print_progress),
+        Progress(_ProgressPrinter()),
         seed_epochs=args.seed_epochs,
         device=args.device,
         only_ids=bundled_held_out_ids() if args.bundled_held_out else None,

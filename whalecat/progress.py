@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -66,6 +67,41 @@ class Progress:
     @property
     def cancelled(self) -> bool:
         return self.token.cancelled
+
+
+# Reports before an estimate of the time left is given: the first items of a batch include
+# start-up work (opening the catalogue, loading a model), which would make it jump.
+TIME_LEFT_AFTER = 3
+
+
+class TimeLeft:
+    """Estimates the seconds left in one stage of work from its rate since the first report.
+
+    The rate is measured from the first report, not from the start, so set-up before it
+    (loading TensorFlow, say) does not count. A new total starts a new estimate.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._start: tuple[float, int, int] | None = None  # (time, done, total) at the first report
+
+    def update(self, done: int, total: int) -> float | None:
+        """Record that `done` of `total` are done, and return the seconds left, or None for now."""
+        now = self._clock()
+        if self._start is None or self._start[2] != total or done < self._start[1]:
+            self._start = (now, done, total)
+            return None
+        start_time, start_done, _ = self._start
+        if done - start_done < TIME_LEFT_AFTER:
+            return None
+        return (now - start_time) / (done - start_done) * max(total - done, 0)
+
+
+def clock_text(seconds: float) -> str:
+    """Format a duration as m:ss, or h:mm:ss from an hour on."""
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
 # Threads in a step that cannot be cancelled but writes nothing, such as importing TensorFlow:

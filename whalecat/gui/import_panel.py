@@ -16,6 +16,7 @@ from whalecat.catalogue import Catalogue
 from whalecat.gui.dialogs import import_summary_box
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.importing.importer import ImportReport, import_paths
+from whalecat.progress import TimeLeft, clock_text
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class ImportPanel(QWidget):
         self.worker: Worker | None = None
         self.last_report: ImportReport | None = None
         self.summary_box: QMessageBox | None = None
+        self._time_left = TimeLeft()
 
         self.label = QLabel()
         self.bar = QProgressBar()
@@ -75,6 +77,7 @@ class ImportPanel(QWidget):
         worker.failed.connect(self._on_failed)
         worker.done.connect(self._on_done)
         self.worker = worker
+        self._time_left = TimeLeft()
         self.label.setText("Importing…")
         self.bar.setRange(0, 0)
         self.cancel_button.setEnabled(True)
@@ -90,8 +93,12 @@ class ImportPanel(QWidget):
     def _on_progress(self, done: int, total: int, message: str) -> None:
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
+        left = self._time_left.update(done, total)
         if message and self.cancel_button.isEnabled():
-            self.label.setText(f"Importing {message}")
+            text = f"Importing {message}"
+            if left is not None:
+                text += f", about {clock_text(left)} left"
+            self.label.setText(text)
 
     def _on_finished(self, report: ImportReport) -> None:
         self.last_report = report

@@ -32,7 +32,7 @@ from whalecat.gui.plot import LinePlot
 from whalecat.gui.settings import Settings
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.matching.versions import active_version, set_active_version
-from whalecat.progress import Progress
+from whalecat.progress import Progress, TimeLeft, clock_text
 from whalecat.identification import build_gallery
 from whalecat.training import DEFAULT_EPOCHS, TrainingResult, check_trainable
 from whalecat.training_process import train_in_child
@@ -144,7 +144,7 @@ class TrainingPanel(QWidget):
         self.chosen_kind = settings.retrain_kind if settings else "embedding"
         self.previous_version = ""  # the active version when the current or last run started
         self._clock = QElapsedTimer()
-        self._training_start: tuple[int, int] | None = None  # (elapsed ms, batches done) at the first batch
+        self._time_left = TimeLeft()
         self._eta_seconds: float | None = None
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
@@ -321,7 +321,7 @@ class TrainingPanel(QWidget):
         self.use_anyway_button.hide()
         for plot in (self.loss_plot, self.accuracy_plot):
             plot.clear(epochs)
-        self._training_start = None
+        self._time_left = TimeLeft()
         self._eta_seconds = None
         self._clock.start()
         self._ticker.start()
@@ -355,12 +355,7 @@ class TrainingPanel(QWidget):
         steps = total // self.epochs
         epoch, batch = (done - 1) // steps + 1, (done - 1) % steps + 1
         self.epoch_label.setText(f"Epoch {epoch} of {self.epochs}, batch {batch} of {steps}")
-        elapsed = self._clock.elapsed()
-        if self._training_start is None:
-            self._training_start = (elapsed, done)
-        start_ms, start_done = self._training_start
-        if done > start_done:
-            self._eta_seconds = (elapsed - start_ms) / 1000 / (done - start_done) * (total - done)
+        self._eta_seconds = self._time_left.update(done, total)
         self._show_times()
 
     def show_epoch(self, epoch: int, epochs: int, metrics: dict) -> None:
@@ -407,9 +402,9 @@ class TrainingPanel(QWidget):
         self.time_label.clear()
 
     def _show_times(self) -> None:
-        text = f"Elapsed {_clock_text(self._clock.elapsed() / 1000)}"
+        text = f"Elapsed {clock_text(self._clock.elapsed() / 1000)}"
         if self._eta_seconds is not None:
-            text += f", about {_clock_text(self._eta_seconds)} left in training"
+            text += f", about {clock_text(self._eta_seconds)} left in training"
         self.time_label.setText(text)
 
 
@@ -457,9 +452,3 @@ def describe_outcome(result: TrainingResult, previous_version: str) -> str:
 
 def _figure(metrics: dict, key: str) -> str:
     return f"{metrics[key]:.3f}" if key in metrics else "—"
-
-
-def _clock_text(seconds: float) -> str:
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
