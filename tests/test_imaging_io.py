@@ -1,5 +1,6 @@
 import io
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -47,6 +48,33 @@ def test_tiff_and_grayscale(tmp_path):
     image = open_photo(path)
     assert image.mode == "L"
     assert image.size == (30, 10)
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".png"])
+def test_sixteen_bit_gray_keeps_its_pattern(tmp_path, suffix):
+    # A 12-bit scan stored in 16 bits: black 0, the brightest 4,095.
+    fluke = np.asarray(open_photo(save_fluke(tmp_path / "fluke.jpg", individual=2)).convert("L"))
+    path = tmp_path / f"scan{suffix}"
+    Image.fromarray((fluke.astype(np.uint16) * 16).clip(0, 4095)).save(path)
+    assert Image.open(path).mode == "I;16"
+
+    image = open_photo(path)
+
+    assert image.mode == "L"
+    values = np.asarray(image)
+    assert values.max() == 255
+    assert values.std() > 20
+    assert np.corrcoef(values.ravel(), fluke.ravel())[0, 1] > 0.99
+
+
+def test_float_gray_scaled_from_unit_range(tmp_path):
+    path = tmp_path / "float.tif"
+    Image.fromarray(np.linspace(0.0, 1.0, 200, dtype=np.float32).reshape(10, 20)).save(path)
+
+    values = np.asarray(open_photo(path))
+
+    assert values.min() == 0
+    assert values.max() == 255
 
 
 def test_mpo_uses_first_frame(tmp_path):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,9 @@ try:  # HEIC support is optional: pip install whalecat[heic]
     HEIC_SUPPORTED = True
 except ImportError:
     HEIC_SUPPORTED = False
+
+# Pillow modes of one channel wider than 8 bits: 16-bit and 32-bit integers, and floats.
+WIDE_GRAY_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
 
 # Pillow format names we accept. MPO is the multi-picture JPEG some cameras write.
 SUPPORTED_FORMATS = {"JPEG", "MPO", "PNG", "TIFF", "HEIF"}
@@ -79,9 +83,28 @@ def open_photo(path: Path | str) -> Image.Image:
         raise ImageError(
             path, f"cannot decode image data ({exc}); the file may be cut short, so copy it again from the card"
         ) from None
+    if upright.mode in WIDE_GRAY_MODES:
+        return _eight_bit_gray(upright)
     if upright.mode not in ("RGB", "L"):
         upright = upright.convert("RGB")
     return upright
+
+
+def _eight_bit_gray(image: Image.Image) -> Image.Image:
+    """Return a grayscale image of more than 8 bits as 8-bit L mode.
+
+    Pillow's own conversion clips every value above 255, so a 16-bit scan came out white. The
+    brightest value becomes 255 instead of 65,535, because 16-bit files often hold 12-bit or
+    14-bit sensor values. Values of 0 to 1 in a float image are scaled to 0 to 255.
+    """
+    values = np.asarray(image, dtype=np.float64)
+    values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0)
+    brightest = float(values.max(initial=0.0))
+    if image.mode == "F" and brightest <= 1.0:
+        values *= 255.0
+    elif brightest > 255.0:
+        values *= 255.0 / brightest
+    return Image.fromarray(np.round(values).clip(0, 255).astype(np.uint8), mode="L")
 
 
 def read_metadata(path: Path | str, upright: Image.Image) -> PhotoMetadata:
