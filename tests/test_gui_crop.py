@@ -51,7 +51,7 @@ def window(qtbot, tmp_path, catalogue_folder, no_thread_left):  # noqa: F811
     main.show()
     qtbot.waitExposed(main)
     yield main
-    main.close()
+    main.quit_anyway()
 
 
 def photo_id_of(window: MainWindow, name: str) -> int:

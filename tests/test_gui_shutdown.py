@@ -38,7 +38,7 @@ window.show()
 
 def close():
     print(f"closing at {time.time():.3f}", flush=True)
-    window.close()
+    window.quit_anyway()
 
 def start():
     window.training_panel.start("seed", epochs=500)

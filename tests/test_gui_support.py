@@ -42,7 +42,7 @@ def window(qtbot, tmp_path, no_thread_left):
     assert main.open_catalogue(tmp_path / "catalogue", create=True)
     main.show()
     yield main
-    main.close()
+    main.quit_anyway()
 
 
 def labelled_sample(fluke_data: Path, whales: int = 3) -> dict[str, list[str]]:

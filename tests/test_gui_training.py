@@ -13,6 +13,7 @@ import time
 import pytest
 from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QMessageBox
 
 from tests.helpers import save_fluke, save_labelled_flukes
 from tests.test_gui_support import WAIT_MS, make_identifier, no_thread_left, window  # noqa: F401  (fixtures)
@@ -60,7 +61,7 @@ def real_window(qtbot, tmp_path, no_thread_left):
     assert main.open_catalogue(tmp_path / "catalogue", create=True)
     main.show()
     yield main
-    main.close()
+    main.quit_anyway()
 
 
 def test_retrain_seed_shows_outcome(qtbot, window, tmp_path):
@@ -305,8 +306,21 @@ def test_close_during_training_exits(qtbot, window, tmp_path):
     worker = window.training_panel.start("seed", epochs=LONG_EPOCHS)
     wait_for_training_batches(qtbot, window.training_panel)
 
-    started = time.perf_counter()
     window.close()
+
+    # The researcher is asked first, and Cancel keeps the training going.
+    box = window.quit_box
+    assert box is not None and box.isVisible()
+    assert box.text() == "Training is still running. Quit anyway?"
+    assert "keeps no model" in box.informativeText()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert window.isVisible()
+    assert not worker.token.cancelled
+    wait_for_training_batches(qtbot, window.training_panel)
+    window.close()
+    quit_button = next(b for b in window.quit_box.buttons() if b.text() == "Quit")
+    started = time.perf_counter()
+    quit_button.click()
     seconds = time.perf_counter() - started
 
     assert seconds < 3.0

@@ -320,6 +320,9 @@ def test_close_during_import_joins(qtbot, window, fluke_data):
     qtbot.waitUntil(lambda: window.import_panel.bar.value() > 0, timeout=WAIT_MS)
 
     window.close()
+    assert window.quit_box.text() == "An import is still running. Quit anyway?"
+    assert not worker.token.cancelled
+    window.quit_anyway()
 
     assert running_threads() == []
     assert worker.token.cancelled
@@ -385,3 +388,25 @@ def test_import_shows_time_left(qtbot, window, tmp_path):
     assert labels[0] == "Importing s0.jpg"
     assert labels[3].startswith("Importing s3.jpg, about 0:")
     assert labels[3].endswith(" left")
+
+
+def test_new_catalogue_in_typed_folder(window, tmp_path):
+    typed = tmp_path / "surveys" / "gulf 2026"
+
+    assert window.create_catalogue(typed)
+
+    assert (typed / "catalogue.sqlite").is_file()
+    assert window.catalogue.folder == typed
+
+
+def test_new_catalogue_refuses_busy_folder(window, tmp_path):
+    card = tmp_path / "card"
+    card.mkdir()
+    (card / "IMG_0001.jpg").write_bytes(b"not needed")
+    before = window.catalogue.folder
+
+    assert not window.create_catalogue(card)
+
+    assert window.error_box.text() == f"{card} is not empty."
+    assert window.catalogue.folder == before
+    assert not (card / "catalogue.sqlite").exists()

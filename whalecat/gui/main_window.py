@@ -48,6 +48,10 @@ SHUTDOWN_TIMEOUT_MS = 60_000
 # Closing the window waits only this long for threads in a step that writes nothing, such as
 # loading TensorFlow. The process then exits without them (see `whalecat.gui.app.end_process`).
 CLOSE_GRACE_MS = 1_000
+STOP_WORK_ADVICE = (
+    "Training that stops keeps no model, and the active model stays in use. An import that stops "
+    "keeps the photos imported so far; import the same card again to add the rest."
+)
 # Long enough to read "Undone: Confirm IMG_0412.jpg as w_f48451c"; the counts return after it.
 STEP_MESSAGE_MS = 8_000
 
@@ -64,6 +68,8 @@ class MainWindow(QMainWindow):
         self.catalogue: Catalogue | None = None
         self._identifier: Identifier | None = None
         self.error_box: QMessageBox | None = None
+        self.quit_box: QMessageBox | None = None
+        self._quit_confirmed = False
         self.models_dialog: ModelsDialog | None = None
 
         self.pool = WorkerPool(self)
@@ -376,17 +382,67 @@ class MainWindow(QMainWindow):
         log.info("Device set to %s", device)
 
     def _choose_new_catalogue(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "New Catalogue: choose an empty folder")
-        if folder:
-            if any(Path(folder).iterdir()) and not (Path(folder) / DATABASE_NAME).exists():
-                self.show_error(f"{folder} is not empty.", "Choose an empty folder for a new catalogue, or open an existing one.")
-                return
-            self.open_catalogue(Path(folder), create=True)
+        if not self._may_stop_work("Create another catalogue"):
+            return
+        # A save dialog, so a researcher can type the name of a folder that does not exist yet.
+        name, _ = QFileDialog.getSaveFileName(
+            self, "New Catalogue: name a new folder, or choose an empty one", "", "",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
+        if name:
+            self.create_catalogue(Path(name))
+
+    def create_catalogue(self, folder: Path) -> bool:
+        """Create a catalogue in `folder`, a new or empty folder, and open it. Return False when it cannot."""
+        if folder.is_file():
+            self.show_error(f"{folder} is a file.", "Type the name of a new folder for the catalogue.")
+            return False
+        if folder.is_dir() and any(folder.iterdir()) and not (folder / DATABASE_NAME).exists():
+            self.show_error(f"{folder} is not empty.", "Choose an empty folder for a new catalogue, or open an existing one.")
+            return False
+        return self.open_catalogue(folder, create=True)
 
     def _choose_catalogue(self) -> None:
+        if not self._may_stop_work("Open another catalogue"):
+            return
         folder = QFileDialog.getExistingDirectory(self, "Open Catalogue")
         if folder:
             self.open_catalogue(Path(folder))
+
+    def _running_work(self) -> str:
+        """Name the running work that closing the catalogue would stop, or return ''."""
+        if self.training_panel.running:
+            return "Training"
+        if self.import_panel.running:
+            return "An import"
+        return ""
+
+    def _may_stop_work(self, action: str) -> bool:
+        """Ask before `action` stops a running training or import, and return True to go on."""
+        running = self._running_work()
+        if not running:
+            return True
+        answer = QMessageBox.question(
+            self, "whalecat", f"{running} is still running. {action} and stop it?\n\n{STOP_WORK_ADVICE}",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _ask_before_quitting(self, running: str) -> None:
+        # Not modal, so the window keeps showing progress while the question waits.
+        box = QMessageBox(QMessageBox.Icon.Question, "whalecat", f"{running} is still running. Quit anyway?",
+                          QMessageBox.StandardButton.Cancel, self)
+        quit_button = box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setInformativeText(STOP_WORK_ADVICE)
+        box.buttonClicked.connect(lambda button: self.quit_anyway() if button is quit_button else None)
+        self.quit_box = box
+        box.open()
+
+    def quit_anyway(self) -> None:
+        """Close the window, stopping any training or import without asking."""
+        self._quit_confirmed = True
+        self.close()
 
     def _choose_photos(self) -> None:
         patterns = " ".join(f"*{suffix}" for suffix in sorted(PHOTO_SUFFIXES))
@@ -438,6 +494,11 @@ class MainWindow(QMainWindow):
             self.import_paths(paths)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        running = self._running_work()
+        if running and not self._quit_confirmed:
+            event.ignore()
+            self._ask_before_quitting(running)
+            return
         self.settings.geometry = self.saveGeometry()
         self.settings.splitter_state = self.splitter.saveState()
         self.settings.sync()
