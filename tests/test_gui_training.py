@@ -385,6 +385,29 @@ def test_switch_reembeds_in_background(qtbot, real_window, tmp_path):
     assert len(identifier.identify_photo(1, record=False)) == 5
 
 
+def test_follows_model_activated_outside(qtbot, real_window, tmp_path):
+    add_flukes(real_window, tmp_path)
+    catalogue = real_window.catalogue
+    first = train_catalogue_model(catalogue, kind="seed", epochs=1, activate="always")
+    real_window.follow_active_model()
+    identifier = real_window.identifier()
+    identifier.identify_photo(1, record=False)
+    assert identifier.model_version == first.version
+
+    # As `whalecat models activate bundled` does from a terminal.
+    set_active_version(catalogue, BUNDLED_VERSION)
+    assert real_window.identifier() is identifier
+
+    status = real_window.reembed_status
+    assert status.worker is not None
+    assert real_window.training_panel.active_label.text() == f"Active model: {BUNDLED_VERSION}"
+    with qtbot.waitSignal(status.finished, timeout=TRAIN_WAIT_MS) as finished:
+        pass
+    assert finished.args == [BUNDLED_VERSION]
+    assert identifier.model_version == BUNDLED_VERSION
+    qtbot.waitUntil(lambda: status.worker is None, timeout=WAIT_MS)
+
+
 def test_new_whale_photos_listed(qtbot, window, tmp_path):
     add_flukes(window, tmp_path, whales=1, photos_per_whale=2)
     save_fluke(tmp_path / "stranger" / "stranger.jpg", individual=9)

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -37,6 +37,7 @@ from whalecat.gui.worker import WorkerPool
 from whalecat.identification import Identifier
 from whalecat.importing.importer import ImportReport
 from whalecat.imaging.io import PHOTO_SUFFIXES
+from whalecat.matching.versions import active_version
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.error_box: QMessageBox | None = None
         self.quit_box: QMessageBox | None = None
         self._quit_confirmed = False
+        self._known_model = ""  # the open catalogue's active model as the window last saw it
         self.models_dialog: ModelsDialog | None = None
 
         self.pool = WorkerPool(self)
@@ -149,6 +151,7 @@ class MainWindow(QMainWindow):
             return False
         self.close_catalogue()
         self.catalogue = catalogue
+        self._known_model = active_version(catalogue)
         self.settings.last_catalogue = catalogue.folder
         for panel in self._panels():
             panel.set_catalogue(catalogue)
@@ -182,6 +185,7 @@ class MainWindow(QMainWindow):
         """Return the Identifier for the open catalogue, made again when the device setting changed."""
         if self.catalogue is None:
             return None
+        self.follow_active_model()
         if self._identifier is None or self._identifier.device != self.settings.device:
             self._identifier = self._identifier_factory(self.catalogue, self.settings.device)
         return self._identifier
@@ -223,7 +227,25 @@ class MainWindow(QMainWindow):
         if running:
             self.training_dock.show()
 
+    def follow_active_model(self) -> None:
+        """Switch to the catalogue's active model if it was changed outside the window.
+
+        `whalecat models activate` or a second window can change it. Checked when the window
+        is activated and before each identification.
+        """
+        if self.catalogue is None:
+            return
+        version = active_version(self.catalogue)
+        if version != self._known_model:
+            self._on_active_model_changed(version)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.follow_active_model()
+
     def _on_active_model_changed(self, version: str) -> None:
+        self._known_model = version
         log.info("Active model of %s changed to %s", self.catalogue.folder if self.catalogue else "?", version)
         if self.models_dialog is not None:
             self.models_dialog.refresh()
