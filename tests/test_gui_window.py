@@ -166,6 +166,7 @@ def test_identify_confirm_and_undo(qtbot, window, fluke_data, tmp_path):
 
     assert window.browser.whale_counts()[target_whale] == 2
     assert window.browser.unidentified_model.photos == []
+    assert window.statusBar().currentMessage() == f"Confirmed {held_out} as {target_whale}"
     with window.catalogue.session() as session:
         stored = {w.id: w.photo_count for w in list_whales(session)}
     assert stored[target_whale] == 2
@@ -173,6 +174,10 @@ def test_identify_confirm_and_undo(qtbot, window, fluke_data, tmp_path):
     window.confirmations.undo_stack.undo()
     assert window.browser.whale_counts()[target_whale] == 1
     assert [p.id for p in window.browser.unidentified_model.photos] == [query.id]
+    # The candidates come back with the photo, so it need not be identified again.
+    assert window.identify_panel.photo_id == query.id
+    assert window.identify_panel.result is result
+    assert window.identify_panel.candidates.count() == len(labels_ranked)
 
 
 def open_whale_id_dialog(qtbot, window, fluke_data, tmp_path) -> int:

@@ -106,6 +106,9 @@ def shown_pairs(candidate: Candidate, best_photo: ShownImage) -> list[Pair]:
     return [(query, (x - dx, y - dy)) for query, (x, y) in candidate.details.get("pairs") or []]
 
 
+# How many confirmations back an undo brings the candidates back with the photo. Each result
+# holds a few thumbnails, so the number bounds memory, not the undo history.
+KEPT_RESULTS = 20
 # A threshold fitted on fewer catalogue photos than this is flagged as rough in the tooltip.
 FEW_CALIBRATION_PHOTOS = 20
 
@@ -170,6 +173,7 @@ class IdentifyPanel(QWidget):
     """Shows and confirms identifications for one photo at a time."""
 
     error = Signal(str, str)  # (what failed, what to do), shown by the window
+    confirmed = Signal(str)  # what was confirmed, in words, shown by the window
 
     def __init__(
         self,
@@ -188,6 +192,9 @@ class IdentifyPanel(QWidget):
         self.result: IdentifyResult | None = None
         self.worker: Worker | None = None
         self.whale_id_dialog: WhaleIdDialog | None = None
+        # The candidates each recently confirmed photo had, shown again when its confirmation
+        # is undone, since the catalogue is then as it was when they were found.
+        self._results_before_confirming: dict[int, IdentifyResult] = {}
 
         self.heading = QLabel("Select a photo, then Identify")
         self.identify_button = QPushButton("Identify")
@@ -252,7 +259,18 @@ class IdentifyPanel(QWidget):
 
     def set_catalogue(self, catalogue: Catalogue | None) -> None:
         self.catalogue = catalogue
+        self.forget_results()
         self.set_photo(None)
+
+    def forget_results(self) -> None:
+        """Drop the candidates kept for undone confirmations, after a change they do not reflect."""
+        self._results_before_confirming.clear()
+
+    def restore_after_undo(self, photo_id: int) -> None:
+        """Show again the candidates `photo_id` had before its confirmation was undone."""
+        result = self._results_before_confirming.pop(photo_id, None)
+        if result is not None and photo_id == self.photo_id and self.result is None:
+            self._on_identified(result)
 
     def set_photo(self, photo_id: int | None) -> None:
         """Make `photo_id` the query; a running identification of another photo is no longer shown."""
@@ -322,11 +340,18 @@ class IdentifyPanel(QWidget):
             self._confirm(whale_id, "manual")
 
     def _confirm(self, label: str, method: str, score: float | None = None) -> None:
+        photo_id, result = self.photo_id, self.result
         try:
-            self._confirmations.confirm(self.photo_id, label, method, score)
+            self._confirmations.confirm(photo_id, label, method, score)
         except RecordError as exc:
             QMessageBox.warning(self, "Cannot confirm", f"{exc}\nChoose another id and confirm again.")
             return
+        if result is not None and result.photo_id == photo_id:
+            kept = self._results_before_confirming
+            kept[photo_id] = result
+            while len(kept) > KEPT_RESULTS:
+                del kept[next(iter(kept))]
+        self.confirmed.emit(f"Confirmed {self._photo_name(photo_id)} as {label}")
         self.refresh_heading()
 
     def refresh_heading(self) -> None:

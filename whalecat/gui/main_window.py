@@ -112,6 +112,7 @@ class MainWindow(QMainWindow):
         self.import_panel.imported.connect(self._on_imported)
         self.import_panel.error.connect(self.show_error)
         self.identify_panel.error.connect(self.show_error)
+        self.identify_panel.confirmed.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
         self.training_panel.error.connect(self.show_error)
         self.training_panel.active_model_changed.connect(self._on_active_model_changed)
         self.training_panel.running_changed.connect(self._on_training_running)
@@ -246,6 +247,7 @@ class MainWindow(QMainWindow):
 
     def _on_active_model_changed(self, version: str) -> None:
         self._known_model = version
+        self.identify_panel.forget_results()
         log.info("Active model of %s changed to %s", self.catalogue.folder if self.catalogue else "?", version)
         if self.models_dialog is not None:
             self.models_dialog.refresh()
@@ -270,6 +272,7 @@ class MainWindow(QMainWindow):
             # Only an undone confirmation brings a photo back. The researcher returns to it
             # from any tab.
             self.browser.select_unidentified_photo(photo_id)
+            self.identify_panel.restore_after_undo(photo_id)
         if self.photo_view.photo_id == photo_id:
             self.photo_view.show_photo(photo_id)
         if self.identify_panel.photo_id == photo_id:
@@ -282,6 +285,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{done}: {text}", STEP_MESSAGE_MS)
 
     def _on_crop_changed(self, photo_id: int) -> None:
+        self.identify_panel.forget_results()
         # The identify panel's candidates and match view come from the old crop, so it starts
         # over on that photo and the next identification uses the new crop.
         # NOTE: a candidate whose best photo is `photo_id` still shows that photo's old crop.
