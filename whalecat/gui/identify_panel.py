@@ -107,7 +107,7 @@ def shown_pairs(candidate: Candidate, best_photo: ShownImage) -> list[Pair]:
 
 
 # How many confirmations back an undo brings the candidates back with the photo. Each result
-# holds a few thumbnails, so the number bounds memory, not the undo history.
+# contains a few thumbnails, so the number bounds memory, not the undo history.
 KEPT_RESULTS = 20
 # A threshold fitted on fewer catalogue photos than this is flagged as rough in the tooltip.
 FEW_CALIBRATION_PHOTOS = 20
@@ -347,10 +347,10 @@ class IdentifyPanel(QWidget):
             QMessageBox.warning(self, "Cannot confirm", f"{exc}\nChoose another id and confirm again.")
             return
         if result is not None and result.photo_id == photo_id:
-            kept = self._results_before_confirming
-            kept[photo_id] = result
-            while len(kept) > KEPT_RESULTS:
-                del kept[next(iter(kept))]
+            results = self._results_before_confirming
+            results[photo_id] = result
+            while len(results) > KEPT_RESULTS:
+                del results[next(iter(results))]  # the oldest confirmation's
         self.confirmed.emit(f"Confirmed {self._photo_name(photo_id)} as {label}")
         self.refresh_heading()
 
