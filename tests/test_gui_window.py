@@ -415,3 +415,24 @@ def test_new_catalogue_refuses_busy_folder(window, tmp_path):
     assert window.error_box.text() == f"{card} is not empty."
     assert window.catalogue.folder == before
     assert not (card / "catalogue.sqlite").exists()
+
+
+def test_tab_shortcuts_focus_lists(qtbot, window, fluke_data):
+    import_and_wait(qtbot, window, [fluke_data / "images" / name for name in ("0000e88ab.jpg", "000a6daec.jpg")])
+    window.import_panel.summary_box.accept()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)  # shortcuts fire only in the active window
+    browser = window.browser
+    browser.tabs.setCurrentIndex(0)
+
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+
+    assert browser.tabs.currentWidget() is browser.unidentified_view
+    assert browser.unidentified_view.hasFocus()
+    first = browser.unidentified_model.photos[0].id
+    assert window.identify_panel.photo_id == first
+    qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert browser.tabs.currentWidget() is browser.new_whale_view
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert browser.tabs.currentIndex() == 0
+    assert browser.whale_view.hasFocus()

@@ -286,6 +286,17 @@ class CataloguePanel(QWidget):
             self.select_unidentified_photo(left_photo)
             selection.blockSignals(False)
 
+    def show_tab(self, index: int) -> None:
+        """Show tab `index` (0 Whales, 1 Unidentified, 2 new_whale) with the keyboard in its list.
+
+        Without a current item the first is selected, so the arrow keys move from there.
+        """
+        self.tabs.setCurrentIndex(index)
+        view = (self.whale_view, self.unidentified_view, self.new_whale_view)[index]
+        view.setFocus()
+        if not view.currentIndex().isValid() and view.model().rowCount() > 0:
+            view.setCurrentIndex(view.model().index(0, 0))
+
     def thumbnail_changed(self, photo_id: int) -> None:
         """Redraw a photo whose thumbnail file changed, such as after a turn."""
         if self.catalogue is None:

@@ -366,6 +366,9 @@ class MainWindow(QMainWindow):
         self.models_action = self._action(catalogue_menu, "&Models…", self.show_models)
         self.models_action.setStatusTip("List the model versions and choose the active one")
         catalogue_menu.addAction(self.training_dock.toggleViewAction())
+        catalogue_menu.addSeparator()
+        for index, text in enumerate(("Go to &Whales", "Go to &Unidentified Photos", "Go to new_whale &Photos")):
+            self._action(catalogue_menu, text, lambda index=index: self.browser.show_tab(index), f"Ctrl+{index + 1}")
 
         settings_menu = self.menuBar().addMenu("&Settings")
         device_menu = settings_menu.addMenu("&Device")
