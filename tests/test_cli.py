@@ -19,7 +19,7 @@ def test_import_export_round_trip(tmp_path, capsys):
 
     assert main(["--catalogue", str(first), "import", str(tmp_path / "photos"), "--labels", str(labels)]) == 1
     printed = capsys.readouterr().out
-    assert "3 imported, 0 duplicates, 1 failed" in printed
+    assert "3 imported, 0 already in the catalogue, 1 failed" in printed
     assert "broken.jpg" in printed
 
     exported = tmp_path / "out.csv"
@@ -171,12 +171,13 @@ def test_closed_pipe_ends_quietly(tmp_path):
 
 
 def test_progress_without_a_terminal_prints_tenths(capsys):
-    from whalecat.cli import _print_progress
+    from whalecat.cli import _ProgressPrinter
 
+    printer = _ProgressPrinter()
     for done in range(1, 101):
-        _print_progress(done, 100, "Evaluating default")
+        printer(done, 100, "Evaluating default")
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == "10/100 Evaluating default"
+    assert lines[0].startswith("10/100 Evaluating default (about ")
     assert lines[-1] == "100/100 Evaluating default"
     assert len(lines) == 10
 

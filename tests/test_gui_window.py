@@ -43,6 +43,7 @@ def test_import_lists_corrupt_file(qtbot, window, fluke_data, tmp_path):
     assert report.imported == 2
     assert report.duplicates == 0
     assert [path.endswith("broken.jpg") for path, _ in report.failed] == [True]
+    assert "Already in the catalogue" not in window.import_panel.summary_box.detailedText()
     box = window.import_panel.summary_box
     assert box is not None and box.isVisible()
     assert "2 imported" in box.text()
@@ -61,6 +62,15 @@ def test_import_lists_corrupt_file(qtbot, window, fluke_data, tmp_path):
     # The next import dialog opens where the cards are.
     assert window.settings.last_import_folder == str(tmp_path)
     assert window.import_panel.isHidden()
+
+    labels = write_labels(tmp_path / "labels.csv", {"0000e88ab.jpg": "w_f48451c", "elsewhere.jpg": "w_1287fbc"})
+    again = import_and_wait(qtbot, window, [batch / "0000e88ab.jpg"], labels)
+    assert again.duplicates == 1
+    box = window.import_panel.summary_box
+    assert "Labels CSV rows for files not in this import: 1." in box.text()
+    details = box.detailedText().splitlines()
+    assert details[details.index("Already in the catalogue:") + 1].startswith("0000e88ab.jpg, as 0000e88ab.jpg")
+    assert details[details.index("In the CSV but not in this import:") + 1] == "elsewhere.jpg"
 
 
 def test_open_folder_without_catalogue_refused(qtbot, window, tmp_path, fluke_data):

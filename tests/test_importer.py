@@ -46,6 +46,7 @@ def test_duplicate_reported_not_copied(catalogue, tmp_path):
     second.write_bytes(first.read_bytes())
     report = import_paths(catalogue, [first, second])
     assert (report.imported, report.duplicates) == (1, 1)
+    assert report.duplicate_of == [(str(second), "one.jpg")]
     assert report.photo_ids[0] == report.photo_ids[1]
     assert _count(catalogue, Photo) == 1
     again = import_paths(catalogue, [tmp_path / "a"])

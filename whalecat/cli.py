@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = commands.add_parser("import", help="import photo files or folders (recursive)")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a photo file, or a folder of them")
     p.add_argument("--labels", type=Path, help="CSV with columns Image,Id (Id may be new_whale)")
     p.add_argument(
         "--whole-photo", action="store_true",
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = commands.add_parser("identify", help="list the most likely known whales for a photo")
-    p.add_argument("photo", type=Path, metavar="PHOTO")
+    p.add_argument("photo", type=Path, metavar="PHOTO", help="a photo file, imported or not")
     p.add_argument("--top", type=int, default=5, help="number of candidates (default: 5)")
     p.add_argument("--method", choices=METHODS, default="default", help="matching method (default: default)")
     p.add_argument("--json", action="store_true", help="print the candidates as JSON")
@@ -63,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = commands.add_parser("train", help="train a model on the catalogue's confirmed photos")
-    p.add_argument("--model", choices=("embedding", "seed"), default="embedding")
+    p.add_argument(
+        "--model", choices=("embedding", "seed"), default="embedding",
+        help="embedding: the network behind identification; seed: the seed CNN classifier (default: embedding)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the model's own)")
     p.add_argument(
         "--activate",
@@ -87,18 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("whales", help="list the catalogue's whales with their photo counts")
 
     p = commands.add_parser("export", help="export confirmed identifications")
-    p.add_argument("--format", choices=("kaggle",), default="kaggle")
-    p.add_argument("out", type=Path, metavar="OUT.csv")
+    p.add_argument(
+        "--format", choices=("kaggle",), default="kaggle",
+        help="kaggle: one row Image,Id per confirmed photo (default: kaggle)",
+    )
+    p.add_argument("out", type=Path, metavar="OUT.csv", help="the CSV file to write")
 
     p = commands.add_parser("models", help="list trained model versions, or activate one")
-    p.add_argument("action", nargs="?", choices=("list", "activate"), default="list")
+    p.add_argument("action", nargs="?", choices=("list", "activate"), default="list",
+                   help="list the versions, or activate VERSION (default: list)")
     p.add_argument("version", nargs="?", help="the version to activate (or 'bundled')")
 
     p = commands.add_parser(
         "evaluate", help="measure matching accuracy on a labelled set (catalogue replay)"
     )
-    p.add_argument("labels", type=Path, metavar="LABELS_CSV")
-    p.add_argument("images", type=Path, metavar="IMAGES_DIR")
+    p.add_argument("labels", type=Path, metavar="LABELS_CSV", help="CSV with columns Image,Id")
+    p.add_argument("images", type=Path, metavar="IMAGES_DIR", help="the folder of the photos it names")
     p.add_argument(
         "--method",
         action="append",
@@ -206,6 +213,8 @@ def cmd_import(args) -> int:
         print(f"failed: {path}: {reason}")
     for path, label, confirmed in report.conflicts:
         print(f"kept: {path} is confirmed as {confirmed}; the labels file says {label}")
+    for path, existing in report.duplicate_of:
+        print(f"already in the catalogue: {path} (as {existing})")
     if report.unmatched_labels:
         names = ", ".join(report.unmatched_labels[:5])
         more = f" and {len(report.unmatched_labels) - 5} more" if len(report.unmatched_labels) > 5 else ""

@@ -48,8 +48,9 @@ def import_catalogue_part(
     )
     if report.failed:
         path, reason = report.failed[0]
+        count = len(report.failed)
         raise ValueError(
-            f"{len(report.failed)} catalogue photos failed to import, first {path}: {reason}"
+            f"{count} catalogue photo{'' if count == 1 else 's'} failed to import, first {path}: {reason}"
         )
 
 

@@ -23,7 +23,7 @@ from whalecat.importing.importer import ImportReport
 
 log = logging.getLogger(__name__)
 
-MAX_LISTED_FAILURES = 200  # the detailed text lists this many; the rest are counted
+MAX_LISTED = 200  # the detailed text lists this many files of each kind; the rest are counted
 
 
 class WhaleIdDialog(QDialog):
@@ -111,11 +111,25 @@ def import_summary_box(report: ImportReport, parent: QWidget | None) -> QMessage
     text += f", {len(report.failed)} failed."
     if report.cancelled:
         text += "\nThe import was cancelled; the photos imported before that are kept."
+    if report.unmatched_labels:
+        text += f"\nLabels CSV rows for files not in this import: {len(report.unmatched_labels)}."
+    lines = []
     if report.failed:
         text += "\nThe failed files were not changed or copied; see the details for each reason."
-        lines = [f"{Path(path).name}: {reason}  ({path})" for path, reason in report.failed[:MAX_LISTED_FAILURES]]
-        if len(report.failed) > MAX_LISTED_FAILURES:
-            lines.append(f"… and {len(report.failed) - MAX_LISTED_FAILURES} more; see the log")
+        lines += _listed([f"{Path(path).name}: {reason}  ({path})" for path, reason in report.failed])
+    if report.duplicate_of:
+        lines += ["Already in the catalogue:"]
+        lines += _listed([f"{Path(path).name}, as {existing}  ({path})" for path, existing in report.duplicate_of])
+    if report.unmatched_labels:
+        lines += ["In the CSV but not in this import:"] + _listed(report.unmatched_labels)
+    if lines:
         box.setDetailedText("\n".join(lines))
     box.setText(text)
     return box
+
+
+def _listed(lines: list[str]) -> list[str]:
+    """Return the first MAX_LISTED lines, and a count of the rest."""
+    if len(lines) <= MAX_LISTED:
+        return lines
+    return lines[:MAX_LISTED] + [f"… and {len(lines) - MAX_LISTED} more"]

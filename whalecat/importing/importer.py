@@ -43,12 +43,15 @@ class ImportReport:
     # (path, label in the CSV, label already confirmed): left as confirmed
     conflicts: list[tuple[str, str, str]] = field(default_factory=list)
     unmatched_labels: list[str] = field(default_factory=list)  # CSV images not in this import
+    # (path, file name of the catalogue photo with the same content)
+    duplicate_of: list[tuple[str, str]] = field(default_factory=list)
     photo_ids: list[int] = field(default_factory=list)
     cancelled: bool = False
 
     def summary(self) -> str:
         text = (
-            f"{self.imported} imported, {self.duplicates} duplicates, {len(self.failed)} failed"
+            f"{self.imported} imported, {self.duplicates} already in the catalogue, "
+            f"{len(self.failed)} failed"
         )
         if self.labelled:
             text += f", {self.labelled} labelled"
@@ -123,6 +126,7 @@ def import_paths(
                 report.imported += 1
             else:
                 report.duplicates += 1
+                report.duplicate_of.append((str(path), get_photo(session, photo_id).original_name))
             label = labels.get(path.name)
             if label is None:
                 continue
