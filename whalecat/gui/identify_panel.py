@@ -208,7 +208,7 @@ class IdentifyPanel(QWidget):
         self.candidates = QListWidget()
         self.candidates.setIconSize(CANDIDATE_ICON)
         # Wide enough for a thumbnail beside "score 0.000, confidence 100%".
-        self.candidates.setMinimumWidth(360)
+        self.candidates.setMinimumWidth(330)
         # Long ids (such as flukebook's) are shortened in the middle, where the tooltip has them whole.
         self.candidates.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.candidates.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

@@ -43,7 +43,7 @@ class MatchView(QWidget):
         self.candidate_label = ""
         self.show_pairs = False
         self.placeholder = "Identify a photo to compare it with its candidates"
-        self.setMinimumSize(QSize(320, 160))
+        self.setMinimumSize(QSize(240, 160))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def set_images(self, query: ShownImage | None, candidate: ShownImage | None, pairs: list[Pair],

@@ -279,6 +279,7 @@ class PhotoViewPanel(QWidget):
 def _caption(text: str) -> QLabel:
     label = QLabel(text)
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)  # a narrow window wraps the captions instead of widening itself
     return label
 
 
