@@ -206,6 +206,21 @@ def test_rotate_turns_an_imported_photo(tmp_path, capsys):
     assert "not in this catalogue; import it first" in capsys.readouterr().err
 
 
+def test_remove_takes_photo_out(tmp_path, capsys):
+    photo = save_fluke(tmp_path / "photos" / "dolphin.jpg", individual=2)
+    catalogue = str(tmp_path / "c")
+    assert main(["--catalogue", catalogue, "import", str(photo)]) == 0
+    capsys.readouterr()
+
+    assert main(["--catalogue", catalogue, "remove", str(photo)]) == 0
+
+    assert "removed from the catalogue; its copy is kept in" in capsys.readouterr().out
+    assert main(["--catalogue", catalogue, "whales"]) == 0
+    assert "0 photos not yet identified" in capsys.readouterr().out
+    assert main(["--catalogue", catalogue, "remove", str(photo)]) == 2
+    assert "not in this catalogue; import it first" in capsys.readouterr().err
+
+
 def test_import_prints_time_left(tmp_path, capsys):
     for sighting in range(6):
         save_fluke(tmp_path / "photos" / f"s{sighting}.jpg", individual=1, sighting=sighting)

@@ -349,7 +349,8 @@ def test_failed_undo_drops_command(qtbot, window):
 def test_crop_shortcuts_unique(window):
     photo_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Photo")
     assert [a.text() for a in photo_menu.actions()] == [
-        "&Save Crop", "&Whole Photo", "&Find Fluke", "&Discard Box", "Rotate &Left", "Rotate &Right"
+        "&Save Crop", "&Whole Photo", "&Find Fluke", "&Discard Box", "Rotate &Left", "Rotate &Right",
+        "", "Re&move from Catalogue",
     ]
     shortcuts = [
         shortcut.toString()

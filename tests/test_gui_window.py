@@ -446,3 +446,38 @@ def test_tab_shortcuts_focus_lists(qtbot, window, fluke_data):
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     assert browser.tabs.currentIndex() == 0
     assert browser.whale_view.hasFocus()
+
+
+def test_remove_photo_and_undo(qtbot, window, fluke_data):
+    names = ["0000e88ab.jpg", "000a6daec.jpg", "009a4db9.jpg"]
+    import_and_wait(qtbot, window, [fluke_data / "images" / name for name in names])
+    window.import_panel.summary_box.accept()
+    photos = [p.id for p in window.browser.unidentified_model.photos]
+    window.browser.select_unidentified_photo(photos[1])
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)  # shortcuts fire only in the active window
+
+    qtbot.keyClick(window.browser.unidentified_view, Qt.Key.Key_Delete)
+
+    assert [p.id for p in window.browser.unidentified_model.photos] == [photos[0], photos[2]]
+    assert window.photo_view.photo_id == photos[2]  # the next photo, as after a confirmation
+    assert "2 photos" in window.catalogue_label.text()
+    assert any((window.catalogue.folder / "removed").rglob("*.jpg"))
+    assert window.confirmations.undo_stack.undoText() == f"Remove {names[1]}"
+
+    window.undo_action.trigger()
+
+    assert [p.id for p in window.browser.unidentified_model.photos] == photos
+    assert window.photo_view.photo_id == photos[1]
+    assert window.statusBar().currentMessage() == f"Undone: Remove {names[1]}"
+    window.redo_action.trigger()
+    assert len(window.browser.unidentified_model.photos) == 2
+    # Delete still edits text where text is typed.
+    window.browser.tabs.setCurrentIndex(0)
+    edit = window.browser.filter_edit
+    edit.setText("w_x")
+    edit.setFocus()
+    edit.setCursorPosition(0)
+    qtbot.keyClick(edit, Qt.Key.Key_Delete)
+    assert edit.text() == "_x"
+    assert len(window.browser.unidentified_model.photos) == 2

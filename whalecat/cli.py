@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("photo", type=Path, metavar="PHOTO", help="the photo file as imported")
     p.add_argument("direction", choices=("left", "right"), help="anticlockwise or clockwise")
 
+    p = commands.add_parser(
+        "remove", help="take an imported photo out of the catalogue (its copy moves to removed/)"
+    )
+    p.add_argument("photo", type=Path, metavar="PHOTO", help="the photo file as imported")
+
     commands.add_parser("whales", help="list the catalogue's whales with their photo counts")
 
     p = commands.add_parser("export", help="export confirmed identifications")
@@ -276,22 +281,39 @@ def _confidence(candidate) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
-def cmd_rotate(args) -> int:
+def _imported_photo_id(catalogue, path: Path) -> int:
+    """Return the id of the catalogue photo with the same content as the file at `path`."""
     import hashlib
 
-    from whalecat.catalogue.orientation import turn_photo
     from whalecat.catalogue.records import find_photo_by_sha256
 
-    if not args.photo.is_file():
-        raise ValueError(f"{args.photo} not found; give the photo file that was imported")
-    sha256 = hashlib.sha256(args.photo.read_bytes()).hexdigest()
+    if not path.is_file():
+        raise ValueError(f"{path} not found; give the photo file that was imported")
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    with catalogue.session() as session:
+        photo = find_photo_by_sha256(session, sha256)
+    if photo is None:
+        raise ValueError(f"{path} is not in this catalogue; import it first")
+    return photo.id
+
+
+def cmd_rotate(args) -> int:
+    from whalecat.catalogue.orientation import turn_photo
+
     with _open(args) as catalogue:
-        with catalogue.session() as session:
-            photo = find_photo_by_sha256(session, sha256)
-        if photo is None:
-            raise ValueError(f"{args.photo} is not in this catalogue; import it first")
-        turned = turn_photo(catalogue, photo.id, clockwise=args.direction == "right")
+        photo_id = _imported_photo_id(catalogue, args.photo)
+        turned = turn_photo(catalogue, photo_id, clockwise=args.direction == "right")
     print(f"{args.photo.name}: turned {args.direction}, now {turned.rotation} degrees clockwise of its EXIF orientation")
+    return 0
+
+
+def cmd_remove(args) -> int:
+    from whalecat.catalogue.removal import REMOVED_FOLDER, remove_photo
+
+    with _open(args) as catalogue:
+        removed = remove_photo(catalogue, _imported_photo_id(catalogue, args.photo))
+        kept = catalogue.folder / REMOVED_FOLDER
+    print(f"{args.photo.name}: removed from the catalogue; its copy is kept in {kept}")
     return 0
 
 
@@ -398,6 +420,7 @@ COMMANDS = {
     "import": cmd_import,
     "identify": cmd_identify,
     "rotate": cmd_rotate,
+    "remove": cmd_remove,
     "whales": cmd_whales,
     "export": cmd_export,
     "train": cmd_train,

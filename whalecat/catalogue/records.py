@@ -165,10 +165,10 @@ def restore_confirmation(session: Session, state: ConfirmedState) -> None:
     session.commit()
     if state.label is not None:
         confirm_label(session, state.photo_id, state.label, state.method or "manual", state.score)
-    _delete_orphan_whales(session)
+    delete_orphan_whales(session)
 
 
-def _delete_orphan_whales(session: Session) -> None:
+def delete_orphan_whales(session: Session) -> None:
     """Remove whales that have no confirmed photo and no name or notes: undo leftovers."""
     used = select(Identification.whale_id).where(Identification.whale_id.is_not(None))
     session.execute(

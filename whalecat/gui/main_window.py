@@ -31,6 +31,7 @@ from whalecat.gui.identify_panel import IdentifyPanel
 from whalecat.gui.import_panel import ImportPanel
 from whalecat.gui.models_dialog import ModelsDialog, ReembedStatus
 from whalecat.gui.photo_view import PhotoViewPanel
+from whalecat.gui.removal import PhotoRemover
 from whalecat.gui.settings import DEVICES, Settings
 from whalecat.gui.training_panel import TrainingPanel
 from whalecat.gui.worker import WorkerPool
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.import_panel = ImportPanel(self.pool)
         self.training_panel = TrainingPanel(self.pool, lambda: self.settings.device, settings)
         self.reembed_status = ReembedStatus(self.pool)
+        self.remover = PhotoRemover(self.confirmations.undo_stack, self, lambda: self.photo_view.photo_id)
 
         self.right_tabs = QTabWidget()
         self.right_tabs.addTab(self.photo_view, "Photo")
@@ -109,6 +111,8 @@ class MainWindow(QMainWindow):
         self.photo_view.crop_changed.connect(self._on_crop_changed)
         self.photo_view.turned.connect(self.browser.thumbnail_changed)
         self.photo_view.error.connect(self.show_error)
+        self.remover.changed.connect(self._on_photo_removed_or_restored)
+        self.remover.error.connect(self.show_error)
         self.import_panel.imported.connect(self._on_imported)
         self.import_panel.error.connect(self.show_error)
         self.identify_panel.error.connect(self.show_error)
@@ -180,7 +184,8 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _panels(self) -> tuple:
-        return (self.browser, self.photo_view, self.identify_panel, self.import_panel, self.training_panel, self.confirmations)
+        return (self.browser, self.photo_view, self.identify_panel, self.import_panel, self.training_panel,
+                self.confirmations, self.remover)
 
     def identifier(self) -> Identifier | None:
         """Return the Identifier for the open catalogue, made again when the device setting changed."""
@@ -279,6 +284,19 @@ class MainWindow(QMainWindow):
             self.identify_panel.refresh_heading()
         self._update_title()
 
+    def _on_photo_removed_or_restored(self, photo_id: int) -> None:
+        self.identify_panel.forget_results()  # their candidates may name the removed photo
+        self.browser.refresh()
+        if self.browser.unidentified_model.row_of(photo_id) is not None:
+            self.browser.select_unidentified_photo(photo_id)  # put back by an undo
+        with self.catalogue.session() as session:
+            exists = session.get(Photo, photo_id) is not None
+        if not exists and self.photo_view.photo_id == photo_id:
+            self.photo_view.clear()
+        if not exists and self.identify_panel.photo_id == photo_id:
+            self.identify_panel.set_photo(None)
+        self._update_title()
+
     def _report_step(self, done: str, text: str) -> None:
         # A redo changes no selection, so without this nothing shows which photo it changed.
         if text:
@@ -346,6 +364,8 @@ class MainWindow(QMainWindow):
             # The menu and the shortcuts act on the Photo tab, so show it.
             action.triggered.connect(lambda _checked=False: self.right_tabs.setCurrentWidget(self.photo_view))
             photo_menu.addAction(action)
+        photo_menu.addSeparator()
+        photo_menu.addAction(self.remover.action)
 
         identify_menu = self.menuBar().addMenu("&Identify")
         self._action(identify_menu, "&Identify Selected Photo", self.identify_selected, "Ctrl+R")

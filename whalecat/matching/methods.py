@@ -40,7 +40,7 @@ INLIER_FLOOR_QUANTILE = 0.9
 # which is the floor calibrated on 230 right-whale photos. A catalogue of 32 fluke photos, 8 of
 # them calibrating, gave 2.1, while spray lent a wrong whale 6 pairs.
 FLOOR_CALIBRATION_PHOTOS = 30
-DEFAULT_INLIER_FLOOR = 6.0
+DEFAULT_INLIER_FLOOR = 8.0
 
 
 class FusedMethod:

@@ -1,0 +1,104 @@
+"""Removing a photo from a catalogue and putting it back, on a real SQLite catalogue."""
+
+import pytest
+
+from tests.helpers import save_fluke
+from whalecat.catalogue import Catalogue
+from whalecat.catalogue.records import (
+    RecordError,
+    all_photos,
+    confirm_label,
+    get_photo,
+    list_whales,
+    set_crop,
+)
+from whalecat.catalogue.removal import REMOVED_FOLDER, remove_photo, restore_photo
+from whalecat.importing import import_paths
+from whalecat.importing.importer import thumbnail_path
+
+
+@pytest.fixture
+def catalogue(tmp_path):
+    save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    save_fluke(tmp_path / "card" / "b.jpg", individual=2)
+    with Catalogue.open(tmp_path / "catalogue") as opened:
+        import_paths(opened, [tmp_path / "card"])
+        yield opened
+
+
+def test_remove_moves_files_and_rows(catalogue):
+    with catalogue.session() as session:
+        photo = get_photo(session, 1)
+        confirm_label(session, 1, "w_1287fbc", "manual", 0.75)
+    stored = catalogue.folder / photo.stored_name
+    thumbnail = thumbnail_path(catalogue, photo.sha256)
+
+    removed = remove_photo(catalogue, 1)
+
+    with catalogue.session() as session:
+        assert [p.id for p in all_photos(session)] == [2]
+        assert list_whales(session) == []  # its only photo left with it
+    assert not stored.exists()
+    assert not thumbnail.exists()
+    assert (catalogue.folder / REMOVED_FOLDER / photo.stored_name).is_file()
+    assert removed.original_name == "a.jpg"
+
+
+def test_restore_puts_back_crop_and_confirmation(catalogue):
+    with catalogue.session() as session:
+        set_crop(session, 1, (10, 20, 300, 200))
+        confirm_label(session, 1, "w_1287fbc", "manual", 0.75)
+        photo = get_photo(session, 1)
+    removed = remove_photo(catalogue, 1)
+
+    restore_photo(catalogue, removed)
+
+    with catalogue.session() as session:
+        back = get_photo(session, 1)
+        assert back.crop == (10, 20, 300, 200)
+        assert back.confirmed_label == "w_1287fbc"
+        assert [(w.id, w.photo_count) for w in list_whales(session)] == [("w_1287fbc", 1)]
+    assert (catalogue.folder / photo.stored_name).is_file()
+    assert thumbnail_path(catalogue, photo.sha256).is_file()
+    assert not any((catalogue.folder / REMOVED_FOLDER).rglob("*.jpg"))
+
+
+def test_restore_refused_after_reimport(catalogue, tmp_path):
+    removed = remove_photo(catalogue, 1)
+    import_paths(catalogue, [tmp_path / "card" / "a.jpg"])
+
+    with pytest.raises(RecordError, match="a.jpg was imported again"):
+        restore_photo(catalogue, removed)
+
+    with catalogue.session() as session:
+        assert len(all_photos(session)) == 2
+    assert (catalogue.folder / REMOVED_FOLDER / removed.moved[0][0]).is_file()
+
+
+def test_remove_unknown_photo(catalogue):
+    with pytest.raises(RecordError, match="photo 99 not found"):
+        remove_photo(catalogue, 99)
+
+
+def test_failed_move_keeps_photo(catalogue, monkeypatch):
+    # A failing move is simulated: tests run as root here, which no file permission stops.
+    import whalecat.catalogue.removal as removal
+
+    moves = []
+    real_replace = removal.os.replace
+
+    def replace_then_fail(source, target):
+        moves.append(source)
+        if len(moves) == 2:
+            raise PermissionError(13, "Permission denied", str(source))
+        real_replace(source, target)
+
+    monkeypatch.setattr(removal.os, "replace", replace_then_fail)
+    with pytest.raises(PermissionError):
+        remove_photo(catalogue, 1)
+    monkeypatch.undo()
+
+    with catalogue.session() as session:
+        photo = get_photo(session, 1)
+    assert (catalogue.folder / photo.stored_name).is_file()
+    assert thumbnail_path(catalogue, photo.sha256).is_file()

@@ -1,0 +1,128 @@
+"""Removing a photo from a catalogue, and putting it back.
+
+A removed photo's stored copy and thumbnail move to the catalogue's `removed/` folder, and
+its rows are deleted, so it leaves the browser, matching and exports. `RemovedPhoto` keeps
+the rows, so `restore_photo` puts the photo back as it was: same id, crop, turn,
+confirmation and suggestions. whalecat never deletes what is in `removed/`; a researcher
+empties it by hand once sure.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from whalecat.catalogue.models import Identification, Photo, Whale
+from whalecat.catalogue.records import RecordError, delete_orphan_whales
+from whalecat.catalogue.store import Catalogue
+
+log = logging.getLogger(__name__)
+
+REMOVED_FOLDER = "removed"
+
+
+@dataclass(frozen=True)
+class RemovedPhoto:
+    """The rows of a removed photo and where its files went, enough to put it back."""
+
+    photo: dict
+    identifications: list[dict]
+    whales: list[dict]  # the whales its identifications name, in case the removal left them empty
+    moved: list[tuple[str, str]]  # (path in the catalogue, path in removed/), relative to the folder
+
+    @property
+    def photo_id(self) -> int:
+        return self.photo["id"]
+
+    @property
+    def original_name(self) -> str:
+        return self.photo["original_name"]
+
+
+def _columns(row) -> dict:
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+def remove_photo(catalogue: Catalogue, photo_id: int) -> RemovedPhoto:
+    """Move a photo's files to `removed/`, delete its rows, and return what restores it.
+
+    Raises RecordError for an unknown photo and OSError when a file cannot be moved, with
+    the catalogue left as it was.
+    """
+    with catalogue.session() as session:
+        photo = session.get(Photo, photo_id)
+        if photo is None:
+            raise RecordError(f"photo {photo_id} not found")
+        identifications = [_columns(row) for row in photo.identifications]
+        whale_ids = {row["whale_id"] for row in identifications if row["whale_id"] is not None}
+        whales = [_columns(row) for row in session.scalars(select(Whale).where(Whale.id.in_(whale_ids)))]
+        snapshot = RemovedPhoto(_columns(photo), identifications, whales, _files_of(catalogue, photo))
+        _move_all(catalogue, snapshot.moved)
+        try:
+            session.delete(photo)
+            session.commit()
+        except Exception:
+            session.rollback()
+            _move_all(catalogue, [(kept, catalogue_path) for catalogue_path, kept in snapshot.moved])
+            raise
+        delete_orphan_whales(session)
+    log.info("Removed photo %d (%s) to %s", photo_id, snapshot.original_name, catalogue.folder / REMOVED_FOLDER)
+    return snapshot
+
+
+def restore_photo(catalogue: Catalogue, removed: RemovedPhoto) -> None:
+    """Put a removed photo back: its files, its rows and any whale it had left empty.
+
+    Raises RecordError when the same photo was imported again meanwhile, and OSError when a
+    file cannot be moved back.
+    """
+    with catalogue.session() as session:
+        if session.scalar(select(Photo.id).where(Photo.sha256 == removed.photo["sha256"])) is not None:
+            raise RecordError(
+                f"{removed.original_name} was imported again after it was removed; "
+                "that copy is in the catalogue already"
+            )
+        _move_all(catalogue, [(kept, catalogue_path) for catalogue_path, kept in removed.moved])
+        try:
+            for whale in removed.whales:
+                if session.get(Whale, whale["id"]) is None:
+                    session.add(Whale(**whale))
+            session.add(Photo(**removed.photo))
+            session.flush()  # the photo row first, for the identifications' foreign key
+            session.add_all(Identification(**row) for row in removed.identifications)
+            session.commit()
+        except Exception:
+            session.rollback()
+            _move_all(catalogue, removed.moved)
+            raise
+    log.info("Restored photo %d (%s)", removed.photo_id, removed.original_name)
+
+
+def _files_of(catalogue: Catalogue, photo: Photo) -> list[tuple[str, str]]:
+    thumbnail = catalogue.thumbnails_dir / f"{photo.sha256}.jpg"
+    files = [catalogue.folder / photo.stored_name, thumbnail]
+    moved = []
+    for path in files:
+        if path.exists():
+            relative = path.relative_to(catalogue.folder)
+            moved.append((str(relative), str(Path(REMOVED_FOLDER) / relative)))
+    return moved
+
+
+def _move_all(catalogue: Catalogue, moves: list[tuple[str, str]]) -> None:
+    """Move each (source, target) pair, relative to the catalogue folder, undoing on failure."""
+    done: list[tuple[Path, Path]] = []
+    try:
+        for source, target in moves:
+            source_path, target_path = catalogue.folder / source, catalogue.folder / target
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source_path, target_path)
+            done.append((source_path, target_path))
+    except OSError:
+        for source_path, target_path in reversed(done):
+            os.replace(target_path, source_path)
+        raise
