@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
@@ -22,6 +23,7 @@ from whalecat.matching.keypoints import (
     plausible,
     rerank,
     rootsift,
+    upright,
 )
 
 
@@ -112,6 +114,25 @@ def test_square_copy_verifies(whales):
     original = open_photo(next(iter(whales.values()))[0]).resize((450, 200))
     square = original.resize((300, 300))
     assert match_photos(square, original).inliers >= 2 * INLIER_THRESHOLD
+
+
+def test_upright_keeps_one_keypoint_per_place(whales):
+    gray = np.asarray(open_photo(next(iter(whales.values()))[0]).convert("L"))
+    detected = cv2.SIFT_create().detect(gray, None)
+
+    kept = upright(detected)
+
+    places = {(round(k.pt[0], 1), round(k.pt[1], 1), round(k.size, 1)) for k in detected}
+    assert len(kept) == len(places)
+    assert len(kept) < len(detected)  # SIFT repeats some keypoints at a second orientation
+    assert {k.angle for k in kept} == {0.0}
+
+
+@pytest.mark.parametrize("degrees", [10, 20])
+def test_upright_matches_tilted_photo(whales, degrees):
+    # Upright descriptors give up rotation invariance, so a tilted resighting must still match.
+    photo = open_photo(next(iter(whales.values()))[0])
+    assert match_photos(photo.rotate(degrees), photo).inliers >= 4 * INLIER_THRESHOLD
 
 
 def test_each_keypoint_pairs_once():

@@ -3,7 +3,9 @@
 Each keypoint is described with its orientation fixed at 0 (upright SIFT), because a fluke
 or a right whale's head is photographed roughly level, and a rotated view fails the
 transform bounds below anyway. Measured offline on the held-out right whales, this raised
-the share of queries whose own whale has the most inliers from 0.46 to 0.57. RootSIFT (Arandjelovic and Zisserman, CVPR 2012) L1-normalizes each SIFT descriptor and
+the share of queries whose own whale has the most inliers from 0.46 to 0.57.
+
+RootSIFT (Arandjelovic and Zisserman, CVPR 2012) L1-normalizes each SIFT descriptor and
 takes the square root, so Euclidean distance compares descriptors as the Hellinger kernel
 does, which matches textures such as fluke markings and callosities more reliably. A match
 must pass Lowe's ratio test and be mutual (each keypoint the other's nearest neighbour), and
@@ -113,13 +115,13 @@ def upright(keypoints) -> list:
     SIFT detection repeats a keypoint for each strong gradient direction around it. Described
     upright, those copies would be the same descriptor.
     """
-    kept = {}
+    by_place = {}
     for keypoint in keypoints:
         x, y = keypoint.pt
-        kept.setdefault((round(x, 1), round(y, 1), round(keypoint.size, 1)), keypoint)
+        by_place.setdefault((round(x, 1), round(y, 1), round(keypoint.size, 1)), keypoint)
     return [
         cv2.KeyPoint(k.pt[0], k.pt[1], k.size, 0.0, k.response, k.octave, k.class_id)
-        for k in kept.values()
+        for k in by_place.values()
     ]
 
 

@@ -37,8 +37,9 @@ CALIBRATION_PHOTOS = 400
 # photos: keypoint pairs that the best wrong whale often reaches are weak evidence of a match.
 INLIER_FLOOR_QUANTILE = 0.9
 # NOTE: with fewer calibration photos than this, or none, the floor is at least the default,
-# which is the floor calibrated on 230 right-whale photos. A catalogue of 32 fluke photos, 8 of
-# them calibrating, gave 2.1, while spray lent a wrong whale 6 pairs.
+# which is the floor calibrated on 230 right-whale photos. A small catalogue calibrates too
+# low: 32 fluke photos, 8 of them calibrating, gave 2.1 while spray lent a wrong whale 6
+# pairs (measured before keypoints were described upright, when the default was 6).
 FLOOR_CALIBRATION_PHOTOS = 30
 DEFAULT_INLIER_FLOOR = 8.0
 
