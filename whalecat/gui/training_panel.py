@@ -381,11 +381,11 @@ class TrainingPanel(QWidget):
             self.active_model_changed.emit(result.version)
 
     def _on_failed(self, message: str) -> None:
-        self.status_label.setText("Training failed; the active model is unchanged.")
+        self.status_label.setText("Training failed, so it changed no model.")
         self.error.emit(f"Training failed: {message}", advice_for(message))
 
     def _on_cancelled(self) -> None:
-        self.status_label.setText("Training cancelled; the active model is unchanged.")
+        self.status_label.setText("Training cancelled, so it changed no model.")
 
     def _on_done(self, worker: Worker, relay: _RunRelay) -> None:
         relay.deleteLater()
