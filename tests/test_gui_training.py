@@ -392,7 +392,12 @@ def test_follows_model_activated_outside(qtbot, real_window, tmp_path):
     first = train_catalogue_model(catalogue, kind="seed", epochs=1, activate="always")
     real_window.follow_active_model()
     identifier = real_window.identifier()
-    identifier.identify_photo(1, record=False)
+    panel = real_window.identify_panel
+    panel.set_photo(1)
+    with qtbot.waitSignal(panel.identify_current().done, timeout=TRAIN_WAIT_MS):
+        pass
+    shown = panel.result
+    assert shown is not None
     assert identifier.model_version == first.version
 
     # As `whalecat models activate bundled` does from a terminal.
@@ -407,6 +412,9 @@ def test_follows_model_activated_outside(qtbot, real_window, tmp_path):
     assert finished.args == [BUNDLED_VERSION]
     assert identifier.model_version == BUNDLED_VERSION
     qtbot.waitUntil(lambda: status.worker is None, timeout=WAIT_MS)
+    # The shown photo is identified again with the model now active.
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result is not shown, timeout=TRAIN_WAIT_MS)
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=WAIT_MS)
 
 
 def test_new_whale_photos_listed(qtbot, window, tmp_path):

@@ -188,6 +188,9 @@ def test_identify_confirm_and_undo(qtbot, window, fluke_data, tmp_path):
     assert window.identify_panel.photo_id == query.id
     assert window.identify_panel.result is result
     assert window.identify_panel.candidates.count() == len(labels_ranked)
+    window.confirmations.undo_stack.redo()
+    window.confirmations.undo_stack.undo()
+    assert window.identify_panel.result is result
 
 
 def open_whale_id_dialog(qtbot, window, fluke_data, tmp_path) -> int:
@@ -336,6 +339,7 @@ def test_close_during_import_joins(qtbot, window, fluke_data):
 
     window.close()
     assert window.quit_box.text() == "An import is still running. Quit anyway?"
+    assert window.quit_box.informativeText().startswith("An import that stops keeps the photos")
     assert not worker.token.cancelled
     window.quit_anyway()
 
@@ -464,6 +468,9 @@ def test_remove_photo_and_undo(qtbot, window, fluke_data):
     assert "2 photos" in window.catalogue_label.text()
     assert any((window.catalogue.folder / "removed").rglob("*.jpg"))
     assert window.confirmations.undo_stack.undoText() == f"Remove {names[1]}"
+    assert window.statusBar().currentMessage() == (
+        f"Removed {names[1]}. Its copy is kept in the catalogue's removed folder."
+    )
 
     window.undo_action.trigger()
 

@@ -63,11 +63,29 @@ def test_restore_puts_back_crop_and_confirmation(catalogue):
     assert not any((catalogue.folder / REMOVED_FOLDER).rglob("*.jpg"))
 
 
-def test_restore_refused_after_reimport(catalogue, tmp_path):
+def test_restore_takes_place_of_reimported_copy(catalogue, tmp_path):
+    with catalogue.session() as session:
+        set_crop(session, 1, (10, 20, 300, 200))
     removed = remove_photo(catalogue, 1)
     import_paths(catalogue, [tmp_path / "card" / "a.jpg"])
 
-    with pytest.raises(RecordError, match="a.jpg was imported again"):
+    restore_photo(catalogue, removed)
+
+    with catalogue.session() as session:
+        assert [p.id for p in all_photos(session)] == [1, 2]
+        back = get_photo(session, 1)
+        assert back.crop == (10, 20, 300, 200)
+    assert (catalogue.folder / back.stored_name).is_file()
+    assert not any((catalogue.folder / REMOVED_FOLDER).rglob("*.jpg"))
+
+
+def test_restore_refused_after_reimport_confirmed(catalogue, tmp_path):
+    removed = remove_photo(catalogue, 1)
+    report = import_paths(catalogue, [tmp_path / "card" / "a.jpg"])
+    with catalogue.session() as session:
+        confirm_label(session, report.photo_ids[0], "w_1287fbc")
+
+    with pytest.raises(RecordError, match="a.jpg was imported again after it was removed, and that copy is confirmed as w_1287fbc"):
         restore_photo(catalogue, removed)
 
     with catalogue.session() as session:

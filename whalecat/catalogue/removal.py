@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from whalecat.catalogue.models import Identification, Photo, Whale
+from whalecat.catalogue.models import CONFIRMED, Identification, Photo, Whale
 from whalecat.catalogue.records import RecordError, delete_orphan_whales
 from whalecat.catalogue.store import Catalogue
 
@@ -77,15 +77,23 @@ def remove_photo(catalogue: Catalogue, photo_id: int) -> RemovedPhoto:
 def restore_photo(catalogue: Catalogue, removed: RemovedPhoto) -> None:
     """Put a removed photo back: its files, its rows and any whale it had left empty.
 
-    Raises RecordError when the same photo was imported again meanwhile, and OSError when a
-    file cannot be moved back.
+    If the same file was imported again meanwhile and not yet confirmed, the removed photo
+    takes that copy's place, with its own id, crop and confirmation, so earlier undo steps
+    still find it. Raises RecordError when that copy was confirmed, and OSError when a file
+    cannot be moved back.
     """
     with catalogue.session() as session:
-        if session.scalar(select(Photo.id).where(Photo.sha256 == removed.photo["sha256"])) is not None:
-            raise RecordError(
-                f"{removed.original_name} was imported again after it was removed; "
-                "that copy is in the catalogue already"
-            )
+        again = session.scalar(select(Photo).where(Photo.sha256 == removed.photo["sha256"]))
+        if again is not None:
+            confirmed = [row.label for row in again.identifications if row.status == CONFIRMED]
+            if confirmed:
+                raise RecordError(
+                    f"{removed.original_name} was imported again after it was removed, and that copy "
+                    f"is confirmed as {confirmed[0]}"
+                )
+            # The copy's files have the same content and names, so the moves below replace them.
+            session.delete(again)
+            session.flush()
         _move_all(catalogue, [(kept, catalogue_path) for catalogue_path, kept in removed.moved])
         try:
             for whale in removed.whales:

@@ -262,13 +262,28 @@ class IdentifyPanel(QWidget):
         self.forget_results()
         self.set_photo(None)
 
+    def identify_again(self) -> Worker | None:
+        """Identify the shown photo again if it has candidates or is being identified.
+
+        Called when identification switches model: candidates found with the previous model
+        would otherwise stay on screen with nothing to say so.
+        """
+        if self.photo_id is None or (self.result is None and self.worker is None):
+            return None
+        self._leave_running()  # an identification still using the previous model
+        self.result = None
+        self.candidates.clear()
+        self.match_view.set_images(None, None, [])
+        return self.identify_current()
+
     def forget_results(self) -> None:
         """Drop the candidates kept for undone confirmations, after a change they do not reflect."""
         self._results_before_confirming.clear()
 
     def restore_after_undo(self, photo_id: int) -> None:
         """Show again the candidates `photo_id` had before its confirmation was undone."""
-        result = self._results_before_confirming.pop(photo_id, None)
+        # Kept, not taken out: a redo and a second undo return to the same catalogue again.
+        result = self._results_before_confirming.get(photo_id)
         if result is not None and photo_id == self.photo_id and self.result is None:
             self._on_identified(result)
 

@@ -50,10 +50,11 @@ SHUTDOWN_TIMEOUT_MS = 60_000
 # Closing the window waits only this long for threads in a step that writes nothing, such as
 # loading TensorFlow. The process then exits without them (see `whalecat.gui.app.end_process`).
 CLOSE_GRACE_MS = 1_000
-STOP_WORK_ADVICE = (
-    "Training that stops keeps no model, and the active model stays in use. An import that stops "
-    "keeps the photos imported so far; import the same card again to add the rest."
-)
+# What stopping each kind of running work costs, shown before the researcher agrees to it.
+STOP_WORK_ADVICE = {
+    "Training": "Training that stops keeps no model, and the active model stays in use.",
+    "An import": "An import that stops keeps the photos imported so far. Import the same card again to add the rest.",
+}
 # Long enough to read "Undone: Confirm IMG_0412.jpg as w_f48451c"; the counts return after it.
 STEP_MESSAGE_MS = 8_000
 
@@ -113,6 +114,7 @@ class MainWindow(QMainWindow):
         self.photo_view.error.connect(self.show_error)
         self.remover.changed.connect(self._on_photo_removed_or_restored)
         self.remover.error.connect(self.show_error)
+        self.remover.removed.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
         self.import_panel.imported.connect(self._on_imported)
         self.import_panel.error.connect(self.show_error)
         self.identify_panel.error.connect(self.show_error)
@@ -122,6 +124,7 @@ class MainWindow(QMainWindow):
         self.training_panel.running_changed.connect(self._on_training_running)
         self.reembed_status.error.connect(self.show_error)
         self.reembed_status.finished.connect(lambda version: self.statusBar().showMessage(f"Identification now uses model {version}", 15_000))
+        self.reembed_status.finished.connect(lambda _version: self.identify_panel.identify_again())
 
         self._build_menus()
         self.setAcceptDrops(True)
@@ -431,14 +434,14 @@ class MainWindow(QMainWindow):
         log.info("Device set to %s", device)
 
     def _choose_new_catalogue(self) -> None:
-        if not self._may_stop_work("Create another catalogue"):
-            return
         # A save dialog, so a researcher can type the name of a folder that does not exist yet.
+        # NOTE: Qt's dialog opens an existing folder typed there instead of returning it.
         name, _ = QFileDialog.getSaveFileName(
-            self, "New Catalogue: name a new folder, or choose an empty one", "", "",
+            self, "New Catalogue: type the name of a new folder", "", "",
             options=QFileDialog.Option.DontConfirmOverwrite,
         )
-        if name:
+        # The question comes after the dialog, so it names only work still running by then.
+        if name and self._may_stop_work(f"Create the catalogue {name}"):
             self.create_catalogue(Path(name))
 
     def create_catalogue(self, folder: Path) -> bool:
@@ -452,10 +455,8 @@ class MainWindow(QMainWindow):
         return self.open_catalogue(folder, create=True)
 
     def _choose_catalogue(self) -> None:
-        if not self._may_stop_work("Open another catalogue"):
-            return
         folder = QFileDialog.getExistingDirectory(self, "Open Catalogue")
-        if folder:
+        if folder and self._may_stop_work(f"Open the catalogue {folder}"):
             self.open_catalogue(Path(folder))
 
     def _running_work(self) -> str:
@@ -472,7 +473,7 @@ class MainWindow(QMainWindow):
         if not running:
             return True
         answer = QMessageBox.question(
-            self, "whalecat", f"{running} is still running. {action} and stop it?\n\n{STOP_WORK_ADVICE}",
+            self, "whalecat", f"{running} is still running. {action} and stop it?\n\n{STOP_WORK_ADVICE[running]}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
         )
         return answer == QMessageBox.StandardButton.Yes
@@ -483,7 +484,7 @@ class MainWindow(QMainWindow):
                           QMessageBox.StandardButton.Cancel, self)
         quit_button = box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setInformativeText(STOP_WORK_ADVICE)
+        box.setInformativeText(STOP_WORK_ADVICE[running])
         box.buttonClicked.connect(lambda button: self.quit_anyway() if button is quit_button else None)
         self.quit_box = box
         box.open()

@@ -45,6 +45,7 @@ class PhotoRemover(QObject):
     """The Remove from Catalogue action for the photo whose id `current_photo` returns."""
 
     changed = Signal(int)  # photo id, after it was removed or put back
+    removed = Signal(str)  # what was removed, in words, shown by the window
     error = Signal(str, str)  # (what failed, what to do)
 
     def __init__(self, undo_stack: QUndoStack, window: QWidget, current_photo: Callable[[], int | None]):
@@ -69,6 +70,7 @@ class PhotoRemover(QObject):
         if removed is None:
             return False
         self._undo_stack.push(RemoveCommand(self, removed))
+        self.removed.emit(f"Removed {removed.original_name}. Its copy is kept in the catalogue's {REMOVED_FOLDER} folder.")
         return True
 
     def store_removal(self, photo_id: int) -> RemovedPhoto | None:
