@@ -82,6 +82,8 @@ def test_retrain_seed_shows_outcome(qtbot, window, tmp_path):
     assert result is not None
     assert result.kind == "seed"
     assert any("epoch 2 of 2" in message for _, _, message in reports)
+    assert panel.status_label.text().startswith("Training finished: 0:")
+    assert panel.status_label.text().endswith(f"in all, {result.seconds:.0f} s of it training.")
     assert len(panel.loss_plot.values("training")) == 2
     assert len(panel.accuracy_plot.values("training")) == 2
     assert panel.device_label.text() == f"Device: {result.device}"

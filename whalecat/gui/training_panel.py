@@ -374,7 +374,11 @@ class TrainingPanel(QWidget):
     def _on_finished(self, result: TrainingResult) -> None:
         self.result = result
         self.show_device(result.device)
-        self.status_label.setText(f"Training finished in {result.seconds:.0f} s.")
+        # The elapsed time shown while it ran includes loading photos and TensorFlow.
+        self.status_label.setText(
+            f"Training finished: {clock_text(self._clock.elapsed() / 1000)} in all, "
+            f"{result.seconds:.0f} s of it training."
+        )
         self.outcome_label.setText(describe_outcome(result, self.previous_version))
         self.show_active_version(result.version if result.activated else self.previous_version)
         if result.activated:
