@@ -488,3 +488,23 @@ def test_remove_photo_and_undo(qtbot, window, fluke_data):
     qtbot.keyClick(edit, Qt.Key.Key_Delete)
     assert edit.text() == "_x"
     assert len(window.browser.unidentified_model.photos) == 2
+
+
+def test_identify_on_select_setting(qtbot, window, fluke_data):
+    names = ["0000e88ab.jpg", "000a6daec.jpg"]
+    import_and_wait(qtbot, window, [fluke_data / "images" / name for name in names])
+    photos = [p.id for p in window.browser.unidentified_model.photos]
+    window.browser.select_unidentified_photo(photos[0])
+    assert window.identify_panel.worker is None  # off by default
+
+    window.identify_on_select_action.setChecked(True)
+    window.browser.select_unidentified_photo(photos[1])
+
+    assert window.settings.identify_on_select
+    worker = window.identify_panel.worker
+    assert worker is not None
+    with qtbot.waitSignal(worker.done, timeout=IDENTIFY_WAIT_MS):
+        pass
+    assert window.identify_panel.result.photo_id == photos[1]
+    window.identify_on_select_action.setChecked(False)
+    assert not window.settings.identify_on_select

@@ -273,6 +273,10 @@ class MainWindow(QMainWindow):
     def _on_photo_selected(self, photo_id: int) -> None:
         self.photo_view.show_photo(photo_id)
         self.identify_panel.set_photo(photo_id)
+        if self.settings.identify_on_select and self.browser.tabs.currentWidget() is self.browser.unidentified_view:
+            # Working through a card then takes one key per photo: Enter confirms, and the
+            # next photo is selected and identified.
+            self.identify_panel.identify_current()
 
     def _on_confirmation_changed(self, photo_id: int) -> None:
         self.browser.refresh()
@@ -413,9 +417,20 @@ class MainWindow(QMainWindow):
         )
         self.find_fluke_action.toggled.connect(self._set_find_fluke)
         settings_menu.addAction(self.find_fluke_action)
+        self.identify_on_select_action = QAction("&Identify Unidentified Photos When Selected", self)
+        self.identify_on_select_action.setCheckable(True)
+        self.identify_on_select_action.setChecked(self.settings.identify_on_select)
+        self.identify_on_select_action.setStatusTip(
+            "Propose the top-5 as soon as a photo is selected in the Unidentified tab, without Ctrl+R"
+        )
+        self.identify_on_select_action.toggled.connect(self._set_identify_on_select)
+        settings_menu.addAction(self.identify_on_select_action)
 
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About whalecat", self._about)
+
+    def _set_identify_on_select(self, enabled: bool) -> None:
+        self.settings.identify_on_select = enabled
 
     def _set_find_fluke(self, enabled: bool) -> None:
         self.settings.find_fluke = enabled

@@ -45,6 +45,15 @@ class Settings:
         self.store.setValue("import/find_fluke", "true" if enabled else "false")
 
     @property
+    def identify_on_select(self) -> bool:
+        """Whether selecting an unidentified photo starts its identification (default off)."""
+        return str(self.store.value("identify/on_select", "false")).lower() == "true"
+
+    @identify_on_select.setter
+    def identify_on_select(self, enabled: bool) -> None:
+        self.store.setValue("identify/on_select", "true" if enabled else "false")
+
+    @property
     def retrain_kind(self) -> str:
         """The model kind last chosen in the Retrain dialog ("embedding" or "seed")."""
         value = str(self.store.value("retrain/kind", "embedding"))
