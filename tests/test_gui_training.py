@@ -398,8 +398,8 @@ def test_follows_model_activated_outside(qtbot, real_window, tmp_path):
     panel.set_photo(1)
     with qtbot.waitSignal(panel.identify_current().done, timeout=TRAIN_WAIT_MS):
         pass
-    shown = panel.result
-    assert shown is not None
+    previous_result = panel.result
+    assert previous_result is not None
     assert identifier.model_version == first.version
 
     # As `whalecat models activate bundled` does from a terminal.
@@ -415,7 +415,7 @@ def test_follows_model_activated_outside(qtbot, real_window, tmp_path):
     assert identifier.model_version == BUNDLED_VERSION
     qtbot.waitUntil(lambda: status.worker is None, timeout=WAIT_MS)
     # The shown photo is identified again with the model now active.
-    qtbot.waitUntil(lambda: panel.result is not None and panel.result is not shown, timeout=TRAIN_WAIT_MS)
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result is not previous_result, timeout=TRAIN_WAIT_MS)
     qtbot.waitUntil(lambda: panel.worker is None, timeout=WAIT_MS)
 
 

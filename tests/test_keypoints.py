@@ -120,12 +120,12 @@ def test_upright_keeps_one_keypoint_per_place(whales):
     gray = np.asarray(open_photo(next(iter(whales.values()))[0]).convert("L"))
     detected = cv2.SIFT_create().detect(gray, None)
 
-    kept = upright(detected)
+    described = upright(detected)
 
     places = {(round(k.pt[0], 1), round(k.pt[1], 1), round(k.size, 1)) for k in detected}
-    assert len(kept) == len(places)
-    assert len(kept) < len(detected)  # SIFT repeats some keypoints at a second orientation
-    assert {k.angle for k in kept} == {0.0}
+    assert len(described) == len(places)
+    assert len(described) < len(detected)  # SIFT repeats some keypoints at a second orientation
+    assert {k.angle for k in described} == {0.0}
 
 
 @pytest.mark.parametrize("degrees", [10, 20])

@@ -178,7 +178,7 @@ def _open(args, create: bool = False) -> Catalogue:
 
 
 class _ProgressPrinter:
-    """Prints `(done, total, message)` reports to stderr, with the time left once it is known."""
+    """A printer of `(done, total, message)` reports to stderr, with the time left once it is known."""
 
     def __init__(self) -> None:
         self._time_left = TimeLeft()
@@ -312,8 +312,8 @@ def cmd_remove(args) -> int:
 
     with _open(args) as catalogue:
         removed = remove_photo(catalogue, _imported_photo_id(catalogue, args.photo))
-        kept = catalogue.folder / REMOVED_FOLDER
-    print(f"{args.photo.name}: removed from the catalogue; its copy is kept in {kept}")
+        removed_folder = catalogue.folder / REMOVED_FOLDER
+    print(f"{args.photo.name}: removed from the catalogue; its copy is kept in {removed_folder}")
     return 0
 
 

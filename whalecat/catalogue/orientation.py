@@ -55,7 +55,7 @@ def turn_photo(catalogue: Catalogue, photo_id: int, clockwise: bool) -> PhotoSum
         photo = session.get(Photo, photo_id)
         if photo is None:
             raise RecordError(f"photo {photo_id} is not in this catalogue")
-        thumbnail = catalogue.thumbnails_dir / f"{photo.sha256}.jpg"
+        thumbnail = catalogue.thumbnail_path(photo.sha256)
         part = thumbnail.with_name(thumbnail.name + ".part")
         if thumbnail.is_file():
             with Image.open(thumbnail) as small:

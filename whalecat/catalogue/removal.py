@@ -111,10 +111,8 @@ def restore_photo(catalogue: Catalogue, removed: RemovedPhoto) -> None:
 
 
 def _files_of(catalogue: Catalogue, photo: Photo) -> list[tuple[str, str]]:
-    thumbnail = catalogue.thumbnails_dir / f"{photo.sha256}.jpg"
-    files = [catalogue.folder / photo.stored_name, thumbnail]
     moved = []
-    for path in files:
+    for path in (catalogue.folder / photo.stored_name, catalogue.thumbnail_path(photo.sha256)):
         if path.exists():
             relative = path.relative_to(catalogue.folder)
             moved.append((str(relative), str(Path(REMOVED_FOLDER) / relative)))

@@ -65,6 +65,10 @@ class Catalogue:
         log.debug("Opened catalogue %s", catalogue.folder)
         return catalogue
 
+    def thumbnail_path(self, sha256: str) -> Path:
+        """Return where the preview of the photo with this content is stored."""
+        return self.thumbnails_dir / f"{sha256}.jpg"
+
     def session(self) -> Session:
         """Return a new session; use one per thread and never pass its objects across."""
         return self._sessions()

@@ -50,7 +50,7 @@ SHUTDOWN_TIMEOUT_MS = 60_000
 # Closing the window waits only this long for threads in a step that writes nothing, such as
 # loading TensorFlow. The process then exits without them (see `whalecat.gui.app.end_process`).
 CLOSE_GRACE_MS = 1_000
-# What stopping each kind of running work costs, shown before the researcher agrees to it.
+# The cost of stopping each kind of running work, shown before the researcher agrees to it.
 STOP_WORK_ADVICE = {
     "Training": "Training that stops keeps no model, and the active model stays in use.",
     "An import": "An import that stops keeps the photos imported so far. Import the same card again to add the rest.",

@@ -169,7 +169,7 @@ def _import_one(catalogue: Catalogue, session, path: Path, find_fluke: bool) -> 
     crop = _fluke_box(upright) if find_fluke else None
     stored_name = f"photos/{sha256[:2]}/{sha256}{STORED_SUFFIX.get(metadata.format, '.img')}"
     target = catalogue.folder / stored_name
-    thumb_target = catalogue.thumbnails_dir / f"{sha256}.jpg"
+    thumb_target = catalogue.thumbnail_path(sha256)
     _write_atomically(target, data)
     try:
         _save_thumbnail(upright, thumb_target)
@@ -232,7 +232,7 @@ def stored_path(catalogue: Catalogue, stored_name: str) -> Path:
 
 
 def thumbnail_path(catalogue: Catalogue, sha256: str) -> Path:
-    return catalogue.thumbnails_dir / f"{sha256}.jpg"
+    return catalogue.thumbnail_path(sha256)
 
 
 __all__ = ["ImportReport", "import_paths", "collect_files", "stored_path", "thumbnail_path"]
