@@ -508,3 +508,30 @@ def test_identify_on_select_setting(qtbot, window, fluke_data):
     assert window.identify_panel.result.photo_id == photos[1]
     window.identify_on_select_action.setChecked(False)
     assert not window.settings.identify_on_select
+
+
+def test_removing_photo_being_identified(qtbot, window, fluke_data, caplog):
+    names = ["0000e88ab.jpg", "000a6daec.jpg", "009a4db9.jpg"]
+    import_and_wait(qtbot, window, [fluke_data / "images" / name for name in names])
+    window.import_panel.summary_box.accept()
+    photos = [p.id for p in window.browser.unidentified_model.photos]
+    window.browser.select_unidentified_photo(photos[0])
+    worker = window.identify_selected()
+    outcomes = []
+    worker.finished.connect(lambda _result: outcomes.append("finished"))
+    worker.failed.connect(lambda message: outcomes.append(message))
+    worker.cancelled.connect(lambda: outcomes.append("cancelled"))
+
+    with qtbot.waitSignal(worker.done, timeout=IDENTIFY_WAIT_MS):
+        window.remover.action.trigger()
+
+    # The removed photo's identification stops quietly: nothing to show and nothing wrong.
+    assert outcomes == ["cancelled"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+    assert window.error_box is None
+    assert window.identify_panel.photo_id == photos[1]
+    # The cancelled run left the shared matching method usable.
+    worker = window.identify_selected()
+    with qtbot.waitSignal(worker.done, timeout=IDENTIFY_WAIT_MS):
+        pass
+    assert window.identify_panel.result.photo_id == photos[1]

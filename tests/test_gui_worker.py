@@ -103,6 +103,25 @@ def test_worker_abandoned_drops_result(qtbot):
     assert outcomes == [("cancelled", None, True)]
 
 
+def test_worker_error_after_cancel_counts_as_cancelled(qtbot):
+    """Cancelling can take away what the work reads, as removing the photo being identified does."""
+    release = threading.Event()
+
+    def read_removed_file(_progress):
+        release.wait(10)
+        raise FileNotFoundError("photos/a4/a428.jpg")
+
+    worker = Worker(read_removed_file, "identification")
+    outcomes = record_outcomes(worker)
+    worker.start()
+    worker.cancel()
+    release.set()
+    qtbot.waitUntil(lambda: worker.ended, timeout=WAIT_MS)
+    assert worker.wait(WAIT_MS)
+
+    assert outcomes == [("cancelled", None, True)]
+
+
 def test_worker_cancel_keeps_returned_result(qtbot):
     """A function that returns after a cancel (as an import does with its partial report) still finishes."""
     release = threading.Event()

@@ -332,7 +332,9 @@ class CropEditor(QObject):
             return None
         catalogue = self.catalogue
         photo = self.photo
-        worker = self._pool.run(lambda progress: find_fluke(catalogue, photo.id, progress), f"fluke search in photo {photo.id}")
+        worker = self._pool.run(
+            lambda progress: find_fluke(catalogue, photo.id, progress), f"fluke search in photo {photo.id}", photo.id
+        )
         worker.finished.connect(lambda box: self._on_fluke_found(worker, photo, box))
         worker.failed.connect(lambda message: self._on_search_failed(worker, photo, message))
         worker.done.connect(lambda: self._on_search_done(worker))

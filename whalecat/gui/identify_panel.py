@@ -308,7 +308,9 @@ class IdentifyPanel(QWidget):
             return self.worker  # already identifying this photo
         photo_id = self.photo_id
         lock = self._identifier_lock
-        worker = self._pool.run(lambda progress: identify(identifier, lock, photo_id, progress), f"identification of photo {photo_id}")
+        worker = self._pool.run(
+            lambda progress: identify(identifier, lock, photo_id, progress), f"identification of photo {photo_id}", photo_id
+        )
         worker.progress.connect(lambda done, total, message: self._on_progress(worker, done, total, message))
         # A run the user has left (another photo, or a new crop of this one) is no longer
         # self.worker, and its outcome is dropped.

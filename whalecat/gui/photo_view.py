@@ -216,7 +216,9 @@ class PhotoViewPanel(QWidget):
         if self.loader is not None:
             self.loader.abandon()
         catalogue = self.catalogue
-        worker = self._pool.run(lambda progress: load_preview(catalogue, photo_id, progress), f"preview of photo {photo_id}")
+        worker = self._pool.run(
+            lambda progress: load_preview(catalogue, photo_id, progress), f"preview of photo {photo_id}", photo_id
+        )
         worker.finished.connect(lambda preview: self._on_loaded(worker, preview))
         worker.failed.connect(lambda message: self._on_failed(worker, photo_id, message))
         self.loader = worker

@@ -44,6 +44,7 @@ class RemoveCommand(StoredCommand):
 class PhotoRemover(QObject):
     """The Remove from Catalogue action for the photo whose id `current_photo` returns."""
 
+    about_to_remove = Signal(int)  # photo id, before its files move
     changed = Signal(int)  # photo id, after it was removed or put back
     removed = Signal(str)  # what was removed, in words, shown by the window
     error = Signal(str, str)  # (what failed, what to do)
@@ -77,6 +78,7 @@ class PhotoRemover(QObject):
         """Remove a photo. On failure, report it and return None."""
         if self.catalogue is None:
             return None
+        self.about_to_remove.emit(photo_id)
         try:
             removed = remove_photo(self.catalogue, photo_id)
         except (RecordError, SQLAlchemyError, OSError) as exc:

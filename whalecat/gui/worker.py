@@ -61,6 +61,12 @@ class _Thread(QThread):
         except Cancelled:
             self.relay_cancelled.emit()
         except Exception as exc:  # every error must reach the GUI, whatever its type
+            if self._token.cancelled:
+                # Stopping can pull the ground from under the work, as removing the photo
+                # being identified does, so an error after a cancel counts as the cancel.
+                log.debug("%s stopped with %s after it was cancelled", self.objectName(), _describe(exc))
+                self.relay_cancelled.emit()
+                return
             log.error("%s failed:\n%s", self.objectName(), traceback.format_exc())
             self.relay_error.emit(_describe(exc))
         else:
@@ -80,6 +86,7 @@ class Worker(QObject):
     def __init__(self, fn: CoreFunction, name: str = "worker", parent: QObject | None = None):
         super().__init__(parent)
         self.name = name
+        self.photo_id: int | None = None  # set by WorkerPool.run for work on one photo
         self.token = CancelToken()
         self._discard_result = False
         self._ended = False
@@ -99,7 +106,8 @@ class Worker(QObject):
         """Ask the function to stop at its next `progress.check()`.
 
         A function may return a value anyway, as an import returns its partial report, and
-        then the worker ends with `finished`. Use `abandon` when no result may be delivered.
+        then the worker ends with `finished`. An error raised after a cancel ends it with
+        `cancelled`. Use `abandon` when no result may be delivered.
         """
         self.token.cancel()
 
@@ -171,9 +179,14 @@ class WorkerPool(QObject):
         super().__init__(parent)
         self._workers: list[Worker] = []
 
-    def run(self, fn: CoreFunction, name: str) -> Worker:
-        """Create a worker for `fn`, keep it until it ends; connect its signals, then `start()`."""
+    def run(self, fn: CoreFunction, name: str, photo_id: int | None = None) -> Worker:
+        """Create a worker for `fn`, keep it until it ends; connect its signals, then `start()`.
+
+        `photo_id` names the one catalogue photo the work reads, so that `abandon_photo` can
+        stop it before that photo is removed.
+        """
         worker = Worker(fn, name, parent=self)
+        worker.photo_id = photo_id
         self._workers.append(worker)
         worker.done.connect(lambda: self._forget(worker))
         return worker
@@ -185,6 +198,12 @@ class WorkerPool(QObject):
     def abandon_all(self) -> None:
         for worker in self._workers:
             worker.abandon()
+
+    def abandon_photo(self, photo_id: int) -> None:
+        """Abandon every worker that reads `photo_id`; they end cancelled, even if its files vanish."""
+        for worker in self._workers:
+            if worker.photo_id == photo_id:
+                worker.abandon()
 
     def join_all(self, timeout_ms: int, grace_ms: int | None = None) -> bool:
         """Wait for every thread to stop; return False if one is still running when waiting ends.
