@@ -431,6 +431,38 @@ def test_new_catalogue_refuses_busy_folder(window, tmp_path):
     assert not (card / "catalogue.sqlite").exists()
 
 
+def test_new_catalogue_dialog(window, tmp_path):
+    dialog = window._choose_new_catalogue()
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    suggested = dialog.folder()
+    assert not suggested.exists()
+    assert dialog.folder_edit.selectedText() == suggested.name  # typing replaces the name only
+    assert ok.isEnabled()
+
+    card = tmp_path / "card"
+    card.mkdir()
+    (card / "IMG_0001.jpg").write_bytes(b"a photo")
+    dialog.folder_edit.setText(str(card))
+    assert not ok.isEnabled()
+    assert dialog.message.text() == (
+        f"{card} is not empty. Choose an empty folder for a new catalogue, or open an existing one."
+    )
+    dialog.folder_edit.setText("surveys/gulf")
+    assert not ok.isEnabled()
+
+    # An existing empty folder, which Qt's own dialogs could not return.
+    empty = tmp_path / "gulf 2026"
+    empty.mkdir()
+    dialog.folder_edit.setText(str(empty))
+    assert dialog.message.text() == "An empty folder: OK makes the catalogue in it."
+    ok.click()
+
+    assert window.catalogue.folder == empty
+    assert (empty / "catalogue.sqlite").is_file()
+    assert window._choose_new_catalogue().folder() == tmp_path / "new catalogue"
+    window.new_catalogue_dialog.reject()
+
+
 def test_tab_shortcuts_focus_lists(qtbot, window, fluke_data):
     import_and_wait(qtbot, window, [fluke_data / "images" / name for name in ("0000e88ab.jpg", "000a6daec.jpg")])
     window.import_panel.summary_box.accept()

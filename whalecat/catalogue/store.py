@@ -38,6 +38,21 @@ def default_catalogue_path() -> Path:
     return user_data_path("whalecat", appauthor=False) / "catalogue"
 
 
+def new_catalogue_problem(folder: Path) -> tuple[str, str] | None:
+    """Return (what is wrong, what to do) when `folder` cannot take a new catalogue, else None.
+
+    A new catalogue needs a new or empty folder, so that its files never mix with others. A
+    folder that already contains a catalogue is accepted, and creating it again opens it.
+    """
+    if not folder.is_absolute():
+        return f"{folder} is not a full path.", "Type the whole path of the folder, from the top."
+    if folder.is_file():
+        return f"{folder} is a file.", "Type the name of a new folder for the catalogue."
+    if folder.is_dir() and not (folder / DATABASE_NAME).exists() and any(folder.iterdir()):
+        return f"{folder} is not empty.", "Choose an empty folder for a new catalogue, or open an existing one."
+    return None
+
+
 class Catalogue:
     """One catalogue folder. Thread-safe to share; each thread opens its own `session()`."""
 

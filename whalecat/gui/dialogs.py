@@ -1,4 +1,4 @@
-"""Small dialogs: a whale id for a photo, and the summary at the end of an import."""
+"""Small dialogs: a new catalogue's folder, a whale id for a photo, and an import's summary."""
 
 from __future__ import annotations
 
@@ -10,20 +10,101 @@ from PySide6.QtWidgets import (
     QCompleter,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.records import RecordError, list_whales, suggest_whale_id, validate_whale_id
+from whalecat.catalogue.store import DATABASE_NAME, new_catalogue_problem
 from whalecat.importing.importer import ImportReport
 
 log = logging.getLogger(__name__)
 
 MAX_LISTED = 200  # the detailed text lists this many files of each kind; the rest are counted
+PROBLEM_STYLE = "color: #b2182b;"
+
+
+def _message_label() -> QLabel:
+    """Return a wrapping label with room for two lines, because a dialog does not grow when its text wraps."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setMinimumHeight(2 * label.fontMetrics().lineSpacing() + 4)
+    return label
+
+
+class NewCatalogueDialog(QDialog):
+    """A dialog asking for the folder of a new catalogue, typed or chosen with Browse….
+
+    Qt's folder chooser cannot return a folder that does not exist yet, and its save dialog
+    opens an existing folder instead of returning it, so the path is typed here and Browse…
+    only fills it in. OK is enabled for a new folder, an empty one, or one with a catalogue.
+    """
+
+    def __init__(self, suggestion: Path, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("New Catalogue")
+        self.setMinimumWidth(560)
+        self.folder_edit = QLineEdit(str(suggestion))
+        # Selected, so typing replaces the suggested name and keeps the folder around it.
+        self.folder_edit.setSelection(len(str(suggestion.parent)) + 1, len(suggestion.name))
+        browse = QPushButton("&Browse…")
+        browse.clicked.connect(self._browse)
+        self.message = _message_label()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        row = QHBoxLayout()
+        row.addWidget(self.folder_edit, stretch=1)
+        row.addWidget(browse)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Folder for the new catalogue: a new folder, or an empty one."))
+        layout.addLayout(row)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.folder_edit.textChanged.connect(self._check)
+        self._check(self.folder_edit.text())
+
+    def folder(self) -> Path:
+        return Path(self.folder_edit.text().strip()).expanduser()
+
+    def accept(self) -> None:
+        if self._problem() is None:
+            super().accept()
+
+    def _browse(self) -> None:
+        start = self.folder()
+        while not start.is_dir() and start != start.parent:
+            start = start.parent
+        chosen = QFileDialog.getExistingDirectory(self, "Choose a Folder for the New Catalogue", str(start))
+        if chosen:
+            self.folder_edit.setText(chosen)
+
+    def _problem(self) -> str | None:
+        if not self.folder_edit.text().strip():
+            return "Type the path of a folder."
+        problem = new_catalogue_problem(self.folder())
+        return " ".join(problem) if problem else None
+
+    def _check(self, _text: str) -> None:
+        problem = self._problem()
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(problem is None)
+        self.message.setStyleSheet(PROBLEM_STYLE if problem else "")
+        folder = self.folder()
+        if problem:
+            self.message.setText(problem)
+        elif (folder / DATABASE_NAME).exists():
+            self.message.setText("This folder contains a catalogue already: OK opens it.")
+        elif folder.is_dir():
+            self.message.setText("An empty folder: OK makes the catalogue in it.")
+        else:
+            self.message.setText("OK makes this folder and the catalogue in it.")
 
 
 class WhaleIdDialog(QDialog):
@@ -48,10 +129,7 @@ class WhaleIdDialog(QDialog):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.id_edit.setCompleter(completer)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        # Room for two lines from the start: the dialog does not grow when a message wraps.
-        self.message.setMinimumHeight(2 * self.message.fontMetrics().lineSpacing() + 4)
+        self.message = _message_label()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
@@ -74,7 +152,7 @@ class WhaleIdDialog(QDialog):
         problem = self._problem(text)
         if problem is not None:
             self.message.setText(problem)
-            self.message.setStyleSheet("color: #b2182b;")
+            self.message.setStyleSheet(PROBLEM_STYLE)
         else:
             self.message.setStyleSheet("")
             count = self._photo_counts.get(text.strip())

@@ -23,10 +23,11 @@ from sqlalchemy import func, select
 from whalecat import __version__
 from whalecat.catalogue import Catalogue, CatalogueError
 from whalecat.catalogue.models import Photo, Whale
-from whalecat.catalogue.store import DATABASE_NAME
+from whalecat.catalogue.store import DATABASE_NAME, default_catalogue_path, new_catalogue_problem
 from whalecat.catalogue.records import unidentified_photos
 from whalecat.gui.browser import CataloguePanel
 from whalecat.gui.confirmations import Confirmations
+from whalecat.gui.dialogs import NewCatalogueDialog
 from whalecat.gui.identify_panel import IdentifyPanel
 from whalecat.gui.import_panel import ImportPanel
 from whalecat.gui.models_dialog import ModelsDialog, ReembedStatus
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         self.catalogue: Catalogue | None = None
         self._identifier: Identifier | None = None
         self.error_box: QMessageBox | None = None
+        self.new_catalogue_dialog: NewCatalogueDialog | None = None
         self.quit_box: QMessageBox | None = None
         self._quit_confirmed = False
         self._known_model = ""  # the open catalogue's active model as the window last saw it
@@ -449,24 +451,32 @@ class MainWindow(QMainWindow):
         self.settings.device = device
         log.info("Device set to %s", device)
 
-    def _choose_new_catalogue(self) -> None:
-        # A save dialog, so a researcher can type the name of a folder that does not exist yet.
-        # NOTE: Qt's dialog opens an existing folder typed there instead of returning it.
-        name, _ = QFileDialog.getSaveFileName(
-            self, "New Catalogue: type the name of a new folder", "", "",
-            options=QFileDialog.Option.DontConfirmOverwrite,
-        )
+    def _choose_new_catalogue(self) -> NewCatalogueDialog:
+        """Open the New Catalogue dialog without blocking; accepting it creates the catalogue."""
+        dialog = NewCatalogueDialog(self._new_catalogue_suggestion(), self)
         # The question comes after the dialog, so it names only work still running by then.
-        if name and self._may_stop_work(f"Create the catalogue {name}"):
-            self.create_catalogue(Path(name))
+        dialog.accepted.connect(
+            lambda: self._may_stop_work(f"Create the catalogue {dialog.folder()}") and self.create_catalogue(dialog.folder())
+        )
+        self.new_catalogue_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _new_catalogue_suggestion(self) -> Path:
+        """Return a folder that does not exist yet, beside the open catalogue or the default one."""
+        parent = (self.catalogue.folder if self.catalogue else default_catalogue_path()).parent
+        suggestion = parent / "new catalogue"
+        number = 2
+        while suggestion.exists():
+            suggestion = parent / f"new catalogue {number}"
+            number += 1
+        return suggestion
 
     def create_catalogue(self, folder: Path) -> bool:
         """Create a catalogue in `folder`, a new or empty folder, and open it. Return False when it cannot."""
-        if folder.is_file():
-            self.show_error(f"{folder} is a file.", "Type the name of a new folder for the catalogue.")
-            return False
-        if folder.is_dir() and any(folder.iterdir()) and not (folder / DATABASE_NAME).exists():
-            self.show_error(f"{folder} is not empty.", "Choose an empty folder for a new catalogue, or open an existing one.")
+        problem = new_catalogue_problem(folder)
+        if problem:
+            self.show_error(*problem)
             return False
         return self.open_catalogue(folder, create=True)
 
