@@ -9,6 +9,7 @@ import pytest
 from whalecat.evaluation.protocol import (
     LabelledPhoto,
     Query,
+    best_new_whale_cut,
     is_unseen,
     natural_key,
     read_labels,
@@ -99,6 +100,23 @@ def test_score_queries_rejects_length_mismatch():
         score_queries(["a"], [["a"], ["b"]])
 
 
+def test_best_new_whale_cut_hand_computed():
+    answers = ["w_a", NEW_WHALE, "w_b", NEW_WHALE, "w_c"]
+    best_scores = [0.9, 0.2, 0.3, 0.4, 0.35]
+
+    best = best_new_whale_cut(answers, best_scores)
+
+    # Cutting above 0.2 gives P 1 R 0.5; above 0.4 gives P 0.5 R 1; between them P 0.5 R 0.5.
+    assert best == {"new_precision_best_cut": 1.0, "new_recall_best_cut": 0.5}
+
+
+def test_best_new_whale_cut_keeps_ties_together():
+    best = best_new_whale_cut([NEW_WHALE, "w_a", "w_b"], [0.5, 0.5, 0.9])
+
+    assert best == {"new_precision_best_cut": 0.5, "new_recall_best_cut": 1.0}
+    assert math.isnan(best_new_whale_cut(["w_a"], [0.5])["new_recall_best_cut"])
+
+
 def test_split_real_rightwhale_labels(rightwhale_data):
     split = split_catalogue(read_labels(rightwhale_data / "labels.csv"))
     catalogue_ids = {photo.whale_id for photo in split.catalogue}
@@ -134,5 +152,6 @@ def test_evaluate_keypoints_on_small_replay(rightwhale_data, tmp_path):
     assert result["catalogue_whales"] == 3
     assert result["queries_known"] + result["queries_new"] == len(split.queries)
     assert 0.0 <= result["map5"] <= 1.0
+    assert 0.0 <= result["new_precision_best_cut"] <= 1.0
     assert result["seconds_per_query"] > 0
     assert reports[-1] == (len(split.queries), len(split.queries))

@@ -130,5 +130,34 @@ def score_queries(answers: Sequence[str], predictions: Sequence[Sequence[str]]) 
     }
 
 
+def best_new_whale_cut(answers: Sequence[str], best_scores: Sequence[float]) -> dict:
+    """Return `new_whale`'s precision and recall at the threshold that suits the answers best.
+
+    A diagnostic, not a method: no method may see the answers. A query counts as `new_whale`
+    when its best whale scores below the threshold, and the threshold chosen maximizes the
+    lower of precision and recall. When this pair stays low, calibrating the threshold
+    cannot help, because the best scores of known and new queries overlap.
+    """
+    is_new = [answer == NEW_WHALE for answer in answers]
+    queries_new = sum(is_new)
+    best = {"new_precision_best_cut": math.nan, "new_recall_best_cut": math.nan}
+    if not queries_new:
+        return best
+    pairs = sorted(zip(best_scores, is_new))
+    best_pair = (-1.0, -1.0)
+    called = correct = 0
+    # Cutting just above the i-th lowest score calls the i lowest queries new_whale.
+    for index, (score, new) in enumerate(pairs):
+        called += 1
+        correct += new
+        if index + 1 < len(pairs) and pairs[index + 1][0] == score:
+            continue  # a threshold cannot split equal scores
+        pair = (correct / called, correct / queries_new)
+        if (min(pair), sum(pair)) > (min(best_pair), sum(best_pair)):
+            best_pair = pair
+    best["new_precision_best_cut"], best["new_recall_best_cut"] = best_pair
+    return best
+
+
 def _mean(values: Sequence[float | bool]) -> float:
     return sum(values) / len(values) if values else math.nan

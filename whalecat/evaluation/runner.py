@@ -10,11 +10,17 @@ from pathlib import Path
 from typing import Sequence
 
 from whalecat.catalogue import Catalogue
-from whalecat.evaluation.protocol import LabelledPhoto, read_labels, score_queries, split_catalogue
+from whalecat.evaluation.protocol import (
+    LabelledPhoto,
+    best_new_whale_cut,
+    read_labels,
+    score_queries,
+    split_catalogue,
+)
 from whalecat.identification import Identifier, build_gallery
 from whalecat.importing import import_paths
 from whalecat.importing.labels import write_labels
-from whalecat.matching.base import Method
+from whalecat.matching.base import NEW_WHALE, Method
 from whalecat.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -27,6 +33,8 @@ COLUMNS = [
     ("known_top5", "known top-5", "{:.3f}"),
     ("new_precision", "new P", "{:.3f}"),
     ("new_recall", "new R", "{:.3f}"),
+    ("new_precision_best_cut", "best-cut P", "{:.3f}"),
+    ("new_recall_best_cut", "best-cut R", "{:.3f}"),
     ("seconds_per_query", "s/query", "{:.3f}"),
     ("train_seconds", "prepare s", "{:.1f}"),
 ]
@@ -72,7 +80,8 @@ def evaluate(
     `create_method` (or ready `Method` objects); `only_ids` keeps only those individuals.
     `find_fluke` crops every photo to `locate_fluke`'s box as the app's import does; it is
     off by default because labelled sets such as the right-whale heads are cropped already.
-    Returns one dict per method with the keys of `score_queries` plus `method`,
+    Returns one dict per method with the keys of `score_queries` and `best_new_whale_cut`,
+    plus `method`,
     `catalogue_photos`, `catalogue_whales`, `train_seconds` (time in `prepare`) and
     `seconds_per_query` (decoding, hashing and matching one query photo).
     """
@@ -102,16 +111,19 @@ def evaluate(
                 identifier.prepare(progress)
                 train_seconds = time.perf_counter() - started
 
-                predictions = []
+                predictions, best_scores = [], []
                 started = time.perf_counter()
                 for done, path in enumerate(query_paths, start=1):
                     progress.check()
                     candidates = identifier.identify_file(path, top=5)
                     predictions.append([candidate.label for candidate in candidates])
+                    whales = [candidate.score for candidate in candidates if candidate.label != NEW_WHALE]
+                    best_scores.append(max(whales, default=-math.inf))
                     progress.report(done, len(query_paths), f"Evaluating {method.name}")
                 query_seconds = time.perf_counter() - started
 
                 scores = score_queries(answers, predictions)
+                scores.update(best_new_whale_cut(answers, best_scores))
                 scores.update(
                     method=method.name,
                     catalogue_photos=len(gallery.photos),
