@@ -1,4 +1,6 @@
 import sqlite3
+import struct
+import zlib
 
 import pytest
 from sqlalchemy import func, select
@@ -78,6 +80,31 @@ def test_corrupt_file_does_not_stop_batch(catalogue, tmp_path):
     assert _count(catalogue, Photo) == 2
     assert len(list(catalogue.photos_dir.rglob("*.*"))) == 2
     assert not list(catalogue.folder.rglob(".importing-*"))
+
+
+def png_header_only(path, width, height):
+    """Write a PNG that declares its size and holds no pixels: enough for Pillow to judge it."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    return path
+
+
+def test_huge_photo_fails_alone(catalogue, tmp_path):
+    save_fluke(tmp_path / "batch" / "a.jpg", individual=1)
+    huge = png_header_only(tmp_path / "batch" / "b_huge.png", 30_000, 30_000)
+    save_fluke(tmp_path / "batch" / "c.jpg", individual=2)
+
+    report = import_paths(catalogue, [tmp_path / "batch"])
+
+    assert report.imported == 2
+    assert dict(report.failed) == {
+        str(huge): "has more than 179 megapixels, too many to open safely; import a smaller copy"
+    }
+    assert _count(catalogue, Photo) == 2
 
 
 def test_folder_import_skips_non_photo_files(tmp_path):

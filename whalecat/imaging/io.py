@@ -72,6 +72,11 @@ def open_photo(path: Path | str) -> Image.Image:
         raise ImageError(path, "file not found") from None
     except IsADirectoryError:
         raise ImageError(path, "is a folder, not a photo; give one photo file") from None
+    except Image.DecompressionBombError:
+        limit = 2 * Image.MAX_IMAGE_PIXELS / 1e6  # Pillow refuses twice its warning size
+        raise ImageError(
+            path, f"has more than {limit:.0f} megapixels, too many to open safely; import a smaller copy"
+        ) from None
     except UnidentifiedImageError:
         if Path(path).stat().st_size == 0:
             raise ImageError(path, "empty file (0 bytes); copy it again from the card") from None

@@ -121,6 +121,11 @@ def import_paths(
                 report.failed.append((str(path), f"could not store the photo: {exc}"))
                 log.exception("Import failed for %s", path)
                 continue
+            except Exception as exc:  # a bug or a library's surprise must not end the batch
+                session.rollback()
+                report.failed.append((str(path), f"unexpected error ({type(exc).__name__}: {exc}); please report it"))
+                log.exception("Import failed for %s", path)
+                continue
             report.photo_ids.append(photo_id)
             if is_new:
                 report.imported += 1
