@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 class ImportPanel(QWidget):
     """A status-bar strip that runs one import at a time; hidden while idle."""
 
-    imported = Signal(object)  # ImportReport, also after a cancelled import
+    # After every import, also one that failed: the photos stored before an error are kept.
+    ended = Signal()
     error = Signal(str, str)  # (what failed, what to do)
 
     def __init__(self, pool: WorkerPool, parent: QWidget | None = None):
@@ -102,7 +103,6 @@ class ImportPanel(QWidget):
 
     def _on_finished(self, report: ImportReport) -> None:
         self.last_report = report
-        self.imported.emit(report)
         self.summary_box = import_summary_box(report, self.window())
         self.summary_box.open()  # not exec(): the window keeps working behind it
 
@@ -116,3 +116,4 @@ class ImportPanel(QWidget):
     def _on_done(self) -> None:
         self.worker = None
         self.hide()
+        self.ended.emit()

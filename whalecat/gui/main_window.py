@@ -37,7 +37,6 @@ from whalecat.gui.settings import DEVICES, Settings
 from whalecat.gui.training_panel import TrainingPanel
 from whalecat.gui.worker import WorkerPool
 from whalecat.identification import Identifier
-from whalecat.importing.importer import ImportReport
 from whalecat.imaging.io import PHOTO_SUFFIXES
 from whalecat.matching.versions import active_version
 
@@ -118,7 +117,7 @@ class MainWindow(QMainWindow):
         self.remover.changed.connect(self._on_photo_removed_or_restored)
         self.remover.error.connect(self.show_error)
         self.remover.removed.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
-        self.import_panel.imported.connect(self._on_imported)
+        self.import_panel.ended.connect(self._on_import_ended)
         self.import_panel.error.connect(self.show_error)
         self.identify_panel.error.connect(self.show_error)
         self.identify_panel.confirmed.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
@@ -321,7 +320,7 @@ class MainWindow(QMainWindow):
             self.identify_panel.set_photo(None)
             self.identify_panel.set_photo(photo_id)
 
-    def _on_imported(self, report: ImportReport) -> None:
+    def _on_import_ended(self) -> None:
         self.browser.refresh()
         # The summary box shows the report. A status-bar message would hide the catalogue's
         # new counts for as long as it stays up.
