@@ -1,11 +1,14 @@
+import os
 import sqlite3
+
+import pytest
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
-from whalecat.catalogue import Catalogue
+from whalecat.catalogue import Catalogue, CatalogueError
 from whalecat.catalogue.store import DATABASE_NAME, MIGRATIONS
 
 
@@ -72,3 +75,24 @@ def test_models_match_newest_migration(tmp_path):
     with Catalogue.open(tmp_path / "c") as catalogue, catalogue.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
+
+
+def test_unopenable_database_is_a_catalogue_error(tmp_path):
+    (tmp_path / "c" / DATABASE_NAME).mkdir(parents=True)  # SQLite cannot open a folder
+
+    with pytest.raises(CatalogueError) as raised:
+        Catalogue.open(tmp_path / "c")
+
+    assert str(raised.value).startswith(f"cannot open the database {(tmp_path / 'c' / DATABASE_NAME).resolve()} (")
+    assert "check that the folder is writable" in str(raised.value)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write to any folder")
+def test_read_only_catalogue_is_named(tmp_path):
+    Catalogue.open(tmp_path / "c").close()
+    (tmp_path / "c").chmod(0o555)
+    try:
+        with pytest.raises(CatalogueError, match="is read-only, and whalecat writes to a catalogue"):
+            Catalogue.open(tmp_path / "c")
+    finally:
+        (tmp_path / "c").chmod(0o755)

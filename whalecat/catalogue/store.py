@@ -11,6 +11,7 @@ A catalogue is one folder so that a team can back it up or move it as one thing:
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from platformdirs import user_data_path
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -73,10 +75,25 @@ class Catalogue:
         folder = Path(folder).expanduser()
         if folder.exists() and not folder.is_dir():
             raise CatalogueError(f"{folder} is a file; a catalogue must be a folder")
+        if folder.is_dir() and not os.access(folder, os.W_OK):
+            raise CatalogueError(
+                f"{folder} is read-only, and whalecat writes to a catalogue even to read it; "
+                "copy the folder to a writable place and open the copy"
+            )
         for sub in ("", "photos", "thumbnails", "models", "cache"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         catalogue = cls(folder)
-        catalogue.upgrade()
+        try:
+            catalogue.upgrade()
+        except OperationalError as exc:
+            catalogue.close()
+            raise CatalogueError(
+                f"cannot open the database {catalogue.database_path} ({exc.orig}); check that the "
+                "folder is writable and that the file is a whalecat catalogue"
+            ) from exc
+        except BaseException:
+            catalogue.close()
+            raise
         log.debug("Opened catalogue %s", catalogue.folder)
         return catalogue
 
