@@ -85,7 +85,7 @@ def test_candidate_text_shows_new_whale_confidence_only_first():
 
     first = ranking.to_candidates([ranking.WhaleScore("w_a", 0.4, "a")], calibration, top=5)
     assert first[0].label == NEW_WHALE
-    assert "that no catalogued whale matches" in describe_candidate(1, first[0])
+    assert "that it is a new whale" in describe_candidate(1, first[0])
     default = ranking.to_candidates(whales, ranking.Calibration.default(), top=5)
     new = next(c for c in default if c.label == NEW_WHALE)
     assert "fixed default" in explain_candidate(new)
@@ -132,3 +132,21 @@ def test_caption_shortens_only_the_id(qtbot):
     assert "…" in fitted
     assert metrics.horizontalAdvance(fitted) <= 260
     assert fit_caption("w_1: its most similar photo", "w_1", metrics, 260) == "w_1: its most similar photo"
+
+
+def test_new_whale_row_fits_narrow_list(window):
+    from whalecat.gui.identify_panel import describe_candidate
+    from whalecat.matching import ranking
+
+    candidates = window.identify_panel.candidates
+    calibration = ranking.Calibration(0.5, 0.1, 30)
+    whales = [ranking.WhaleScore("w_a", 0.9, "a"), ranking.WhaleScore("w_b", 0.1, "b")]
+    below = ranking.to_candidates(whales, calibration)
+    first = ranking.to_candidates([ranking.WhaleScore("w_a", 0.1, "a")], calibration)
+    rows = [describe_candidate(2, below[1]), describe_candidate(1, first[0])]
+    assert below[1].label == first[0].label == NEW_WHALE
+
+    # new_whale has no photo, so its text has the list's whole width; Qt elides what is wider.
+    room = candidates.minimumWidth() - 2 * candidates.frameWidth() - 2 * candidates.spacing() - 8
+    for line in "\n".join(rows).splitlines():
+        assert candidates.fontMetrics().horizontalAdvance(line) <= room, line

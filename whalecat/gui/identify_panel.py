@@ -118,9 +118,10 @@ def describe_candidate(rank: int, candidate: Candidate) -> str:
     confidence = shown_confidence(rank, candidate)
     if candidate.label == NEW_WHALE:
         if confidence is not None:
-            second = f"confidence {confidence:.0%} that no catalogued whale matches"
+            second = f"confidence {confidence:.0%} that it is a new whale"
         else:
-            second = "the whales below scored under the new_whale threshold"
+            # Short enough for the list at the window's minimum width, where Qt elides the middle.
+            second = "whales below it scored under the threshold"
         return f"{rank}. new_whale (not in the catalogue)\n{second}"
     second = f"score {candidate.score:.3f}"
     if confidence is not None:
