@@ -181,6 +181,47 @@ def test_drawn_box_saved_undo_redo(qtbot, window):
     wait_for_reload(qtbot, window, saved)
 
 
+def test_drawn_box_kept_on_leaving_photo(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    view = window.photo_view.original_view
+    target = (400, 300, 1200, 900)
+    slack = tolerance(view, LARGE_SIZE)
+    drag(view, widget_point(view, LARGE_SIZE, *target[:2]), widget_point(view, LARGE_SIZE, *target[2:]))
+
+    select_photo(qtbot, window, "small.jpg")
+
+    assert_close(stored_crop(window, photo_id), target, slack)
+    assert window.statusBar().currentMessage() == "Saved the crop drawn on large.jpg. Undo (Ctrl+Z) removes it."
+    assert window.confirmations.undo_stack.undoText() == "Change crop of large.jpg"
+
+
+def test_proposed_box_not_kept_on_leaving_photo(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    before = stored_crop(window, photo_id)
+    editor = window.photo_view.crop_editor
+    with qtbot.waitSignal(editor.find_fluke().done, timeout=WAIT_MS):
+        pass
+    assert editor.view.pending_box is not None
+
+    select_photo(qtbot, window, "small.jpg")
+
+    assert stored_crop(window, photo_id) == before
+    assert window.confirmations.undo_stack.count() == 0
+
+
+def test_drawn_box_kept_on_quitting(qtbot, window, catalogue_folder):
+    photo_id = select_photo(qtbot, window, "small.jpg")
+    view = window.photo_view.original_view
+    size = (window.photo_view.crop_editor.photo.width, window.photo_view.crop_editor.photo.height)
+    target = (size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2)
+    drag(view, widget_point(view, size, *target[:2]), widget_point(view, size, *target[2:]))
+
+    window.close()
+
+    with Catalogue.open(catalogue_folder) as catalogue, catalogue.session() as session:
+        assert_close(get_photo(session, photo_id).crop, target, tolerance(view, size))
+
+
 def test_whole_photo_stores_none(qtbot, window):
     photo_id = select_photo(qtbot, window, "large.jpg")
     view = window.photo_view.original_view

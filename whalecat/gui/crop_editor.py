@@ -246,6 +246,7 @@ class CropEditor(QObject):
     """The crop actions of the photo panel, the `CropView` they act on, and a row of buttons."""
 
     crop_changed = Signal(int)  # photo id whose stored crop changed
+    drawn_box_saved = Signal(str)  # a drawn box saved on leaving its photo, in words, for the status bar
     error = Signal(str, str)  # (what failed, what to do), shown by the window
 
     def __init__(self, pool: WorkerPool, undo_stack: QUndoStack, panel: QWidget):
@@ -255,10 +256,12 @@ class CropEditor(QObject):
         self.catalogue: Catalogue | None = None
         self.photo: PhotoSummary | None = None  # the photo shown, once its preview has loaded
         self.finder: Worker | None = None  # the running fluke search, if any
+        # Whether the pending box was drawn by hand, not proposed by a fluke search.
+        self._box_drawn = False
 
         self.view = CropView("Select a photo")
         self.view.pending_changed.connect(self._update_actions)
-        self.view.drag_started.connect(self._abandon_search)
+        self.view.drag_started.connect(self._on_drag_started)
 
         self.save_action = _crop_action(panel, "&Save Crop", "Ctrl+S", "Store the drawn box as the photo's crop; matching then uses only the pixels inside it")
         self.save_action.triggered.connect(self.save_crop)
@@ -285,14 +288,17 @@ class CropEditor(QObject):
         return [self.save_action, self.whole_photo_action, self.find_fluke_action, self.discard_action]
 
     def set_catalogue(self, catalogue: Catalogue | None) -> None:
+        self.keep_drawn_box()
         self.catalogue = catalogue
         self.set_photo(None)
 
     def set_photo(self, photo_id: int | None) -> None:
-        """Forget the shown photo unless it is `photo_id`, with its box and fluke search."""
+        """Leave the shown photo unless it is `photo_id`, saving a box drawn on it."""
         if self.photo is not None and self.photo.id == photo_id:
             return
+        self.keep_drawn_box()
         self._abandon_search()
+        self._box_drawn = False
         self.photo = None
         self.view.clear("Loading…" if photo_id is not None else "Select a photo")
         self.message.setText(HINT)
@@ -320,6 +326,22 @@ class CropEditor(QObject):
         if self.photo is None:
             return False
         return self._change_crop(None)
+
+    def keep_drawn_box(self) -> bool:
+        """Save a box drawn by hand and not yet saved, and return whether one was saved.
+
+        Called when its photo is left, so that a box drawn with care is never lost. The save
+        is one undo step. A box that a fluke search proposed is not saved, because the user
+        has not chosen it.
+        """
+        box = self.view.pending_box
+        if not self._box_drawn or box is None or self.photo is None or self.catalogue is None:
+            return False
+        photo = self.photo
+        if not self._change_crop(box):
+            return False
+        self.drawn_box_saved.emit(f"Saved the crop drawn on {photo.original_name}. Undo (Ctrl+Z) removes it.")
+        return True
 
     def discard_box(self) -> None:
         if self.view.pending_box is not None:
@@ -395,6 +417,7 @@ class CropEditor(QObject):
     def _on_fluke_found(self, worker: Worker, photo: PhotoSummary, box: Box) -> None:
         if worker is not self.finder:
             return  # the user moved on, or started drawing a box
+        self._box_drawn = False
         self.view.set_pending_box(box)
         if box == (0, 0, photo.width, photo.height):
             found = "No fluke found, so the box covers the whole photo"
@@ -424,6 +447,10 @@ class CropEditor(QObject):
         self.discard_box()
         self._update_actions()
 
+    def _on_drag_started(self) -> None:
+        self._abandon_search()
+        self._box_drawn = True
+
     def _abandon_search(self) -> None:
         if self.finder is not None:
             self.finder.abandon()
@@ -432,6 +459,8 @@ class CropEditor(QObject):
             self._update_actions()
 
     def _update_actions(self) -> None:
+        if self.view.pending_box is None:
+            self._box_drawn = False
         has_photo = self.photo is not None
         self.save_action.setEnabled(has_photo and self.view.pending_box is not None)
         self.whole_photo_action.setEnabled(has_photo and self.photo.crop is not None)

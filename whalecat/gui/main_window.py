@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         self.photo_view.turned.connect(self.browser.thumbnail_changed)
         self.photo_view.error.connect(self.show_error)
         self.remover.about_to_remove.connect(self.pool.abandon_photo)
+        self.photo_view.crop_editor.drawn_box_saved.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
         self.remover.changed.connect(self._on_photo_removed_or_restored)
         self.remover.error.connect(self.show_error)
         self.remover.removed.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
