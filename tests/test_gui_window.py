@@ -567,3 +567,16 @@ def test_removing_photo_being_identified(qtbot, window, fluke_data, caplog):
     with qtbot.waitSignal(worker.done, timeout=IDENTIFY_WAIT_MS):
         pass
     assert window.identify_panel.result.photo_id == photos[1]
+
+
+def test_shortcuts_listed_from_menus(window):
+    box = window.show_shortcuts()
+
+    text = box.text()
+    assert "<b>Ctrl+R</b>&nbsp;&nbsp;</td><td>Identify → Identify Selected Photo" in text
+    assert "Edit → Undo" in text
+    assert "Ctrl+Shift+Z" in text  # the redo key the README names
+    assert "Photo → Remove from Catalogue" in text
+    assert "Catalogue → Go to Whales" in text
+    assert "Arrow keys" in text
+    box.accept()

@@ -1,11 +1,14 @@
-"""Small dialogs: a new catalogue's folder, a whale id for a photo, and an import's summary."""
+"""Small dialogs: a new catalogue's folder, a whale id, an import's summary and the shortcut list."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+from html import escape
+
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCompleter,
     QDialog,
@@ -14,6 +17,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
+    QMenuBar,
     QMessageBox,
     QPushButton,
     QVBoxLayout,
@@ -211,3 +216,48 @@ def _listed(lines: list[str]) -> list[str]:
     if len(lines) <= MAX_LISTED:
         return lines
     return lines[:MAX_LISTED] + [f"… and {len(lines) - MAX_LISTED} more"]
+
+
+# Keys that work without a menu action, so the menus cannot list them.
+KEYS_WITHOUT_ACTION = [
+    ("Arrow keys", "Select the next photo, whale or candidate in the list that has focus"),
+    ("Tab, Shift+Tab", "Move between the photo lists, the candidates and the buttons"),
+    ("Drag on the photo", "Draw a crop box in the Photo tab"),
+]
+
+
+def shortcut_rows(menu_bar: QMenuBar) -> list[tuple[str, str]]:
+    """Return (keys, menu path) for every menu action with a shortcut, in menu order.
+
+    Read from the menus themselves, so the list always matches the shortcuts that work.
+    """
+    rows = []
+
+    def visit(menu: QMenu, path: str) -> None:
+        for action in menu.actions():
+            text = action.text().replace("&", "")
+            if action.menu() is not None:
+                visit(action.menu(), f"{path} → {text}")
+            elif action.shortcuts():
+                keys = [key.toString(QKeySequence.SequenceFormat.NativeText) for key in action.shortcuts()]
+                # A keyboard's own Undo or Redo key goes without saying.
+                keys = [key for key in keys if key != text]
+                rows.append((", ".join(keys), f"{path} → {text}"))
+
+    for action in menu_bar.actions():
+        if action.menu() is not None:
+            visit(action.menu(), action.text().replace("&", ""))
+    return rows
+
+
+def shortcuts_box(menu_bar: QMenuBar, parent: QWidget | None) -> QMessageBox:
+    """Build (but do not show) the Help → Keyboard Shortcuts message."""
+    rows = shortcut_rows(menu_bar) + KEYS_WITHOUT_ACTION
+    cells = "".join(
+        f"<tr><td><b>{escape(keys)}</b>&nbsp;&nbsp;</td><td>{escape(what)}</td></tr>" for keys, what in rows
+    )
+    box = QMessageBox(parent)
+    box.setWindowTitle("Keyboard Shortcuts")
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(f"<table>{cells}</table>")
+    return box

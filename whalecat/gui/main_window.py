@@ -27,7 +27,7 @@ from whalecat.catalogue.store import DATABASE_NAME, default_catalogue_path, new_
 from whalecat.catalogue.records import unidentified_photos
 from whalecat.gui.browser import CataloguePanel
 from whalecat.gui.confirmations import Confirmations
-from whalecat.gui.dialogs import NewCatalogueDialog
+from whalecat.gui.dialogs import NewCatalogueDialog, shortcuts_box
 from whalecat.gui.identify_panel import IdentifyPanel
 from whalecat.gui.import_panel import ImportPanel
 from whalecat.gui.models_dialog import ModelsDialog, ReembedStatus
@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self._identifier: Identifier | None = None
         self.error_box: QMessageBox | None = None
         self.new_catalogue_dialog: NewCatalogueDialog | None = None
+        self.shortcuts_box: QMessageBox | None = None
         self.quit_box: QMessageBox | None = None
         self._quit_confirmed = False
         self._known_model = ""  # the open catalogue's active model as the window last saw it
@@ -356,9 +357,10 @@ class MainWindow(QMainWindow):
 
         edit_menu = self.menuBar().addMenu("&Edit")
         self.undo_action = self.confirmations.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo_action.setShortcuts(QKeySequence.StandardKey.Undo)
         self.redo_action = self.confirmations.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        # Every binding of the platform: Ctrl+Y on some, Ctrl+Shift+Z on others, both here.
+        self.redo_action.setShortcuts(QKeySequence.StandardKey.Redo)
         # The stack's actions call undo and redo first, so the step just taken is the one
         # the stack now offers the other way.
         stack = self.confirmations.undo_stack
@@ -430,6 +432,7 @@ class MainWindow(QMainWindow):
         settings_menu.addAction(self.identify_on_select_action)
 
         help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         self._action(help_menu, "&About whalecat", self._about)
 
     def _set_identify_on_select(self, enabled: bool) -> None:
@@ -548,6 +551,12 @@ class MainWindow(QMainWindow):
     def _focus_filter(self) -> None:
         self.browser.tabs.setCurrentIndex(0)
         self.browser.filter_edit.setFocus()
+
+    def show_shortcuts(self) -> QMessageBox:
+        """Open the list of keyboard shortcuts without blocking, and return it."""
+        self.shortcuts_box = shortcuts_box(self.menuBar(), self)
+        self.shortcuts_box.open()
+        return self.shortcuts_box
 
     def _about(self) -> None:
         QMessageBox.about(
