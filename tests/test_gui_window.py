@@ -580,3 +580,21 @@ def test_shortcuts_listed_from_menus(window):
     assert "Catalogue → Go to Whales" in text
     assert "Arrow keys" in text
     box.accept()
+
+
+def test_export_identifications(qtbot, window, fluke_data, tmp_path):
+    csv_path = write_labels(tmp_path / "labels.csv", {"0000e88ab.jpg": "w_f48451c"})
+    import_and_wait(qtbot, window, [fluke_data / "images" / n for n in ("0000e88ab.jpg", "000a6daec.jpg")], csv_path)
+    out = tmp_path / "survey sightings.csv"
+
+    assert window.export_to(out, "sightings")
+
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("image,whale_id,taken_at,")
+    assert len(lines) == 2
+    assert lines[1].startswith("0000e88ab.jpg,w_f48451c,")
+    assert window.statusBar().currentMessage() == f"Exported 1 confirmed photo to {out}"
+
+    missing = tmp_path / "gone" / "x.csv"
+    assert not window.export_to(missing, "kaggle")
+    assert window.error_box.text().startswith(f"Cannot export to {missing}: cannot write")

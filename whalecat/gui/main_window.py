@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat import __version__
 from whalecat.catalogue import Catalogue, CatalogueError
@@ -36,6 +37,7 @@ from whalecat.gui.removal import PhotoRemover
 from whalecat.gui.settings import DEVICES, Settings
 from whalecat.gui.training_panel import TrainingPanel
 from whalecat.gui.worker import WorkerPool
+from whalecat.export import ExportError, export_identifications
 from whalecat.identification import Identifier
 from whalecat.imaging.io import PHOTO_SUFFIXES
 from whalecat.matching.versions import active_version
@@ -57,6 +59,11 @@ STOP_WORK_ADVICE = {
 }
 # Long enough to read "Undone: Confirm IMG_0412.jpg as w_f48451c"; the counts return after it.
 STEP_MESSAGE_MS = 8_000
+# The save dialog's file types, which choose the export format.
+EXPORT_FILTERS = {
+    "sightings": "Sightings: each confirmed photo with its date, place and camera (*.csv)",
+    "kaggle": "Labels: Image,Id, which import --labels reads back (*.csv)",
+}
 
 
 def default_identifier(catalogue: Catalogue, device: str) -> Identifier:
@@ -352,6 +359,7 @@ class MainWindow(QMainWindow):
         self.import_files_action = self._action(file_menu, "&Import Photos…", self._choose_photos, "Ctrl+I")
         self._action(file_menu, "Import &Folder…", self._choose_folder, "Ctrl+Shift+I")
         self._action(file_menu, "Import Photos with &Labels…", self._choose_labelled_folder)
+        self._action(file_menu, "&Export Identifications…", self._choose_export, "Ctrl+E")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -547,6 +555,30 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Folder with the labelled photos", str(Path(labels).parent))
         if folder:
             self.import_paths([Path(folder)], Path(labels))
+
+    def _choose_export(self) -> None:
+        if self.catalogue is None:
+            self.show_error("No catalogue is open.", "Open or create a catalogue (File menu), then export.")
+            return
+        suggestion = self.catalogue.folder.parent / f"{self.catalogue.folder.name} sightings.csv"
+        name, chosen = QFileDialog.getSaveFileName(
+            self, "Export Confirmed Identifications", str(suggestion), ";;".join(EXPORT_FILTERS.values())
+        )
+        if name:
+            export_format = next(key for key, text in EXPORT_FILTERS.items() if text == chosen) if chosen else "sightings"
+            self.export_to(Path(name), export_format)
+
+    def export_to(self, path: Path, export_format: str) -> bool:
+        """Write the confirmed photos to `path`; report the outcome and return whether it worked."""
+        try:
+            with self.catalogue.session() as session:
+                count = export_identifications(session, path, export_format)
+        except (ExportError, OSError, SQLAlchemyError) as exc:
+            self.show_error(f"Cannot export to {path}: {exc}", "Choose a folder you can write to, and export again.")
+            return False
+        photos = "photo" if count == 1 else "photos"
+        self.statusBar().showMessage(f"Exported {count} confirmed {photos} to {path}", STEP_MESSAGE_MS)
+        return True
 
     def _focus_filter(self) -> None:
         self.browser.tabs.setCurrentIndex(0)

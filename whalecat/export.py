@@ -1,0 +1,79 @@
+"""Exports of confirmed identifications, for other tools and for a survey's analysis.
+
+`kaggle` writes `Image,Id`, the labels format that `import --labels` reads back. `sightings`
+writes one row per confirmed photo with its date, place and camera, which is what a
+capture-recapture or movement analysis starts from.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from whalecat.catalogue.models import CONFIRMED, Identification, Photo
+from whalecat.catalogue.records import confirmed_labels
+from whalecat.importing.labels import write_labels
+from whalecat.matching.base import NEW_WHALE
+
+EXPORT_FORMATS = ("kaggle", "sightings")
+SIGHTING_COLUMNS = [
+    "image", "whale_id", "taken_at", "latitude", "longitude", "camera", "encounter",
+    "original_folder", "sha256", "confirmed_at", "confirmed_by",
+]
+
+
+class ExportError(ValueError):
+    """An export that cannot be written to the requested path."""
+
+
+def sighting_rows(session: Session) -> list[dict]:
+    """Return one dict per confirmed photo, keyed by SIGHTING_COLUMNS, in import order."""
+    query = (
+        select(Photo, Identification)
+        .join(Identification)
+        .where(Identification.status == CONFIRMED)
+        .order_by(Photo.id)
+    )
+    rows = []
+    for photo, identification in session.execute(query):
+        rows.append({
+            "image": photo.original_name,
+            "whale_id": NEW_WHALE if identification.is_new_whale else identification.whale_id,
+            "taken_at": photo.taken_at.isoformat(sep=" ") if photo.taken_at else "",
+            "latitude": "" if photo.latitude is None else f"{photo.latitude:.6f}",
+            "longitude": "" if photo.longitude is None else f"{photo.longitude:.6f}",
+            "camera": photo.camera or "",
+            "encounter": photo.encounter or "",
+            "original_folder": photo.original_folder,
+            "sha256": photo.sha256,
+            "confirmed_at": identification.created_at.isoformat(sep=" ", timespec="seconds"),
+            # "manual", "labels-csv" or "confirmed:<method>" for a candidate the user chose.
+            "confirmed_by": identification.method,
+        })
+    return rows
+
+
+def export_identifications(session: Session, path: Path | str, export_format: str) -> int:
+    """Write the confirmed photos to `path` in `export_format`; return the number of rows.
+
+    The file is written beside its final name and then renamed, so a failed export never
+    leaves half a file. Raises ExportError for an unknown format or a missing folder.
+    """
+    path = Path(path)
+    if export_format not in EXPORT_FORMATS:
+        raise ExportError(f"unknown export format {export_format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    if not path.parent.is_dir():
+        raise ExportError(f"cannot write {path}: folder {path.parent} not found; create it first")
+    if export_format == "kaggle":
+        return write_labels(path, [(name, label) for _, name, label in confirmed_labels(session)])
+    rows = sighting_rows(session)
+    temporary = path.with_name(path.name + ".part")
+    with temporary.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=SIGHTING_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    temporary.replace(path)
+    return len(rows)
