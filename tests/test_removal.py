@@ -120,3 +120,13 @@ def test_failed_move_keeps_photo(catalogue, monkeypatch):
         photo = get_photo(session, 1)
     assert (catalogue.folder / photo.stored_name).is_file()
     assert thumbnail_path(catalogue, photo.sha256).is_file()
+
+
+def test_reimport_names_removed_photo(catalogue, tmp_path):
+    remove_photo(catalogue, 1)
+
+    report = import_paths(catalogue, [tmp_path / "card"])
+
+    assert (report.imported, report.duplicates) == (1, 1)
+    assert report.removed_before == [str(tmp_path / "card" / "a.jpg")]
+    assert report.summary() == "1 imported, 1 already in the catalogue, 0 failed, 1 imported again after removal"

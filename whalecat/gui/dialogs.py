@@ -196,6 +196,11 @@ def import_summary_box(report: ImportReport, parent: QWidget | None) -> QMessage
         text += "\nThe import was cancelled; the photos imported before that are kept."
     if report.unmatched_labels:
         text += f"\nLabels CSV rows for files not in this import: {len(report.unmatched_labels)}."
+    if report.removed_before:
+        text += (
+            f"\n{len(report.removed_before)} of the imported photos had been removed from the catalogue "
+            "before (see the details). Remove them again if they are still unwanted."
+        )
     lines = []
     if report.failed:
         text += "\nThe failed files were not changed or copied; see the details for each reason."
@@ -205,6 +210,8 @@ def import_summary_box(report: ImportReport, parent: QWidget | None) -> QMessage
         lines += _listed([f"{Path(path).name}, as {existing}  ({path})" for path, existing in report.duplicate_of])
     if report.unmatched_labels:
         lines += ["In the CSV but not in this import:"] + _listed(report.unmatched_labels)
+    if report.removed_before:
+        lines += ["Removed before, imported again:"] + _listed(report.removed_before)
     if lines:
         box.setDetailedText("\n".join(lines))
     box.setText(text)

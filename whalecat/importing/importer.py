@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import Photo
 from whalecat.catalogue.records import confirm_label, find_photo_by_sha256, get_photo
+from whalecat.catalogue.removal import REMOVED_FOLDER
 from whalecat.imaging.crop import locate_fluke, whole_image
 from whalecat.imaging.input_cache import InputCache, import_sizes
 from whalecat.imaging.io import PHOTO_SUFFIXES, ImageError, open_photo, read_metadata
@@ -46,6 +47,8 @@ class ImportReport:
     # (path, file name of the catalogue photo with the same content)
     duplicate_of: list[tuple[str, str]] = field(default_factory=list)
     photo_ids: list[int] = field(default_factory=list)
+    # Paths imported again although a copy of theirs is in the catalogue's removed/ folder.
+    removed_before: list[str] = field(default_factory=list)
     cancelled: bool = False
 
     def summary(self) -> str:
@@ -57,6 +60,8 @@ class ImportReport:
             text += f", {self.labelled} labelled"
         if self.conflicts:
             text += f", {len(self.conflicts)} label conflicts kept as confirmed"
+        if self.removed_before:
+            text += f", {len(self.removed_before)} imported again after removal"
         return text + (" (cancelled)" if self.cancelled else "")
 
 
@@ -129,6 +134,10 @@ def import_paths(
             report.photo_ids.append(photo_id)
             if is_new:
                 report.imported += 1
+                stored_name = get_photo(session, photo_id).stored_name
+                if (catalogue.folder / REMOVED_FOLDER / stored_name).exists():
+                    # Imported all the same: the user may want it back, and may remove it again.
+                    report.removed_before.append(str(path))
             else:
                 report.duplicates += 1
                 report.duplicate_of.append((str(path), get_photo(session, photo_id).original_name))
