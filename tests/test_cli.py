@@ -1,12 +1,16 @@
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import save_fluke
 from whalecat.catalogue import Catalogue
-from whalecat.cli import main
+from whalecat.catalogue.models import Whale
+from whalecat.cli import COMMANDS, main
 
 
 def test_import_export_round_trip(tmp_path, capsys):
@@ -26,14 +30,20 @@ def test_import_export_round_trip(tmp_path, capsys):
     assert main(["--catalogue", str(first), "export", "--format", "kaggle", str(exported)]) == 0
     rows = sorted(tuple(r.values()) for r in csv.DictReader(exported.open()))
     assert rows == [("a.jpg", "w_1287fbc"), ("b.jpg", "w_1287fbc"), ("c.jpg", "new_whale")]
+    sightings = tmp_path / "sightings.csv"
+    assert main(["--catalogue", str(first), "export", "--format", "sightings", str(sightings)]) == 0
+    rows = list(csv.DictReader(sightings.open()))
+    assert [(row["image"], row["whale_id"]) for row in rows] == [
+        ("a.jpg", "w_1287fbc"), ("b.jpg", "w_1287fbc"), ("c.jpg", "new_whale")
+    ]
+    assert rows[0]["original_folder"] == str(tmp_path / "photos")
 
     second = tmp_path / "second"
     assert main(["--catalogue", str(second), "import", str(tmp_path / "photos"), "--labels", str(exported)]) == 1
     capsys.readouterr()
     assert main(["--catalogue", str(second), "whales"]) == 0
     listing = capsys.readouterr().out
-    assert "w_1287fbc" in listing
-    assert " 2 " in listing
+    assert ["w_1287fbc", "2"] in [line.split() for line in listing.splitlines()]
     assert "1 whales" in listing
 
 
@@ -143,7 +153,8 @@ def test_identify_prints_confidences(tmp_path, capsys):
 
     assert main(["--catalogue", catalogue, "identify", str(query), "--method", "embedding", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["candidates"]
-    assert all(0.0 <= row["confidence"] <= 1.0 for row in rows)
+    assert all(0.0 <= row["confidence"] <= 1.0 for row in rows if row["label"] != "new_whale")
+    assert [row["confidence"] for row in rows[1:] if row["label"] == "new_whale"] == [None]
     assert main(["--catalogue", catalogue, "identify", str(query), "--method", "embedding"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line[:2] in ("1.", "2.", "3.", "4.")]
     whales = [line for line in lines if "new_whale" not in line]
@@ -152,6 +163,108 @@ def test_identify_prints_confidences(tmp_path, capsys):
     assert all("confidence" in line for line in whales)
     new = [line for line in lines[1:] if "new_whale" in line]
     assert all("confidence" not in line and "threshold" in line for line in new)
+
+
+# Four whales of the real fluke set, two photos each. The bundled model ranks photo
+# 0e6abdd05.jpg's own whale first, then new_whale, then w_dd88965 with a confidence above
+# the one new_whale would get (one minus the first whale's).
+REAL_WHALES = {
+    "0000e88ab.jpg": "w_f48451c", "aabd840b_0000e88ab.jpg": "w_f48451c",
+    "0e6abdd05.jpg": "w_ac2c28e", "d6dce5f26.jpg": "w_ac2c28e",
+    "000a6daec.jpg": "w_dd88965", "8482d45d_000a6daec.jpg": "w_dd88965",
+    "1_IMG_1f2913e3.jpg": "w_1287fbc", "1_IMG_2c3b34a3.jpg": "w_1287fbc",
+}
+
+
+def test_identify_new_whale_below_first(tmp_path, fluke_data, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in REAL_WHALES:
+        shutil.copy(fluke_data / "images" / name, photos / name)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\n" + "".join(f"{name},{whale}\n" for name, whale in REAL_WHALES.items()))
+    catalogue = str(tmp_path / "c")
+    assert main(["--catalogue", catalogue, "import", str(photos), "--labels", str(labels)]) == 0
+    query = photos / "0e6abdd05.jpg"
+    capsys.readouterr()
+
+    assert main(["--catalogue", catalogue, "identify", str(query), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["candidates"]
+    new = next(row for row in rows if row["label"] == "new_whale")
+    below = [row for row in rows if row["rank"] > new["rank"]]
+    assert new["rank"] == 2, rows
+    assert new["confidence"] is None
+    assert below, rows
+    assert all(row["score"] < new["score"] for row in below)
+    assert all(isinstance(row["confidence"], float) for row in rows if row is not new)
+
+    assert main(["--catalogue", catalogue, "identify", str(query)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    new_line = next(line for line in lines if line.startswith("2. new_whale"))
+    assert f"threshold {new['score']:.3f}" in new_line
+    assert "the whales below scored under it" in new_line
+    assert "confidence" not in new_line
+    assert "%" not in new_line
+
+
+def test_identify_help_explains_threshold(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["identify", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "new_whale's score is that threshold" in text
+    assert "new_whale has a confidence only when it ranks first" in text
+
+
+def test_every_command_help_has_description(capsys):
+    for command in COMMANDS:
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0, command
+        # argparse prints the usage, a blank line, then the description if there is one.
+        second_paragraph = capsys.readouterr().out.split("\n\n")[1]
+        assert not second_paragraph.startswith(("positional arguments:", "options:")), command
+
+
+def test_whales_name_column_only_when_named(tmp_path, capsys):
+    for name, individual in [("a.jpg", 1), ("b.jpg", 2)]:
+        save_fluke(tmp_path / "photos" / name, individual=individual)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\na.jpg,w_first\nb.jpg,w_second\n")
+    catalogue = tmp_path / "c"
+    assert main(["--catalogue", str(catalogue), "import", str(tmp_path / "photos"), "--labels", str(labels)]) == 0
+    capsys.readouterr()
+
+    assert main(["--catalogue", str(catalogue), "whales"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["whale", "photos"]
+    assert lines[1].split() == ["w_first", "1"]
+    assert all(line == line.rstrip() for line in lines)
+
+    with Catalogue.open(catalogue) as opened, opened.session() as session:
+        session.get(Whale, "w_first").name = "Notch"
+        session.commit()
+    assert main(["--catalogue", str(catalogue), "whales"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["whale", "photos", "name"]
+    assert lines[1].split() == ["w_first", "1", "Notch"]
+    assert lines[2].split() == ["w_second", "1"]
+
+
+def test_models_activate_unknown_version(tmp_path, capsys):
+    catalogue = tmp_path / "c"
+    Catalogue.open(catalogue).close()
+
+    assert main(["--catalogue", str(catalogue), "models", "activate", "nothere"]) == 2
+    error = capsys.readouterr().err
+    assert "model version 'nothere' not found" in error
+    assert f"run 'whalecat --catalogue {catalogue} models' to list the versions" in error
+    assert "'bundled' is the model shipped with whalecat" in error
+
+    assert main(["--catalogue", str(catalogue), "models", "activate"]) == 2
+    assert f"run 'whalecat --catalogue {catalogue} models'" in capsys.readouterr().err
+    assert main(["--catalogue", str(catalogue), "models", "activate", "bundled"]) == 0
+    assert "active model: bundled" in capsys.readouterr().out
 
 
 def test_closed_pipe_ends_quietly(tmp_path):
@@ -197,13 +310,20 @@ def test_rotate_turns_an_imported_photo(tmp_path, capsys):
     catalogue = str(tmp_path / "c")
     assert main(["--catalogue", catalogue, "import", str(photo), "--whole-photo"]) == 0
     capsys.readouterr()
-    assert main(["--catalogue", catalogue, "rotate", str(photo), "right"]) == 0
-    assert "now 90 degrees clockwise" in capsys.readouterr().out
-    assert main(["--catalogue", catalogue, "rotate", str(photo), "left"]) == 0
-    assert "now 0 degrees clockwise" in capsys.readouterr().out
+    turns = [
+        ("right", "now shown turned 90 degrees clockwise from how the camera stored it"),
+        ("left", "now shown as the camera stored it"),
+        ("left", "now shown turned 90 degrees anticlockwise from how the camera stored it"),
+        ("left", "now shown upside down (turned 180 degrees) from how the camera stored it"),
+    ]
+    for direction, expected_message in turns:
+        assert main(["--catalogue", catalogue, "rotate", str(photo), direction]) == 0
+        assert capsys.readouterr().out.strip() == f"side.jpg: turned {direction}; {expected_message}"
     other = save_fluke(tmp_path / "other.jpg", individual=3)
     assert main(["--catalogue", catalogue, "rotate", str(other), "left"]) == 2
-    assert "not in this catalogue; import it first" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert f"{other} is not in the catalogue at {tmp_path / 'c'}" in error
+    assert f"import it first with: whalecat --catalogue {tmp_path / 'c'} import {other}" in error
 
 
 def test_remove_takes_photo_out(tmp_path, capsys):
@@ -218,7 +338,7 @@ def test_remove_takes_photo_out(tmp_path, capsys):
     assert main(["--catalogue", catalogue, "whales"]) == 0
     assert "0 photos not yet identified" in capsys.readouterr().out
     assert main(["--catalogue", catalogue, "remove", str(photo)]) == 2
-    assert "not in this catalogue; import it first" in capsys.readouterr().err
+    assert f"{photo} is not in the catalogue at" in capsys.readouterr().err
 
 
 def test_import_prints_time_left(tmp_path, capsys):

@@ -22,6 +22,13 @@ DEVICES = ("auto", "cpu", "gpu")
 METHODS = ("default", "embedding", "keypoints", "seed")
 
 
+def _add_command(commands, name: str, summary: str, details: str = "") -> argparse.ArgumentParser:
+    """Add a command whose `--help` opens with `summary`, the line `whalecat --help` lists
+    for it, and then `details`."""
+    description = f"{summary[0].upper()}{summary[1:]}. {details}".strip()
+    return commands.add_parser(name, help=summary, description=description)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whalecat",
@@ -43,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = commands.add_parser("import", help="import photo files or folders (recursive)")
+    p = _add_command(
+        commands, "import", "import photo files or folders (recursive)",
+        "Each photo is cropped to the fluke found in it unless --whole-photo is given. A photo "
+        "whose content is already in the catalogue is reported and not imported again.",
+    )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a photo file, or a folder of them")
     p.add_argument("--labels", type=Path, help="CSV with columns Image,Id (Id may be new_whale)")
     p.add_argument(
@@ -51,18 +62,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep each photo whole instead of cropping it to the fluke found in it",
     )
 
-    p = commands.add_parser("identify", help="list the most likely known whales for a photo")
+    p = _add_command(
+        commands, "identify", "list the most likely known whales for a photo",
+        "A whale's score is that of its most similar catalogue photo. Its confidence is 50% at "
+        "the new_whale threshold and grows with the score; it is a guide for sorting, not a "
+        "probability. new_whale's score is that threshold, so the whales ranked below new_whale "
+        "scored under it. new_whale has a confidence only when it ranks first.",
+    )
     p.add_argument("photo", type=Path, metavar="PHOTO", help="a photo file, imported or not")
     p.add_argument("--top", type=int, default=5, help="number of candidates (default: 5)")
     p.add_argument("--method", choices=METHODS, default="default", help="matching method (default: default)")
-    p.add_argument("--json", action="store_true", help="print the candidates as JSON")
+    p.add_argument(
+        "--json", action="store_true",
+        help="print the candidates as JSON; new_whale's confidence is null unless it ranks first",
+    )
     p.add_argument(
         "--whole-photo", action="store_true",
         help="match the whole photo instead of the fluke found in it (a catalogue photo "
         "always uses its stored crop)",
     )
 
-    p = commands.add_parser("train", help="train a model on the catalogue's confirmed photos")
+    p = _add_command(
+        commands, "train", "train a model on the catalogue's confirmed photos",
+        "Some photos are held back from training to measure the new model, which becomes "
+        "active as --activate says.",
+    )
     p.add_argument(
         "--model", choices=("embedding", "seed"), default="embedding",
         help="embedding: the network behind identification; seed: the seed CNN classifier (default: embedding)",
@@ -81,33 +105,53 @@ def build_parser() -> argparse.ArgumentParser:
         help="json: report progress as JSON lines on stdout, as the window reads them (default: text)",
     )
 
-    p = commands.add_parser(
-        "rotate", help="turn an imported photo a quarter turn, for one its camera stored on its side"
+    p = _add_command(
+        commands, "rotate", "turn an imported photo a quarter turn, for one its camera stored on its side",
+        "The turn is stored in the catalogue with the photo; neither the photo file nor the "
+        "catalogue's copy of it is changed.",
     )
     p.add_argument("photo", type=Path, metavar="PHOTO", help="the photo file as imported")
     p.add_argument("direction", choices=("left", "right"), help="anticlockwise or clockwise")
 
-    p = commands.add_parser(
-        "remove", help="take an imported photo out of the catalogue (its copy moves to removed/)"
+    p = _add_command(
+        commands, "remove", "take an imported photo out of the catalogue (its copy moves to removed/)",
+        "To put the photo back, import its copy from removed/ in the catalogue folder.",
     )
     p.add_argument("photo", type=Path, metavar="PHOTO", help="the photo file as imported")
 
-    commands.add_parser("whales", help="list the catalogue's whales with their photo counts")
+    _add_command(
+        commands, "whales", "list the catalogue's whales with their photo counts",
+        "Takes no arguments. Each whale's row gives its number of confirmed photos, and its name "
+        "when any whale has one. The last line counts the photos confirmed as new_whale and "
+        "those not yet identified.",
+    )
 
-    p = commands.add_parser("export", help="export confirmed identifications")
+    p = _add_command(
+        commands, "export", "export confirmed identifications",
+        "Photos not yet identified are left out.",
+    )
     p.add_argument(
-        "--format", choices=("kaggle",), default="kaggle",
-        help="kaggle: one row Image,Id per confirmed photo (default: kaggle)",
+        "--format", choices=("kaggle", "sightings"), default="kaggle",
+        help="kaggle: one row Image,Id per confirmed photo, which import --labels reads back; "
+        "sightings: one row per confirmed photo with its date, place, camera and original folder "
+        "(default: kaggle)",
     )
     p.add_argument("out", type=Path, metavar="OUT.csv", help="the CSV file to write")
 
-    p = commands.add_parser("models", help="list trained model versions, or activate one")
+    p = _add_command(
+        commands, "models", "list trained model versions, or activate one",
+        "The list marks the active version with *. The version 'bundled' is the model shipped "
+        "with whalecat.",
+    )
     p.add_argument("action", nargs="?", choices=("list", "activate"), default="list",
                    help="list the versions, or activate VERSION (default: list)")
     p.add_argument("version", nargs="?", help="the version to activate (or 'bundled')")
 
-    p = commands.add_parser(
-        "evaluate", help="measure matching accuracy on a labelled set (catalogue replay)"
+    p = _add_command(
+        commands, "evaluate", "measure matching accuracy on a labelled set (catalogue replay)",
+        "Each whale's first photos form a catalogue and its later photos are queries. About one "
+        "whale in five is kept out of the catalogue, so its photos test new_whale. Prints MAP@5, "
+        "top-1, top-5 and new_whale precision and recall for each method.",
     )
     p.add_argument("labels", type=Path, metavar="LABELS_CSV", help="CSV with columns Image,Id")
     p.add_argument("images", type=Path, metavar="IMAGES_DIR", help="the folder of the photos it names")
@@ -255,9 +299,9 @@ def cmd_identify(args) -> int:
         seconds = time.perf_counter() - started
     if args.json:
         rows = [
-            {"rank": r, "label": c.label, "score": round(float(c.score), 6),
-             "confidence": _confidence(c)}
-            for r, c in enumerate(candidates, 1)
+            {"rank": rank, "label": candidate.label, "score": round(float(candidate.score), 6),
+             "confidence": _rounded(shown_confidence(rank, candidate))}
+            for rank, candidate in enumerate(candidates, start=1)
         ]
         print(json.dumps({"photo": str(args.photo), "candidates": rows, "seconds": seconds}))
         return 0
@@ -267,18 +311,22 @@ def cmd_identify(args) -> int:
     print(f"{args.photo}: top {len(candidates)} by method {args.method} ({seconds:.2f} s)")
     width = max(len(candidate.label) for candidate in candidates) if candidates else 0
     for rank, candidate in enumerate(candidates, start=1):
-        if candidate.label == NEW_WHALE and rank > 1:
-            print(f"{rank}. {candidate.label:<{width}}  (the whales below scored under the threshold)")
-            continue
         confidence = shown_confidence(rank, candidate)
+        if candidate.label == NEW_WHALE:
+            # new_whale's score is the threshold, so it is labelled as one, not as a score.
+            if confidence is None:
+                note = "; the whales below scored under it" if rank < len(candidates) else ""
+            else:
+                note = f"  confidence {confidence:.0%} that it is a new whale"
+            print(f"{rank}. {candidate.label:<{width}}  threshold {candidate.score:.3f}{note}")
+            continue
         suffix = f"  confidence {confidence:.0%}" if confidence is not None else ""
         print(f"{rank}. {candidate.label:<{width}}  score {candidate.score:.3f}{suffix}")
     return 0
 
 
-def _confidence(candidate) -> float | None:
-    value = candidate.details.get("confidence")
-    return None if value is None else round(float(value), 4)
+def _rounded(confidence: float | None) -> float | None:
+    return None if confidence is None else round(confidence, 4)
 
 
 def _imported_photo_id(catalogue, path: Path) -> int:
@@ -293,7 +341,10 @@ def _imported_photo_id(catalogue, path: Path) -> int:
     with catalogue.session() as session:
         photo = find_photo_by_sha256(session, sha256)
     if photo is None:
-        raise ValueError(f"{path} is not in this catalogue; import it first")
+        raise ValueError(
+            f"{path} is not in the catalogue at {catalogue.folder} (no imported photo has its "
+            f"content); import it first with: whalecat --catalogue {catalogue.folder} import {path}"
+        )
     return photo.id
 
 
@@ -303,8 +354,20 @@ def cmd_rotate(args) -> int:
     with _open(args) as catalogue:
         photo_id = _imported_photo_id(catalogue, args.photo)
         turned = turn_photo(catalogue, photo_id, clockwise=args.direction == "right")
-    print(f"{args.photo.name}: turned {args.direction}, now {turned.rotation} degrees clockwise of its EXIF orientation")
+    print(f"{args.photo.name}: turned {args.direction}; {_describe_rotation(turned.rotation)}")
     return 0
+
+
+def _describe_rotation(rotation: int) -> str:
+    """Describe a photo turned `rotation` degrees clockwise from the upright view that its
+    EXIF orientation tag gives, which the message calls how the camera stored it."""
+    rotation %= 360
+    if rotation == 0:
+        return "now shown as the camera stored it"
+    if rotation == 180:
+        return "now shown upside down (turned 180 degrees) from how the camera stored it"
+    direction = "clockwise" if rotation == 90 else "anticlockwise"
+    return f"now shown turned 90 degrees {direction} from how the camera stored it"
 
 
 def cmd_remove(args) -> int:
@@ -324,9 +387,11 @@ def cmd_whales(args) -> int:
         whales = list_whales(session)
         unidentified = len(unidentified_photos(session))
         new_whales = sum(label == "new_whale" for _, _, label in confirmed_labels(session))
-    print(f"{'whale':<48} photos  name")
+    named = any(whale.name for whale in whales)
+    print(f"{'whale':<48} photos" + ("  name" if named else ""))
     for whale in whales:
-        print(f"{whale.id:<48} {whale.photo_count:>6}  {whale.name or ''}")
+        name = f"  {whale.name or ''}" if named else ""
+        print(f"{whale.id:<48} {whale.photo_count:>6}{name}".rstrip())
     print(
         f"{len(whales)} whales; {new_whales} photos confirmed as new_whale; "
         f"{unidentified} photos not yet identified"
@@ -335,12 +400,10 @@ def cmd_whales(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from whalecat.catalogue.records import confirmed_labels
-    from whalecat.importing.labels import write_labels
+    from whalecat.export import export_identifications
 
     with _open(args) as catalogue, catalogue.session() as session:
-        rows = [(name, label) for _, name, label in confirmed_labels(session)]
-    count = write_labels(args.out, rows)
+        count = export_identifications(session, args.out, args.format)
     print(f"wrote {count} rows to {args.out}")
     return 0
 
@@ -376,13 +439,21 @@ def cmd_train(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from whalecat.matching.versions import list_versions, set_active_version
+    from whalecat.matching.versions import BUNDLED_VERSION, list_versions, set_active_version
 
     with _open(args) as catalogue:
         if args.action == "activate":
+            next_step = (
+                f"run 'whalecat --catalogue {catalogue.folder} models' to list the versions "
+                f"('{BUNDLED_VERSION}' is the model shipped with whalecat)"
+            )
             if not args.version:
-                raise ValueError("models activate needs a VERSION; see 'whalecat models'")
-            set_active_version(catalogue, args.version)
+                raise ValueError(f"models activate needs a VERSION; {next_step}")
+            try:
+                set_active_version(catalogue, args.version)
+            except ValueError as exc:
+                # set_active_version raises ValueError only when the version is not found.
+                raise ValueError(f"{exc}; {next_step}") from exc
             print(f"active model: {args.version}")
             return 0
         for line in list_versions(catalogue):
