@@ -353,3 +353,15 @@ def test_import_prints_time_left(tmp_path, capsys):
     assert all("left)" not in line for line in progress[:3])
     assert all("left)" in line for line in progress[3:6])
     assert "left)" not in progress[6]
+
+
+def test_damaged_catalogue_is_one_line(tmp_path, capsys):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "catalogue.sqlite").write_bytes(b"not a database, but notes saved over it" * 200)
+
+    assert main(["--catalogue", str(tmp_path / "c"), "whales"]) == 2
+
+    error = capsys.readouterr().err
+    assert error.startswith("whalecat whales: error: cannot open the database ")
+    assert "Traceback" not in error
+    assert len(error.splitlines()) == 1

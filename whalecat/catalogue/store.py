@@ -22,7 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from platformdirs import user_data_path
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,11 @@ class Catalogue:
         catalogue = cls(folder)
         try:
             catalogue.upgrade()
-        except OperationalError as exc:
+        except DBAPIError as exc:  # unopenable, locked, or not a SQLite database at all
             catalogue.close()
             raise CatalogueError(
                 f"cannot open the database {catalogue.database_path} ({exc.orig}); check that the "
-                "folder is writable and that the file is a whalecat catalogue"
+                "folder is writable and that the file is a whalecat catalogue, or restore it from a backup"
             ) from exc
         except BaseException:
             catalogue.close()
