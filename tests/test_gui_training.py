@@ -109,6 +109,28 @@ def test_training_dock_leaves_photo_room(qtbot, window):
     assert window.right_tabs.height() >= window.height() // 2
 
 
+def test_finished_training_leaves_photo_room(qtbot, window, tmp_path):
+    from whalecat.gui.training_panel import describe_outcome
+    from whalecat.training import TrainingResult
+
+    window.resize(1400, 900)
+    window._on_training_running(True)
+    qtbot.waitUntil(lambda: window.training_dock.height() > 0, timeout=WAIT_MS)
+    panel = window.training_panel
+    panel.begin_display(2)
+    panel.show_device("CPU (2 cores)")
+    figures = {"map5": 0.875, "top1": 0.75, "top5": 1.0}
+    result = TrainingResult("embedding-2", "embedding", tmp_path, figures, figures, True, "not worse", "CPU",
+                            17.0, 2, {"held_out": 4})
+
+    panel.outcome_label.setText(describe_outcome(result, "embedding-1"))
+    qtbot.wait(50)  # the layout settles on the next turns of the event loop
+
+    # The outcome's text scrolls instead of pushing the dock up over the photo (it took 386 px).
+    assert window.training_dock.height() <= window.height() // 3 + 10
+    assert window.right_tabs.height() >= window.height() // 2
+
+
 def test_empty_training_lines_take_no_room(qtbot, window):
     panel = window.training_panel
     window.training_dock.show()

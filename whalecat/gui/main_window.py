@@ -59,6 +59,7 @@ STOP_WORK_ADVICE = {
 }
 # Long enough to read "Undone: Confirm IMG_0412.jpg as w_f48451c"; the counts return after it.
 STEP_MESSAGE_MS = 8_000
+TRAINING_DOCK_MIN = 200  # pixels: room for the plots' axes and a few lines of text
 # The save dialog's file types, which choose the export format.
 EXPORT_FILTERS = {
     "sightings": "Sightings: each confirmed photo with its date, place and camera (*.csv)",
@@ -225,9 +226,16 @@ class MainWindow(QMainWindow):
 
     def retrain(self):
         """Show the training panel and open the Retrain dialog; return the dialog (None when it cannot start)."""
+        self._show_training_dock()
+        return self.training_panel.ask_retrain()
+
+    def _show_training_dock(self) -> None:
+        """Show the training dock at most a third of the window high, so the photos keep their room."""
+        if self.training_dock.isVisible():
+            return
         self.training_dock.show()
         self.training_dock.raise_()
-        return self.training_panel.ask_retrain()
+        self.resizeDocks([self.training_dock], [max(TRAINING_DOCK_MIN, self.height() // 3)], Qt.Orientation.Vertical)
 
     def show_models(self) -> ModelsDialog | None:
         """Open the Models dialog without blocking, and return it (None without a catalogue)."""
@@ -245,7 +253,7 @@ class MainWindow(QMainWindow):
     def _on_training_running(self, running: bool) -> None:
         self.retrain_action.setEnabled(not running)
         if running:
-            self.training_dock.show()
+            self._show_training_dock()
 
     def follow_active_model(self) -> None:
         """Switch to the catalogue's active model if it was changed outside the window.

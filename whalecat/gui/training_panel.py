@@ -18,10 +18,12 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -96,7 +98,7 @@ class RetrainDialog(QDialog):
         self.epochs_box.setValue(self._epochs[self.kind()])
         self.kind_box.currentIndexChanged.connect(lambda _index: self.epochs_box.setValue(self._epochs[self.kind()]))
         explanation = QLabel(
-            "Trains on the confirmed photos. One photo of each whale with two or more is held back to "
+            "Trains on the confirmed photos. The last photo of each whale with two or more is held back to "
             "compare the new model with the active one; the new model is adopted when it scores at least "
             f"as well (MAP@5). Device: {device} (Settings → Device)."
         )
@@ -188,7 +190,9 @@ class TrainingPanel(QWidget):
         outcome_row.addWidget(self.use_anyway_button, alignment=Qt.AlignmentFlag.AlignTop)
         # The dock sits under the photo, where height is scarce and width is not, so the
         # text and the plots stand side by side.
-        text = QVBoxLayout()
+        text_box = QWidget()
+        text = QVBoxLayout(text_box)
+        text.setContentsMargins(0, 0, 0, 0)
         text.addWidget(self.status_label)
         text.addWidget(self.active_label)
         text.addWidget(self.device_label)
@@ -198,8 +202,14 @@ class TrainingPanel(QWidget):
         text.addWidget(self.validation_note)
         text.addLayout(outcome_row)
         text.addStretch(1)
+        # Scrolled rather than squeezed, so the dock can stay low and leave the photo its room.
+        self.text_area = QScrollArea()
+        self.text_area.setWidget(text_box)
+        self.text_area.setWidgetResizable(True)
+        self.text_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.text_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QHBoxLayout(self)
-        layout.addLayout(text, stretch=4)
+        layout.addWidget(self.text_area, stretch=4)
         layout.addWidget(self.loss_plot, stretch=3)
         layout.addWidget(self.accuracy_plot, stretch=3)
         self._reset_progress()
