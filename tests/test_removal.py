@@ -77,6 +77,7 @@ def test_restore_takes_place_of_reimported_copy(catalogue, tmp_path):
         assert back.crop == (10, 20, 300, 200)
     assert (catalogue.folder / back.stored_name).is_file()
     assert not any((catalogue.folder / REMOVED_FOLDER).rglob("*.jpg"))
+    assert not any((catalogue.folder / REMOVED_FOLDER).iterdir())  # no empty folders left behind
 
 
 def test_restore_refused_after_reimport_confirmed(catalogue, tmp_path):

@@ -107,7 +107,21 @@ def restore_photo(catalogue: Catalogue, removed: RemovedPhoto) -> None:
             session.rollback()
             _move_all(catalogue, removed.moved)
             raise
+    _prune_empty_folders(catalogue, [kept for _, kept in removed.moved])
     log.info("Restored photo %d (%s)", removed.photo_id, removed.original_name)
+
+
+def _prune_empty_folders(catalogue: Catalogue, emptied: list[str]) -> None:
+    """Delete the folders under removed/ that the moved-back files left empty."""
+    top = catalogue.folder / REMOVED_FOLDER
+    for relative in emptied:
+        folder = (catalogue.folder / relative).parent
+        while folder != top and top in folder.parents:
+            try:
+                folder.rmdir()  # only succeeds while the folder is empty
+            except OSError:
+                break
+            folder = folder.parent
 
 
 def _files_of(catalogue: Catalogue, photo: Photo) -> list[tuple[str, str]]:
