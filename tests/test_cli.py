@@ -30,6 +30,11 @@ def test_import_export_round_trip(tmp_path, capsys):
     assert main(["--catalogue", str(first), "export", "--format", "kaggle", str(exported)]) == 0
     rows = sorted(tuple(r.values()) for r in csv.DictReader(exported.open()))
     assert rows == [("a.jpg", "w_1287fbc"), ("b.jpg", "w_1287fbc"), ("c.jpg", "new_whale")]
+    capsys.readouterr()
+    assert main(["--catalogue", str(first), "export", "-"]) == 0
+    streams = capsys.readouterr()
+    assert streams.out.splitlines()[0] == "Image,Id"
+    assert streams.err == "wrote 3 rows to standard output\n"
     sightings = tmp_path / "sightings.csv"
     assert main(["--catalogue", str(first), "export", "--format", "sightings", str(sightings)]) == 0
     rows = list(csv.DictReader(sightings.open()))
@@ -338,7 +343,12 @@ def test_remove_takes_photo_out(tmp_path, capsys):
     assert main(["--catalogue", catalogue, "whales"]) == 0
     assert "0 photos not yet identified" in capsys.readouterr().out
     assert main(["--catalogue", catalogue, "remove", str(photo)]) == 2
-    assert f"{photo} is not in the catalogue at" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert f"{photo} is not in the catalogue at" in error
+    assert error.rstrip().endswith("so there is nothing to remove")
+
+    assert main(["--catalogue", catalogue, "import", str(photo)]) == 0
+    assert f"imported again after removal: {photo}" in capsys.readouterr().out
 
 
 def test_import_prints_time_left(tmp_path, capsys):

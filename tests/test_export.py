@@ -72,3 +72,27 @@ def test_export_to_missing_folder_names_it(catalogue, tmp_path):
 
     assert str(raised.value) == f"cannot write {out}: folder {out.parent} not found; create it first"
     assert not out.parent.exists()
+
+
+def test_export_writes_through_a_link(catalogue, tmp_path):
+    target = tmp_path / "shared" / "sightings.csv"
+    target.parent.mkdir()
+    target.write_text("old", encoding="utf-8")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+
+    with catalogue.session() as session:
+        assert export_identifications(session, link, "kaggle") == 2
+
+    assert link.is_symlink()
+    assert target.read_text(encoding="utf-8").startswith("Image,Id")
+
+
+def test_export_to_a_folder_leaves_nothing(catalogue, tmp_path):
+    folder = tmp_path / "card"
+    before = sorted(tmp_path.iterdir())
+    with catalogue.session() as session, pytest.raises(ExportError) as raised:
+        export_identifications(session, folder, "sightings")
+
+    assert str(raised.value) == f"cannot write {folder}: it is a folder; give the name of a file in it"
+    assert sorted(tmp_path.iterdir()) == before

@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sightings: one row per confirmed photo with its date, place, camera and original folder "
         "(default: kaggle)",
     )
-    p.add_argument("out", type=Path, metavar="OUT.csv", help="the CSV file to write")
+    p.add_argument("out", type=Path, metavar="OUT.csv", help="the CSV file to write, or - for standard output")
 
     p = _add_command(
         commands, "models", "list trained model versions, or activate one",
@@ -264,6 +264,8 @@ def cmd_import(args) -> int:
         print(f"kept: {path} is confirmed as {confirmed}; the labels file says {label}")
     for path, existing in report.duplicate_of:
         print(f"already in the catalogue: {path} (as {existing})")
+    for path in report.removed_before:
+        print(f"imported again after removal: {path}; remove it again if it is still unwanted")
     if report.unmatched_labels:
         names = ", ".join(report.unmatched_labels[:5])
         more = f" and {len(report.unmatched_labels) - 5} more" if len(report.unmatched_labels) > 5 else ""
@@ -329,8 +331,11 @@ def _rounded(confidence: float | None) -> float | None:
     return None if confidence is None else round(confidence, 4)
 
 
-def _imported_photo_id(catalogue, path: Path) -> int:
-    """Return the id of the catalogue photo with the same content as the file at `path`."""
+def _imported_photo_id(catalogue, path: Path, absent: str = "") -> int:
+    """Return the id of the catalogue photo with the same content as the file at `path`.
+
+    `absent` replaces the advice to import the file first, for commands where it makes no sense.
+    """
     import hashlib
 
     from whalecat.catalogue.records import find_photo_by_sha256
@@ -341,9 +346,9 @@ def _imported_photo_id(catalogue, path: Path) -> int:
     with catalogue.session() as session:
         photo = find_photo_by_sha256(session, sha256)
     if photo is None:
+        advice = absent or f"import it first with: whalecat --catalogue {catalogue.folder} import {path}"
         raise ValueError(
-            f"{path} is not in the catalogue at {catalogue.folder} (no imported photo has its "
-            f"content); import it first with: whalecat --catalogue {catalogue.folder} import {path}"
+            f"{path} is not in the catalogue at {catalogue.folder} (no imported photo has its content); {advice}"
         )
     return photo.id
 
@@ -374,7 +379,7 @@ def cmd_remove(args) -> int:
     from whalecat.catalogue.removal import REMOVED_FOLDER, remove_photo
 
     with _open(args) as catalogue:
-        removed = remove_photo(catalogue, _imported_photo_id(catalogue, args.photo))
+        removed = remove_photo(catalogue, _imported_photo_id(catalogue, args.photo, "so there is nothing to remove"))
         removed_folder = catalogue.folder / REMOVED_FOLDER
     print(f"{args.photo.name}: removed from the catalogue; its copy is kept in {removed_folder}")
     return 0
@@ -400,9 +405,13 @@ def cmd_whales(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from whalecat.export import export_identifications
+    from whalecat.export import export_identifications, write_export
 
     with _open(args) as catalogue, catalogue.session() as session:
+        if str(args.out) == "-":
+            count = write_export(session, sys.stdout, args.format)
+            print(f"wrote {count} rows to standard output", file=sys.stderr)
+            return 0
         count = export_identifications(session, args.out, args.format)
     print(f"wrote {count} rows to {args.out}")
     return 0

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whalecat.catalogue.models import CONFIRMED, Identification, Photo
 from whalecat.catalogue.records import confirmed_labels
-from whalecat.importing.labels import write_labels
 from whalecat.matching.base import NEW_WHALE
 
 EXPORT_FORMATS = ("kaggle", "sightings")
@@ -56,24 +56,51 @@ def sighting_rows(session: Session) -> list[dict]:
     return rows
 
 
-def export_identifications(session: Session, path: Path | str, export_format: str) -> int:
-    """Write the confirmed photos to `path` in `export_format`; return the number of rows.
+def write_export(session: Session, handle: TextIO, export_format: str) -> int:
+    """Write the confirmed photos to an open text file in `export_format`; return the row count."""
+    if export_format == "kaggle":
+        writer = csv.writer(handle)
+        writer.writerow(["Image", "Id"])
+        rows = [(name, label) for _, name, label in confirmed_labels(session)]
+        writer.writerows(rows)
+        return len(rows)
+    if export_format == "sightings":
+        writer = csv.DictWriter(handle, fieldnames=SIGHTING_COLUMNS)
+        writer.writeheader()
+        rows = sighting_rows(session)
+        writer.writerows(rows)
+        return len(rows)
+    raise _unknown_format(export_format)
 
-    The file is written beside its final name and then renamed, so a failed export never
-    leaves half a file. Raises ExportError for an unknown format or a missing folder.
+
+def export_identifications(session: Session, path: Path | str, export_format: str) -> int:
+    """Write the confirmed photos to the file `path` in `export_format`; return the row count.
+
+    A regular file is written beside its final name and then renamed, so a failed export
+    never leaves half a file. A symbolic link is written through, to the file it points to,
+    and a device or pipe is written directly. Raises ExportError for an unknown format, a
+    folder, or a missing folder.
     """
     path = Path(path)
     if export_format not in EXPORT_FORMATS:
-        raise ExportError(f"unknown export format {export_format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
-    if not path.parent.is_dir():
-        raise ExportError(f"cannot write {path}: folder {path.parent} not found; create it first")
-    if export_format == "kaggle":
-        return write_labels(path, [(name, label) for _, name, label in confirmed_labels(session)])
-    rows = sighting_rows(session)
-    temporary = path.with_name(path.name + ".part")
-    with temporary.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=SIGHTING_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    temporary.replace(path)
-    return len(rows)
+        raise _unknown_format(export_format)  # before a file is opened for it
+    target = path.resolve()
+    if target.is_dir():
+        raise ExportError(f"cannot write {path}: it is a folder; give the name of a file in it")
+    if not target.parent.is_dir():
+        raise ExportError(f"cannot write {path}: folder {target.parent} not found; create it first")
+    if target.exists() and not target.is_file():
+        with target.open("w", newline="", encoding="utf-8") as handle:
+            return write_export(session, handle, export_format)
+    temporary = target.with_name(f".{target.name}.part")
+    try:
+        with temporary.open("w", newline="", encoding="utf-8") as handle:
+            count = write_export(session, handle, export_format)
+        temporary.replace(target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return count
+
+
+def _unknown_format(export_format: str) -> ExportError:
+    return ExportError(f"unknown export format {export_format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
