@@ -135,6 +135,9 @@ def test_exif_date_gps_and_camera(tmp_path):
     metadata = read_metadata(path, open_photo(path))
     assert metadata.camera == "Canon EOS 7D"
     assert metadata.taken_at.isoformat() == "2024-07-15T09:30:12"
+    exif[0x0110] = "Canon EOS 7D"  # a model that names its make, as Canon's do
+    Image.new("RGB", (16, 16)).save(path, exif=exif.tobytes())
+    assert read_metadata(path, open_photo(path)).camera == "Canon EOS 7D"
     assert metadata.latitude == pytest.approx(-33.5)
     assert metadata.longitude == pytest.approx(151.26)
 

@@ -102,7 +102,7 @@ def test_huge_photo_fails_alone(catalogue, tmp_path):
 
     assert report.imported == 2
     assert dict(report.failed) == {
-        str(huge): "has more than 179 megapixels, too many to open safely; import a smaller copy"
+        str(huge): "has 900 megapixels, more than the 179 that whalecat opens safely; import a smaller copy"
     }
     assert _count(catalogue, Photo) == 2
 

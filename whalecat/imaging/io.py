@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -72,10 +73,13 @@ def open_photo(path: Path | str) -> Image.Image:
         raise ImageError(path, "file not found") from None
     except IsADirectoryError:
         raise ImageError(path, "is a folder, not a photo; give one photo file") from None
-    except Image.DecompressionBombError:
+    except Image.DecompressionBombError as exc:
         limit = 2 * Image.MAX_IMAGE_PIXELS / 1e6  # Pillow refuses twice its warning size
+        # Pillow's message is the only place that gives the size: "Image size (N pixels) exceeds…".
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
         raise ImageError(
-            path, f"has more than {limit:.0f} megapixels, too many to open safely; import a smaller copy"
+            path, f"has {size}, more than the {limit:.0f} that whalecat opens safely; import a smaller copy"
         ) from None
     except UnidentifiedImageError:
         if Path(path).stat().st_size == 0:
@@ -122,11 +126,9 @@ def read_metadata(path: Path | str, upright: Image.Image) -> PhotoMetadata:
         or exif.get(ExifTags.Base.DateTime)
     )
     latitude, longitude = _parse_gps(exif.get_ifd(ExifTags.IFD.GPSInfo))
-    camera = " ".join(
-        str(part).strip("\x00 ")
-        for part in (exif.get(ExifTags.Base.Make), exif.get(ExifTags.Base.Model))
-        if part
-    )
+    make, model = (str(exif.get(tag) or "").strip("\x00 ") for tag in (ExifTags.Base.Make, ExifTags.Base.Model))
+    # Canon writes the make into the model too ("Canon EOS 7D"), so it is not repeated.
+    camera = model if make and model.lower().startswith(make.lower()) else " ".join(filter(None, (make, model)))
     return PhotoMetadata(
         format=fmt,
         width=upright.width,
