@@ -45,6 +45,7 @@ def catalogue_folder(tmp_path) -> Path:
 @pytest.fixture
 def window(qtbot, tmp_path, catalogue_folder, no_thread_left):  # noqa: F811
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    settings.device = "cpu"  # as make_identifier does, so the window keeps one identifier
     main = MainWindow(settings, identifier_factory=make_identifier)
     qtbot.addWidget(main)
     assert main.open_catalogue(catalogue_folder)

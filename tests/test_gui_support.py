@@ -37,6 +37,7 @@ def make_identifier(catalogue, device: str) -> Identifier:
 def window(qtbot, tmp_path, no_thread_left):
     """The real main window on a new catalogue, with settings in a temporary file."""
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    settings.device = "cpu"  # as make_identifier does, so the window keeps one identifier
     main = MainWindow(settings, identifier_factory=make_identifier)
     qtbot.addWidget(main)
     assert main.open_catalogue(tmp_path / "catalogue", create=True)

@@ -418,6 +418,17 @@ def test_new_catalogue_in_typed_folder(window, tmp_path):
     assert window.catalogue.folder == typed
 
 
+def test_new_catalogue_where_no_folder_can_be_made(window, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("survey notes", encoding="utf-8")
+    before = window.catalogue.folder
+
+    assert not window.create_catalogue(notes / "catalogue")
+
+    assert window.error_box.text() == f"Cannot create a catalogue in {notes / 'catalogue'}: Not a directory."
+    assert window.catalogue.folder == before
+
+
 def test_new_catalogue_refuses_busy_folder(window, tmp_path):
     card = tmp_path / "card"
     card.mkdir()
@@ -535,9 +546,14 @@ def test_identify_on_select_setting(qtbot, window, fluke_data):
     assert window.settings.identify_on_select
     worker = window.identify_panel.worker
     assert worker is not None
+    assert window.identify_panel.busy_label.text() == "Identifying… (loading the model first)"
     with qtbot.waitSignal(worker.done, timeout=IDENTIFY_WAIT_MS):
         pass
     assert window.identify_panel.result.photo_id == photos[1]
+    window.browser.select_unidentified_photo(photos[0])
+    assert window.identify_panel.busy_label.text() == "Identifying…"  # the model is loaded now
+    with qtbot.waitSignal(window.identify_panel.worker.done, timeout=IDENTIFY_WAIT_MS):
+        pass
     window.identify_on_select_action.setChecked(False)
     assert not window.settings.identify_on_select
 

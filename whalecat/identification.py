@@ -97,6 +97,11 @@ class Identifier:
             return self._method
 
     @property
+    def method_loaded(self) -> bool:
+        """Whether the method, and so its model, is loaded already."""
+        return self._method is not None
+
+    @property
     def model_version(self) -> str | None:
         """The catalogue model version the current method uses (None for an injected method)."""
         return self._model_version

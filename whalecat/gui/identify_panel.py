@@ -321,7 +321,7 @@ class IdentifyPanel(QWidget):
         self.worker = worker
         self.busy.setRange(0, 0)
         self.busy.show()
-        self.busy_label.setText("Identifying… (the first run loads the model)")
+        self.busy_label.setText("Identifying…" if identifier.method_loaded else "Identifying… (loading the model first)")
         self._update_buttons()
         return worker.start()
 

@@ -163,11 +163,18 @@ class MainWindow(QMainWindow):
                 "Open the folder that contains catalogue.sqlite, or create a catalogue with New Catalogue… in the File menu.",
             )
             return False
+        creating = not (folder / DATABASE_NAME).is_file()
         try:
             catalogue = Catalogue.open(folder)
         except (CatalogueError, OSError) as exc:
-            log.error("Cannot open catalogue %s: %s", folder, exc)
-            self.show_error(f"Cannot open the catalogue {folder}: {exc}", "Choose another folder, or check its permissions.")
+            # An OSError's own text repeats the path, so only its reason is shown.
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if creating:
+                self.show_error(f"Cannot create a catalogue in {folder}: {reason}.",
+                                "Choose a folder in a place you can write to, such as your home folder.")
+            else:
+                self.show_error(f"Cannot open the catalogue {folder}: {reason}.",
+                                "Choose another catalogue folder, or fix the cause above and open it again.")
             return False
         self.close_catalogue()
         self.catalogue = catalogue
