@@ -37,6 +37,21 @@ def test_crop_finds_dark_fluke_on_water():
     assert (box[2] - box[0]) * (box[3] - box[1]) < 0.5 * 600 * 400
 
 
+def test_crop_keeps_both_lobes_of_split_fluke():
+    # A white underside over grey water shows as two lobes with the dark peduncle between them
+    # no brighter than the water, so the lobes are two regions of one fluke.
+    image = sea(seed=3)
+    draw = ImageDraw.Draw(image)
+    left_lobe, right_lobe = (120, 120, 280, 200), (330, 110, 470, 190)
+    for box in (left_lobe, right_lobe):
+        draw.ellipse(box, fill=(250, 250, 250))
+
+    box = locate_fluke(image)
+
+    assert contains(box, left_lobe, slack=4)
+    assert contains(box, right_lobe, slack=4)
+
+
 def test_crop_uniform_image_is_whole_frame():
     image = Image.new("L", (300, 200), 128)
     assert locate_fluke(image) == (0, 0, 300, 200)
