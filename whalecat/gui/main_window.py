@@ -580,8 +580,9 @@ class MainWindow(QMainWindow):
             self, "Export Confirmed Identifications", str(suggestion), ";;".join(EXPORT_FILTERS.values())
         )
         if name:
-            export_format = next(key for key, text in EXPORT_FILTERS.items() if text == chosen) if chosen else "sightings"
-            self.export_to(Path(name), export_format)
+            export_format = next((key for key, text in EXPORT_FILTERS.items() if text == chosen), "sightings")
+            path = Path(name)
+            self.export_to(path if path.suffix else path.with_suffix(".csv"), export_format)
 
     def export_to(self, path: Path, export_format: str) -> bool:
         """Write the confirmed photos to `path`; report the outcome and return whether it worked."""
