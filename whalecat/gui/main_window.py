@@ -26,6 +26,7 @@ from whalecat.catalogue import Catalogue, CatalogueError
 from whalecat.catalogue.models import Photo, Whale
 from whalecat.catalogue.store import DATABASE_NAME, default_catalogue_path, new_catalogue_problem
 from whalecat.catalogue.records import unidentified_photos
+from whalecat.export import ExportError, export_identifications
 from whalecat.gui.browser import CataloguePanel
 from whalecat.gui.confirmations import Confirmations
 from whalecat.gui.dialogs import NewCatalogueDialog, shortcuts_box
@@ -37,7 +38,6 @@ from whalecat.gui.removal import PhotoRemover
 from whalecat.gui.settings import DEVICES, Settings
 from whalecat.gui.training_panel import TrainingPanel
 from whalecat.gui.worker import WorkerPool
-from whalecat.export import ExportError, export_identifications
 from whalecat.identification import Identifier
 from whalecat.imaging.io import PHOTO_SUFFIXES
 from whalecat.matching.versions import active_version
