@@ -83,7 +83,7 @@ def test_corrupt_file_does_not_stop_batch(catalogue, tmp_path):
 
 
 def png_header_only(path, width, height):
-    """Write a PNG that declares its size and holds no pixels: enough for Pillow to judge it."""
+    """Write a PNG that declares its size but contains no pixels, which is enough for Pillow to reject it."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from whalecat.catalogue.models import CONFIRMED, Identification, Photo
 from whalecat.catalogue.records import confirmed_labels
+from whalecat.importing.labels import write_label_rows
 from whalecat.matching.base import NEW_WHALE
 
 EXPORT_FORMATS = ("kaggle", "sightings")
@@ -59,11 +60,7 @@ def sighting_rows(session: Session) -> list[dict]:
 def write_export(session: Session, handle: TextIO, export_format: str) -> int:
     """Write the confirmed photos to an open text file in `export_format`; return the row count."""
     if export_format == "kaggle":
-        writer = csv.writer(handle)
-        writer.writerow(["Image", "Id"])
-        rows = [(name, label) for _, name, label in confirmed_labels(session)]
-        writer.writerows(rows)
-        return len(rows)
+        return write_label_rows(handle, [(name, label) for _, name, label in confirmed_labels(session)])
     if export_format == "sightings":
         writer = csv.DictWriter(handle, fieldnames=SIGHTING_COLUMNS)
         writer.writeheader()

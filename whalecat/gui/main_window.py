@@ -290,7 +290,7 @@ class MainWindow(QMainWindow):
 
     def show_error(self, problem: str, advice: str) -> None:
         """Show a worker's or an action's error without blocking the window, and log it."""
-        log.warning("%s", problem)  # handled: the user is told what to do
+        log.warning("%s", problem)  # handled: the dialog gives the next step
         # Not in the status bar too, where it covered the catalogue's counts for 15 s.
         self.error_box = QMessageBox(QMessageBox.Icon.Warning, "whalecat", problem, QMessageBox.StandardButton.Ok, self)
         self.error_box.setInformativeText(advice)

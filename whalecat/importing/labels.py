@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TextIO
 
 from whalecat.catalogue.records import RecordError, validate_whale_id
 from whalecat.matching.base import NEW_WHALE
@@ -60,8 +61,14 @@ def write_labels(path: Path | str, rows: list[tuple[str, str]]) -> int:
         raise LabelsError(f"cannot write {path}: folder {path.parent} not found; create it first")
     temporary = path.with_name(path.name + ".part")
     with temporary.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["Image", "Id"])
-        writer.writerows(rows)
+        write_label_rows(handle, rows)
     temporary.replace(path)
+    return len(rows)
+
+
+def write_label_rows(handle: TextIO, rows: list[tuple[str, str]]) -> int:
+    """Write the `Image,Id` header and (image file name, label) rows to an open file; return the row count."""
+    writer = csv.writer(handle)
+    writer.writerow(["Image", "Id"])
+    writer.writerows(rows)
     return len(rows)
