@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QKeySequence, QPalette
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QToolButton
 
@@ -15,10 +15,11 @@ from tests.test_gui_support import WAIT_MS, make_identifier, no_thread_left  # n
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import Photo
 from whalecat.catalogue.records import get_photo
+from whalecat.gui.crop_editor import moved_box, resized_box
 from whalecat.gui.main_window import MainWindow
 from whalecat.gui.photo_view import PREVIEW_SIDE
 from whalecat.gui.settings import Settings
-from whalecat.imaging.crop import locate_fluke
+from whalecat.imaging.crop import MIN_SIDE, locate_fluke
 from whalecat.imaging.io import open_photo
 from whalecat.imaging.synthetic import fluke_photo
 from whalecat.importing import import_paths
@@ -466,3 +467,246 @@ def test_turn_without_crop_proposes_one(qtbot, window):
     left, top, right, bottom = window.photo_view.original_view.pending_box
     assert right <= LARGE_SIZE[1]  # in the turned photo's pixels
     assert bottom <= LARGE_SIZE[0]
+
+
+# -- the keyboard ------------------------------------------------------------------------------
+
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+CTRL = Qt.KeyboardModifier.ControlModifier
+ALT = Qt.KeyboardModifier.AltModifier
+# LARGE_SIZE's longer side is 2000 pixels: a step is 1 % of it, a large step 10 %.
+STEP = 20
+LARGE_STEP = 200
+
+
+def store_crop(qtbot, window: MainWindow, photo_id: int, box) -> None:
+    """Save `box` as the shown photo's crop and wait for the reload, so the keys start from it."""
+    window.photo_view.original_view.set_pending_box(box)
+    assert window.photo_view.crop_editor.save_crop()
+    assert stored_crop(window, photo_id) == box
+    wait_for_reload(qtbot, window, box)
+
+
+def focus_by_click(qtbot, window: MainWindow):
+    """Click the photo, as a user does before using the keys, and return the view."""
+    activate(qtbot, window)
+    view = window.photo_view.original_view
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=widget_point(view, LARGE_SIZE, 1000, 600))
+    qtbot.waitUntil(view.hasFocus, timeout=WAIT_MS)
+    assert view.pending_box is None  # a click draws no box
+    return view
+
+
+def press(qtbot, view, key, modifiers=Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(view, key, modifiers)
+    return view.pending_box
+
+
+def test_arrow_keys_move_box(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    editor = window.photo_view.crop_editor
+    store_crop(qtbot, window, photo_id, (400, 300, 1200, 900))
+    view = focus_by_click(qtbot, window)
+
+    assert press(qtbot, view, Qt.Key.Key_Right) == (400 + STEP, 300, 1200 + STEP, 900)
+    assert press(qtbot, view, Qt.Key.Key_Down) == (420, 300 + STEP, 1220, 900 + STEP)
+    assert press(qtbot, view, Qt.Key.Key_Left, CTRL) == (420 - LARGE_STEP, 320, 1220 - LARGE_STEP, 920)
+    assert press(qtbot, view, Qt.Key.Key_Up, ALT) == (220, 320 - LARGE_STEP, 1020, 920 - LARGE_STEP)
+
+    assert stored_crop(window, photo_id) == (400, 300, 1200, 900)  # pending until saved
+    assert view.stored_box == (400, 300, 1200, 900)
+    assert editor.save_action.isEnabled()
+    assert editor.discard_action.isEnabled()
+
+
+def test_shift_arrows_resize_box(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    store_crop(qtbot, window, photo_id, (400, 300, 1200, 900))
+    view = focus_by_click(qtbot, window)
+
+    assert press(qtbot, view, Qt.Key.Key_Right, SHIFT) == (400, 300, 1200 + STEP, 900)
+    assert press(qtbot, view, Qt.Key.Key_Down, SHIFT) == (400, 300, 1220, 900 + STEP)
+    assert press(qtbot, view, Qt.Key.Key_Left, SHIFT | CTRL) == (400, 300, 1220 - LARGE_STEP, 920)
+    assert press(qtbot, view, Qt.Key.Key_Up, SHIFT | ALT) == (400, 300, 1020, 920 - LARGE_STEP)
+
+
+def test_arrow_keys_stop_at_edges(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    store_crop(qtbot, window, photo_id, (1000, 1000, 1990, 1245))
+    view = focus_by_click(qtbot, window)
+
+    # Only 10 and 5 pixels are left to the right and bottom edges.
+    assert press(qtbot, view, Qt.Key.Key_Right) == (1010, 1000, 2000, 1245)
+    assert press(qtbot, view, Qt.Key.Key_Down) == (1010, 1005, 2000, 1250)
+    assert press(qtbot, view, Qt.Key.Key_Right, CTRL) == (1010, 1005, 2000, 1250)
+    assert press(qtbot, view, Qt.Key.Key_Right, SHIFT) == (1010, 1005, 2000, 1250)
+    assert press(qtbot, view, Qt.Key.Key_Down, SHIFT) == (1010, 1005, 2000, 1250)
+    for _ in range(6):
+        press(qtbot, view, Qt.Key.Key_Left, CTRL)
+        press(qtbot, view, Qt.Key.Key_Up, CTRL)
+    assert view.pending_box == (0, 0, 990, 245)  # at the top left corner, its size kept
+
+
+def test_keys_start_from_whole_photo(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    editor = window.photo_view.crop_editor
+    assert editor.use_whole_photo()
+    wait_for_reload(qtbot, window, None)
+    view = focus_by_click(qtbot, window)
+
+    # The whole photo can neither move nor grow, and a key that changes nothing leaves no box.
+    for key, modifiers in ((Qt.Key.Key_Right, CTRL), (Qt.Key.Key_Up, CTRL), (Qt.Key.Key_Down, SHIFT)):
+        assert press(qtbot, view, key, modifiers) is None
+    assert not editor.save_action.isEnabled()
+
+    assert press(qtbot, view, Qt.Key.Key_Left, SHIFT | CTRL) == (0, 0, 2000 - LARGE_STEP, 1250)
+    assert press(qtbot, view, Qt.Key.Key_Right, CTRL) == (LARGE_STEP, 0, 2000, 1250)
+    assert stored_crop(window, photo_id) is None
+
+
+def test_shift_arrows_stop_at_minimum(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    store_crop(qtbot, window, photo_id, (400, 300, 460, 350))
+    view = focus_by_click(qtbot, window)
+
+    assert press(qtbot, view, Qt.Key.Key_Left, SHIFT) == (400, 300, 440, 350)
+    assert press(qtbot, view, Qt.Key.Key_Left, SHIFT) == (400, 300, 420, 350)
+    assert press(qtbot, view, Qt.Key.Key_Left, SHIFT) == (400, 300, 400 + MIN_SIDE, 350)
+    assert press(qtbot, view, Qt.Key.Key_Left, SHIFT | CTRL) == (400, 300, 400 + MIN_SIDE, 350)
+    assert press(qtbot, view, Qt.Key.Key_Up, SHIFT | CTRL) == (400, 300, 400 + MIN_SIDE, 300 + MIN_SIDE)
+
+    smallest = (400, 300, 400 + MIN_SIDE, 300 + MIN_SIDE)
+    assert window.photo_view.crop_editor.save_crop()
+    assert stored_crop(window, photo_id) == smallest
+    wait_for_reload(qtbot, window, smallest)
+    grayscale = window.photo_view.preview.grayscale
+    assert (grayscale.width(), grayscale.height()) == (MIN_SIDE, MIN_SIDE)
+
+
+def test_resized_box_keeps_short_sides():
+    # A 10-pixel photo, or a stored crop below the minimum, is never shrunk, nor grown by a shrinking key.
+    assert resized_box((0, 0, 10, 10), (10, 10), -5, -5) == (0, 0, 10, 10)
+    assert resized_box((100, 100, 108, 150), (400, 300), -4, -40) == (100, 100, 108, 100 + MIN_SIDE)
+    assert resized_box((100, 100, 108, 150), (400, 300), 400, 400) == (100, 100, 400, 300)
+    assert moved_box((100, 100, 108, 150), (400, 300), -400, 400) == (0, 250, 8, 300)
+
+
+def test_keyboard_box_saved_and_undone(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    store_crop(qtbot, window, photo_id, (400, 300, 1200, 900))
+    view = focus_by_click(qtbot, window)
+    press(qtbot, view, Qt.Key.Key_Right)
+    adjusted = press(qtbot, view, Qt.Key.Key_Down, SHIFT)
+    assert adjusted == (420, 300, 1220, 920)
+
+    with qtbot.waitSignal(window.photo_view.crop_changed, timeout=WAIT_MS):
+        qtbot.keyClick(view, Qt.Key.Key_S, CTRL)
+
+    assert stored_crop(window, photo_id) == adjusted
+    assert view.pending_box is None
+    assert view.stored_box == adjusted
+    assert window.confirmations.undo_stack.undoText() == "Change crop of large.jpg"
+    wait_for_reload(qtbot, window, adjusted)
+
+    window.undo_action.trigger()
+    assert stored_crop(window, photo_id) == (400, 300, 1200, 900)
+    wait_for_reload(qtbot, window, (400, 300, 1200, 900))
+    window.redo_action.trigger()
+    assert stored_crop(window, photo_id) == adjusted
+    wait_for_reload(qtbot, window, adjusted)
+
+
+def test_keyboard_box_kept_on_leaving_photo(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    assert window.photo_view.crop_editor.use_whole_photo()
+    wait_for_reload(qtbot, window, None)
+    view = focus_by_click(qtbot, window)
+    press(qtbot, view, Qt.Key.Key_Left, SHIFT | CTRL)
+    press(qtbot, view, Qt.Key.Key_Up, SHIFT | CTRL)
+
+    select_photo(qtbot, window, "small.jpg")
+
+    assert stored_crop(window, photo_id) == (0, 0, 1800, 1050)
+    assert window.statusBar().currentMessage() == "Saved the crop drawn on large.jpg. Undo (Ctrl+Z) removes it."
+
+
+def test_box_moved_back_not_saved(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    store_crop(qtbot, window, photo_id, (400, 300, 1200, 900))
+    commands = window.confirmations.undo_stack.count()
+    view = focus_by_click(qtbot, window)
+    press(qtbot, view, Qt.Key.Key_Right)
+    assert press(qtbot, view, Qt.Key.Key_Left) == (400, 300, 1200, 900)
+
+    select_photo(qtbot, window, "small.jpg")
+
+    assert stored_crop(window, photo_id) == (400, 300, 1200, 900)
+    assert window.confirmations.undo_stack.count() == commands
+    assert "Saved the crop drawn" not in window.statusBar().currentMessage()
+
+
+def test_keys_adjust_proposed_box(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    editor = window.photo_view.crop_editor
+    view = editor.view
+    with qtbot.waitSignal(editor.find_fluke().done, timeout=WAIT_MS):
+        pass
+    proposed = view.pending_box
+    assert proposed is not None
+    activate(qtbot, window)
+    view.setFocus(Qt.FocusReason.TabFocusReason)  # a click would start a new box instead
+
+    adjusted = press(qtbot, view, Qt.Key.Key_Left, SHIFT)
+    assert adjusted == (proposed[0], proposed[1], proposed[2] - STEP, proposed[3])
+    select_photo(qtbot, window, "small.jpg")
+
+    # Adjusted by hand, the proposal became the user's box, which is kept like a drawn one.
+    assert stored_crop(window, photo_id) == adjusted
+
+
+def test_key_stops_fluke_search(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    store_crop(qtbot, window, photo_id, (400, 300, 1200, 900))
+    editor = window.photo_view.crop_editor
+    view = focus_by_click(qtbot, window)
+    worker = editor.find_fluke()
+    assert worker is not None
+
+    with qtbot.waitSignal(worker.done, timeout=WAIT_MS):
+        press(qtbot, view, Qt.Key.Key_Right)
+        assert editor.finder is None
+
+    assert view.pending_box == (420, 300, 1220, 900)  # the search's late box was dropped
+    assert editor.find_fluke_action.isEnabled()
+
+
+def test_focus_frame_shows_keyboard_focus(qtbot, window):
+    select_photo(qtbot, window, "large.jpg")
+    view = window.photo_view.original_view
+    highlight = view.palette().color(QPalette.ColorRole.Highlight)
+    edges = [(0, view.height() // 2), (view.width() - 1, view.height() // 2), (view.width() // 2, 0)]
+    assert view.focusPolicy() == Qt.FocusPolicy.StrongFocus  # both click and Tab
+
+    activate(qtbot, window)
+    window.browser.unidentified_view.setFocus()
+    qtbot.waitUntil(lambda: not view.hasFocus(), timeout=WAIT_MS)
+    unfocused = view.grab().toImage()
+    focus_by_click(qtbot, window)
+    focused = view.grab().toImage()
+
+    for x, y in edges:
+        assert unfocused.pixelColor(x, y) != highlight, (x, y)
+        assert focused.pixelColor(x, y) == highlight, (x, y)
+
+
+def test_crop_keys_explained(qtbot, window):
+    editor = window.photo_view.crop_editor
+    assert "arrow keys" in editor.message.text()
+    assert "Shift" in editor.message.text()
+    assert "Shift+Right and Shift+Down enlarge it" in editor.view.toolTip()
+
+    box = window.show_shortcuts()
+
+    assert "Shift+arrow keys on the photo" in box.text()
+    assert "right or bottom edge" in box.text()
+    box.accept()

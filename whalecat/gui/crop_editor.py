@@ -1,8 +1,10 @@
 """Showing and editing a photo's fluke crop: the box that matching cuts the photo to.
 
 `CropView` draws the whole upright photo with the stored crop, and a drag with the left button
-draws a new, pending box. `CropEditor` stores a pending box, the whole photo, or the box that
-`locate_fluke` proposes, through the window's undo stack. Each crop is written on the GUI thread
+draws a new, pending box. With the view in focus, the arrow keys move that box and Shift+arrow
+keys move its right or bottom edge, so a crop can be made and adjusted without a mouse.
+`CropEditor` stores a pending box, the whole photo, or the box that `locate_fluke` proposes,
+through the window's undo stack. Each crop is written on the GUI thread
 in one short transaction, as confirmations are. Only the fluke search runs in a worker, because
 it decodes the whole photo.
 """
@@ -18,11 +20,13 @@ from PySide6.QtGui import (
     QAction,
     QColor,
     QImage,
+    QKeyEvent,
     QKeySequence,
     QMouseEvent,
     QPainter,
     QPainterPath,
     QPaintEvent,
+    QPalette,
     QPen,
     QPixmap,
     QResizeEvent,
@@ -36,7 +40,7 @@ from whalecat.catalogue.orientation import open_catalogue_photo
 from whalecat.catalogue.records import PhotoSummary, RecordError, get_photo, set_crop
 from whalecat.gui.undo import StoredCommand
 from whalecat.gui.worker import Worker, WorkerPool
-from whalecat.imaging.crop import Box, locate_fluke
+from whalecat.imaging.crop import MIN_SIDE, Box, locate_fluke
 from whalecat.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -44,7 +48,26 @@ log = logging.getLogger(__name__)
 STORED_PEN = QColor(255, 212, 0)  # the stored crop: solid yellow
 PENDING_PEN = QColor(0, 229, 255)  # a box not yet saved: dashed cyan
 OUTSIDE_SHADE = QColor(0, 0, 0, 110)  # darkens the pixels that matching will not see
-HINT = "Drag on the photo to draw a crop box. Yellow: stored crop; dashed cyan: box not yet saved."
+FOCUS_FRAME_WIDTH = 2  # pixels of the highlight colour around the view while it has the keyboard
+HINT = (
+    "Drag on the photo to draw a crop box, or click the photo and use the arrow keys "
+    "(Shift: resize, Ctrl: larger steps). Yellow: stored crop; dashed cyan: box not yet saved."
+)
+KEYS_TIP = (
+    "Drag to draw a crop box. With the photo in focus, the arrow keys move the box, and "
+    "Shift+arrow keys move its right or bottom edge: Shift+Right and Shift+Down enlarge it, "
+    "Shift+Left and Shift+Up shrink it. Each step is 1 % of the photo's longer side, and 10 % "
+    "with Ctrl or Alt held. Without a box, the keys start from the stored crop or the whole photo."
+)
+# Keyboard steps, as fractions of the photo's longer side.
+KEY_STEP = 0.01
+LARGE_KEY_STEP = 0.10
+ARROW_DIRECTIONS = {
+    Qt.Key.Key_Left: (-1, 0),
+    Qt.Key.Key_Right: (1, 0),
+    Qt.Key.Key_Up: (0, -1),
+    Qt.Key.Key_Down: (0, 1),
+}
 
 
 def replace_crop(catalogue: Catalogue, photo_id: int, box: Box | None) -> Box | None:
@@ -59,6 +82,28 @@ def replace_crop(catalogue: Catalogue, photo_id: int, box: Box | None) -> Box | 
     return before
 
 
+def moved_box(box: Box, photo_size: tuple[int, int], dx: int, dy: int) -> Box:
+    """Return `box` shifted by up to (dx, dy) pixels, stopped at the photo's edges, its size kept."""
+    left, top, right, bottom = box
+    width, height = photo_size
+    dx = min(max(dx, -left), width - right)
+    dy = min(max(dy, -top), height - bottom)
+    return (left + dx, top + dy, right + dx, bottom + dy)
+
+
+def resized_box(box: Box, photo_size: tuple[int, int], dx: int, dy: int) -> Box:
+    """Return `box` with its right edge moved by dx and its bottom edge by dy pixels.
+
+    The edges stop at the photo's edges, and shrinking stops at a side of MIN_SIDE pixels. A
+    side that is already shorter, as a small photo's may be, is left as it is.
+    """
+    left, top, right, bottom = box
+    width, height = photo_size
+    right = min(max(right + dx, min(left + MIN_SIDE, right)), width)
+    bottom = min(max(bottom + dy, min(top + MIN_SIDE, bottom)), height)
+    return (left, top, right, bottom)
+
+
 def find_fluke(catalogue: Catalogue, photo_id: int, progress: Progress) -> Box:
     """Return `locate_fluke`'s box for the whole upright photo. Runs in a worker."""
     with catalogue.session() as session:
@@ -69,9 +114,10 @@ def find_fluke(catalogue: Catalogue, photo_id: int, progress: Progress) -> Box:
 
 
 class CropView(QWidget):
-    """The whole upright photo, scaled to fit, with its stored crop and a box drawn by dragging."""
+    """The whole upright photo, scaled to fit, with its stored crop and a box drawn by dragging
+    or with the arrow keys."""
 
-    drag_started = Signal()
+    edit_started = Signal()  # the user began a drag or pressed a key that changes the box
     pending_changed = Signal()
 
     def __init__(self, placeholder: str = "", parent: QWidget | None = None):
@@ -86,6 +132,9 @@ class CropView(QWidget):
         self._drag_from: QPointF | None = None
         self.setMinimumSize(QSize(120, 90))
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        # Click or Tab gives the view the keyboard, for the arrow keys.
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setToolTip(KEYS_TIP)
 
     def set_photo(self, image: QImage, scale: float, photo_size: tuple[int, int], stored_box: Box | None) -> None:
         """Show `image`, a copy of the whole photo of `photo_size` pixels shrunk by `scale`."""
@@ -160,7 +209,7 @@ class CropView(QWidget):
             super().mousePressEvent(event)
             return
         self._drag_from = event.position()
-        self.drag_started.emit()
+        self.edit_started.emit()
         self._drag_to(event.position())
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
@@ -188,6 +237,34 @@ class CropView(QWidget):
         right, bottom = min(math.ceil(max(x0, x1)), width), min(math.ceil(max(y0, y1)), height)
         self.set_pending_box((left, top, right, bottom) if left < right and top < bottom else None)
 
+    # -- adjusting the box with the keyboard ------------------------------------------------
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        direction = ARROW_DIRECTIONS.get(event.key())
+        if direction is None or self._source is None or self._drag_from is not None:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+        modifiers = event.modifiers()
+        large = modifiers & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+        step = self.key_step(LARGE_KEY_STEP if large else KEY_STEP)
+        dx, dy = direction[0] * step, direction[1] * step
+        start = self.pending_box or self.stored_box or (0, 0, *self._photo_size)
+        if modifiers & Qt.KeyboardModifier.ShiftModifier:
+            box = resized_box(start, self._photo_size, dx, dy)
+        else:
+            box = moved_box(start, self._photo_size, dx, dy)
+        # A key that changes nothing, at an edge or at the minimum size, starts no pending box,
+        # so it cannot turn "no crop" into a whole-photo crop that is saved on leaving.
+        if box == start:
+            return
+        self.edit_started.emit()
+        self.set_pending_box(box)
+
+    def key_step(self, fraction: float) -> int:
+        """Return `fraction` of the photo's longer side in whole pixels, at least 1."""
+        return max(1, round(max(self._photo_size) * fraction))
+
     # -- painting ---------------------------------------------------------------------------
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -206,7 +283,15 @@ class CropView(QWidget):
         painter = QPainter(self)
         if self._fitted is None:
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
-            return
+        else:
+            self._paint_photo(painter)
+        if self.hasFocus():
+            # Over the photo's outer pixels, because the photo often fills the view to its edges.
+            inset = FOCUS_FRAME_WIDTH / 2
+            painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), FOCUS_FRAME_WIDTH))
+            painter.drawRect(QRectF(self.rect()).adjusted(inset, inset, -inset, -inset))
+
+    def _paint_photo(self, painter: QPainter) -> None:
         rect = self.image_rect()
         painter.drawPixmap(rect.topLeft(), self._fitted)
         active = self.pending_box or self.stored_box
@@ -256,12 +341,12 @@ class CropEditor(QObject):
         self.catalogue: Catalogue | None = None
         self.photo: PhotoSummary | None = None  # the photo shown, once its preview has loaded
         self.finder: Worker | None = None  # the running fluke search, if any
-        # Whether the pending box was drawn by hand, not proposed by a fluke search.
+        # Whether the pending box was drawn or adjusted by hand, not only proposed by a fluke search.
         self._box_drawn = False
 
         self.view = CropView("Select a photo")
         self.view.pending_changed.connect(self._update_actions)
-        self.view.drag_started.connect(self._on_drag_started)
+        self.view.edit_started.connect(self._on_edit_started)
 
         self.save_action = _crop_action(panel, "&Save Crop", "Ctrl+S", "Store the drawn box as the photo's crop; matching then uses only the pixels inside it")
         self.save_action.triggered.connect(self.save_crop)
@@ -332,11 +417,13 @@ class CropEditor(QObject):
 
         Called when its photo is left, so that a box drawn with care is never lost. The save
         is one undo step. A box that a fluke search proposed is not saved, because the user
-        has not chosen it.
+        has not chosen it, unless the user then adjusted it with the arrow keys.
         """
         box = self.view.pending_box
         if not self._box_drawn or box is None or self.photo is None or self.catalogue is None:
             return False
+        if box == self.photo.crop:
+            return False  # the same as the stored crop, so there is nothing to save or undo
         photo = self.photo
         if not self._change_crop(box):
             return False
@@ -447,7 +534,7 @@ class CropEditor(QObject):
         self.discard_box()
         self._update_actions()
 
-    def _on_drag_started(self) -> None:
+    def _on_edit_started(self) -> None:
         self._abandon_search()
         self._box_drawn = True
 

@@ -230,6 +230,9 @@ KEYS_WITHOUT_ACTION = [
     ("Arrow keys", "Select the next photo, whale or candidate in the list that has focus"),
     ("Tab, Shift+Tab", "Move between the photo lists, the candidates and the buttons"),
     ("Drag on the photo", "Draw a crop box in the Photo tab"),
+    ("Arrow keys on the photo", "Move the crop box by 1 % of the photo, starting from the stored crop"),
+    ("Shift+arrow keys on the photo", "Move the crop box's right or bottom edge"),
+    ("Ctrl or Alt with those keys", "Take steps of 10 % of the photo"),
 ]
 
 

@@ -26,6 +26,10 @@ MARGIN = 0.10  # of the box's size, added on each side so the trailing edge and 
 # sheets of 48 fluke photos each: clearly wrong boxes fell from 9 and 6 to 2 and 3.
 UNION_SHARE = 0.3
 MIN_AREA = 0.04  # boxes smaller than this fraction of the frame are rejected
+# The shortest side, in pixels, of a photo that `locate_fluke` searches and of a box that the
+# crop editor's keys shrink. The networks scale each crop to a fixed input (100x100 for the
+# seed CNN), so a smaller box would be mostly blur there.
+MIN_SIDE = 16
 CAPTION_STD = 12.0  # a row strip this uniform at the bottom is treated as a caption band
 
 Box = tuple[int, int, int, int]
@@ -44,7 +48,7 @@ def locate_fluke(image: Image.Image) -> Box:
     """
     gray = np.asarray(image.convert("L"), dtype=np.uint8)
     height, width = gray.shape
-    if min(height, width) < 16:
+    if min(height, width) < MIN_SIDE:
         return whole_image(image)
     scale = WORK_SIDE / max(height, width)
     small = cv2.resize(gray, (max(int(width * scale), 8), max(int(height * scale), 8)),
