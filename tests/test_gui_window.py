@@ -614,3 +614,136 @@ def test_export_identifications(qtbot, window, fluke_data, tmp_path):
     missing = tmp_path / "gone" / "x.csv"
     assert not window.export_to(missing, "kaggle")
     assert window.error_box.text().startswith(f"Cannot export to {missing}: cannot write")
+
+
+# -- candidates after an undo and a redo -------------------------------------------------------
+
+
+def import_synthetic_card(qtbot, window, tmp_path) -> list[int]:
+    """Import two catalogued synthetic whales and a card of three new sightings of them.
+
+    Returns the card's photo ids, in the order the Unidentified tab lists them.
+    """
+    from tests.helpers import save_fluke, save_labelled_flukes
+
+    images, labels = save_labelled_flukes(tmp_path / "known", whales=2, photos_per_whale=1)
+    assert import_and_wait(qtbot, window, [images], labels).labelled == 2
+    card = [save_fluke(tmp_path / "card" / f"card{n}.jpg", individual=n % 2, sighting=1 + n) for n in range(3)]
+    assert import_and_wait(qtbot, window, card).imported == 3
+    photos = window.browser.unidentified_model.photos
+    assert [p.original_name for p in photos] == ["card0.jpg", "card1.jpg", "card2.jpg"]
+    return [p.id for p in photos]
+
+
+def wait_for_candidates(qtbot, window, worker):
+    assert worker is not None
+    with qtbot.waitSignal(worker.done, timeout=IDENTIFY_WAIT_MS):
+        pass
+    assert window.error_box is None, window.error_box.text()
+    result = window.identify_panel.result
+    assert result is not None
+    return result
+
+
+def confirm_as_whale(window, result) -> str:
+    """Confirm the shown photo as its best candidate that is a catalogued whale, so the gallery grows."""
+    from whalecat.matching.base import NEW_WHALE
+
+    panel = window.identify_panel
+    row = next(row for row, candidate in enumerate(result.candidates) if candidate.label != NEW_WHALE)
+    panel.candidates.setCurrentRow(row)
+    panel.confirm_selected()
+    return result.candidates[row].label
+
+
+def test_redo_shows_next_photo_candidates(qtbot, window, tmp_path):
+    card = import_synthetic_card(qtbot, window, tmp_path)
+    panel = window.identify_panel
+    assert window.browser.select_unidentified_photo(card[0])
+    first = wait_for_candidates(qtbot, window, window.identify_selected())
+    whale = confirm_as_whale(window, first)
+    assert panel.photo_id == card[1]
+    following = wait_for_candidates(qtbot, window, window.identify_selected())
+    assert following.photo_id == card[1]
+
+    window.undo_action.trigger()
+    assert panel.photo_id == card[0]
+    assert panel.result is first
+    window.redo_action.trigger()
+
+    assert window.statusBar().currentMessage() == f"Redone: Confirm card0.jpg as {whale}"
+    assert panel.photo_id == card[1]
+    assert window.photo_view.photo_id == card[1]
+    assert panel.result is following
+    assert panel.candidates.count() == len(following.candidates)
+    assert panel.candidates.currentRow() == 0
+    assert panel.confirm_button.isEnabled()
+    assert panel.worker is None  # shown again, not identified again
+
+
+def test_redo_with_identify_on_select(qtbot, window, tmp_path):
+    card = import_synthetic_card(qtbot, window, tmp_path)
+    panel = window.identify_panel
+    window.identify_on_select_action.setChecked(True)
+    window.browser.select_unidentified_photo(card[0])
+    first = wait_for_candidates(qtbot, window, panel.worker)
+    confirm_as_whale(window, first)
+    following = wait_for_candidates(qtbot, window, panel.worker)
+    assert following.photo_id == card[1]
+
+    window.undo_action.trigger()
+    assert panel.result is first
+    assert panel.worker is None  # the kept candidates need no second run
+    window.redo_action.trigger()
+
+    assert panel.photo_id == card[1]
+    assert panel.result is following
+    assert panel.worker is None
+
+
+def test_redo_before_candidates_arrive(qtbot, window, tmp_path):
+    card = import_synthetic_card(qtbot, window, tmp_path)
+    panel = window.identify_panel
+    window.identify_on_select_action.setChecked(True)
+    window.browser.select_unidentified_photo(card[0])
+    first = wait_for_candidates(qtbot, window, panel.worker)
+    confirm_as_whale(window, first)
+    left = panel.worker
+    assert left is not None
+
+    # Undone before the next photo's candidates arrive, so the redo has none to show again.
+    window.undo_action.trigger()
+    assert panel.result is first
+    window.redo_action.trigger()
+
+    assert panel.photo_id == card[1]
+    assert panel.worker is not None
+    assert panel.worker is not left
+    assert wait_for_candidates(qtbot, window, panel.worker).photo_id == card[1]
+    qtbot.waitUntil(lambda: not window.pool.workers, timeout=IDENTIFY_WAIT_MS)
+
+
+def test_kept_candidates_need_same_catalogue(qtbot, window, tmp_path):
+    card = import_synthetic_card(qtbot, window, tmp_path)
+    panel = window.identify_panel
+    window.browser.select_unidentified_photo(card[1])
+    early = wait_for_candidates(qtbot, window, window.identify_selected())
+    window.browser.select_unidentified_photo(card[0])
+    first = wait_for_candidates(qtbot, window, window.identify_selected())
+
+    # A photo confirmed as a whale joins the gallery, so card1's earlier candidates are stale.
+    confirm_as_whale(window, first)
+    assert panel.photo_id == card[1]
+    assert panel.result is None
+    assert panel.candidates.count() == 0
+
+    window.undo_action.trigger()
+    assert panel.result is first
+    window.browser.select_unidentified_photo(card[1])
+    assert panel.result is early  # the catalogue is as it was when they were found
+
+    # new_whale photos are not in the gallery, so marking one leaves the candidates valid.
+    window.browser.select_unidentified_photo(card[0])
+    panel.mark_new_whale()
+    assert panel.photo_id == card[1]
+    assert panel.result is early

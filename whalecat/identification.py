@@ -206,6 +206,18 @@ class Identifier:
             return self.method.query(image, top=top, exclude_keys=frozenset({sha256}))
 
 
+def candidates_key(catalogue: Catalogue, photo_id: int) -> tuple:
+    """Return what the candidates of catalogue photo `photo_id` depend on, apart from the model.
+
+    The key contains the photo's own turn and crop, and each gallery photo with its whale, turn
+    and crop. Candidates found under one key still hold whenever the catalogue has that key
+    again, as after an undo and a redo. Raises RecordError when the photo is not in the catalogue.
+    """
+    with catalogue.session() as session:
+        photo = get_photo(session, photo_id)
+    return (photo.rotation, photo.crop, _signature(build_gallery(catalogue)))
+
+
 def _signature(gallery: Gallery) -> frozenset[tuple[str, str]]:
     # The crop is part of the key, so an adjusted crop makes the next identification re-prepare.
     return frozenset((photo.cache_key, photo.whale_id) for photo in gallery.photos)

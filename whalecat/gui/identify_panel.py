@@ -40,7 +40,7 @@ from whalecat.gui.dialogs import WhaleIdDialog
 from whalecat.gui.images import pil_to_qimage
 from whalecat.gui.match_view import MatchView, Pair, ShownImage
 from whalecat.gui.worker import Worker, WorkerPool
-from whalecat.identification import Identifier
+from whalecat.identification import Identifier, candidates_key
 from whalecat.imaging.io import ImageError
 from whalecat.imaging.preprocess import thumbnail
 from whalecat.matching.base import NEW_WHALE, Candidate
@@ -61,6 +61,9 @@ class IdentifyResult:
     candidates: list[Candidate]
     query: ShownImage
     best_photos: dict[str, ShownImage] = field(default_factory=dict)  # by photo sha256
+    # The photo's `candidates_key` when the candidates were found. None when the catalogue
+    # changed during the run, because the candidates may then mix two states of it.
+    catalogue_key: tuple | None = None
 
 
 def _shown_photo(catalogue: Catalogue, photo: PhotoSummary) -> ShownImage:
@@ -76,6 +79,7 @@ def _shown_photo(catalogue: Catalogue, photo: PhotoSummary) -> ShownImage:
 def identify(identifier: Identifier, lock: threading.Lock, photo_id: int, progress: Progress) -> IdentifyResult:
     """Rank candidates for a catalogue photo and load the photos to show. Runs in a worker."""
     catalogue = identifier.catalogue
+    key = candidates_key(catalogue, photo_id)
     with lock:
         progress.check()
         candidates = identifier.identify_photo(photo_id, top=TOP_CANDIDATES, progress=progress)
@@ -92,7 +96,9 @@ def identify(identifier: Identifier, lock: threading.Lock, photo_id: int, progre
             best_photos[sha256] = _shown_photo(catalogue, summary)
         except ImageError as exc:
             log.warning("Cannot show best photo %s of a candidate: %s", sha256, exc)
-    return IdentifyResult(photo_id, photo.original_name, candidates, query, best_photos)
+    if candidates_key(catalogue, photo_id) != key:
+        key = None
+    return IdentifyResult(photo_id, photo.original_name, candidates, query, best_photos, key)
 
 
 def shown_pairs(candidate: Candidate, best_photo: ShownImage) -> list[Pair]:
@@ -106,8 +112,9 @@ def shown_pairs(candidate: Candidate, best_photo: ShownImage) -> list[Pair]:
     return [(query, (x - dx, y - dy)) for query, (x, y) in candidate.details.get("pairs") or []]
 
 
-# How many confirmations back an undo brings the candidates back with the photo. Each result
-# contains a few thumbnails, so the number bounds memory, not the undo history.
+# How many photos keep their latest candidates, which are shown again whenever the photo is
+# selected with the catalogue as it was when they were found, such as after an undo or a redo.
+# Each result contains a few thumbnails, so the number bounds memory, not the undo history.
 KEPT_RESULTS = 20
 # A threshold fitted on fewer catalogue photos than this is flagged as rough in the tooltip.
 FEW_CALIBRATION_PHOTOS = 20
@@ -193,9 +200,8 @@ class IdentifyPanel(QWidget):
         self.result: IdentifyResult | None = None
         self.worker: Worker | None = None
         self.whale_id_dialog: WhaleIdDialog | None = None
-        # The candidates each recently confirmed photo had, shown again when its confirmation
-        # is undone, since the catalogue is then as it was when they were found.
-        self._results_before_confirming: dict[int, IdentifyResult] = {}
+        # The latest candidates of recently identified photos, by photo id, the newest last.
+        self._kept_results: dict[int, IdentifyResult] = {}
 
         self.heading = QLabel("Select a photo, then Identify")
         self.identify_button = QPushButton("Identify")
@@ -267,8 +273,10 @@ class IdentifyPanel(QWidget):
         """Identify the shown photo again if it has candidates or is being identified.
 
         Called when identification switches model: candidates found with the previous model
-        would otherwise stay on screen with nothing to say so.
+        would otherwise stay on screen with nothing to say so. The kept candidates of other
+        photos are dropped for the same reason.
         """
+        self.forget_results()
         if self.photo_id is None or (self.result is None and self.worker is None):
             return None
         self._leave_running()  # an identification still using the previous model
@@ -278,18 +286,15 @@ class IdentifyPanel(QWidget):
         return self.identify_current()
 
     def forget_results(self) -> None:
-        """Drop the candidates kept for undone confirmations, after a change they do not reflect."""
-        self._results_before_confirming.clear()
-
-    def restore_after_undo(self, photo_id: int) -> None:
-        """Show again the candidates `photo_id` had before its confirmation was undone."""
-        # Kept, not taken out: a redo and a second undo return to the same catalogue again.
-        result = self._results_before_confirming.get(photo_id)
-        if result is not None and photo_id == self.photo_id and self.result is None:
-            self._on_identified(result)
+        """Drop the kept candidates after a change that `candidates_key` does not cover, such as a new model."""
+        self._kept_results.clear()
 
     def set_photo(self, photo_id: int | None) -> None:
-        """Make `photo_id` the query; a running identification of another photo is no longer shown."""
+        """Make `photo_id` the query; a running identification of another photo is no longer shown.
+
+        The photo's kept candidates are shown at once when the catalogue is as it was when they
+        were found.
+        """
         if photo_id == self.photo_id and photo_id is not None:
             return
         self._leave_running()
@@ -298,6 +303,8 @@ class IdentifyPanel(QWidget):
         self.candidates.clear()
         self.match_view.set_images(None, None, [])
         self.heading.setText("Select a photo, then Identify" if photo_id is None else self._photo_heading(photo_id))
+        if photo_id is not None:
+            self._show_kept_result(photo_id)
         self._update_buttons()
 
     def identify_current(self) -> Worker | None:
@@ -358,17 +365,12 @@ class IdentifyPanel(QWidget):
             self._confirm(whale_id, "manual")
 
     def _confirm(self, label: str, method: str, score: float | None = None) -> None:
-        photo_id, result = self.photo_id, self.result
+        photo_id = self.photo_id
         try:
             self._confirmations.confirm(photo_id, label, method, score)
         except RecordError as exc:
             QMessageBox.warning(self, "Cannot confirm", f"{exc}\nChoose another id and confirm again.")
             return
-        if result is not None and result.photo_id == photo_id:
-            results = self._results_before_confirming
-            results[photo_id] = result
-            while len(results) > KEPT_RESULTS:
-                del results[next(iter(results))]  # the oldest confirmation's
         self.confirmed.emit(f"Confirmed {self._photo_name(photo_id)} as {label}")
         self.refresh_heading()
 
@@ -390,6 +392,31 @@ class IdentifyPanel(QWidget):
             slot(*args)
 
     def _on_identified(self, result: IdentifyResult) -> None:
+        if result.catalogue_key is not None:
+            self._keep(result)
+        self._show_result(result)
+        if result.candidates:
+            self.candidates.setFocus()
+
+    def _show_kept_result(self, photo_id: int) -> None:
+        result = self._kept_results.get(photo_id)
+        if result is None or self.catalogue is None:
+            return
+        # A result that no longer applies stays kept, because an undo may bring its state back.
+        if candidates_key(self.catalogue, photo_id) != result.catalogue_key:
+            return
+        self._keep(result)
+        # The keyboard stays where the user left it, in the photo list or the candidates.
+        self._show_result(result)
+
+    def _keep(self, result: IdentifyResult) -> None:
+        results = self._kept_results
+        results.pop(result.photo_id, None)
+        results[result.photo_id] = result
+        while len(results) > KEPT_RESULTS:
+            del results[next(iter(results))]  # the least recently shown
+
+    def _show_result(self, result: IdentifyResult) -> None:
         self.result = result
         self.candidates.clear()
         for rank, candidate in enumerate(result.candidates, start=1):
@@ -401,7 +428,6 @@ class IdentifyPanel(QWidget):
             self.candidates.addItem(item)
         if result.candidates:
             self.candidates.setCurrentRow(0)
-            self.candidates.setFocus()
         else:
             self.match_view.set_images(result.query, None, [])
         self.heading.setText(self._photo_heading(result.photo_id))

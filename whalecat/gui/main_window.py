@@ -299,7 +299,9 @@ class MainWindow(QMainWindow):
     def _on_photo_selected(self, photo_id: int) -> None:
         self.photo_view.show_photo(photo_id)
         self.identify_panel.set_photo(photo_id)
-        if self.settings.identify_on_select and self.browser.tabs.currentWidget() is self.browser.unidentified_view:
+        unidentified = self.browser.tabs.currentWidget() is self.browser.unidentified_view
+        # A photo that shows its kept candidates needs no new run.
+        if self.settings.identify_on_select and unidentified and self.identify_panel.result is None:
             # Working through a card then takes one key per photo: Enter confirms, and the
             # next photo is selected and identified.
             self.identify_panel.identify_current()
@@ -308,9 +310,9 @@ class MainWindow(QMainWindow):
         self.browser.refresh()
         if self.browser.unidentified_model.row_of(photo_id) is not None:
             # Only an undone confirmation brings a photo back. The researcher returns to it
-            # from any tab.
+            # from any tab, and it shows its earlier candidates again, because the catalogue is
+            # back as it was when they were found.
             self.browser.select_unidentified_photo(photo_id)
-            self.identify_panel.restore_after_undo(photo_id)
         if self.photo_view.photo_id == photo_id:
             self.photo_view.show_photo(photo_id)
         if self.identify_panel.photo_id == photo_id:
