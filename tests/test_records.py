@@ -13,6 +13,7 @@ from whalecat.catalogue.records import (
     unidentified_photos,
     validate_whale_id,
 )
+from whalecat.identification import candidates_key
 from whalecat.importing import import_paths
 
 
@@ -78,3 +79,28 @@ def test_crop_stored_and_checked(catalogue_with_two_photos):
             set_crop(session, 1, (10, 20, 900, 300))
         set_crop(session, 1, None)
         assert get_photo(session, 1).crop is None
+
+
+def test_candidates_key_returns_with_the_catalogue_state(catalogue_with_two_photos):
+    catalogue = catalogue_with_two_photos
+    with catalogue.session() as session:
+        # Import cropped both photos to their flukes; the test puts those crops back.
+        located = {photo_id: get_photo(session, photo_id).crop for photo_id in (1, 2)}
+    initial = candidates_key(catalogue, 2)
+    with catalogue.session() as session:
+        before = confirm_label(session, 1, "w_aaaaaaa")
+    confirmed = candidates_key(catalogue, 2)
+    assert confirmed != initial  # photo 2 is now matched against photo 1
+    with catalogue.session() as session:
+        set_crop(session, 1, (10, 20, 400, 300))
+    assert candidates_key(catalogue, 2) != confirmed  # a gallery photo's crop changed
+    with catalogue.session() as session:
+        set_crop(session, 1, located[1])
+        set_crop(session, 2, (0, 0, 300, 200))
+    assert candidates_key(catalogue, 2) != confirmed  # the query's own crop changed
+    with catalogue.session() as session:
+        set_crop(session, 2, located[2])
+    assert candidates_key(catalogue, 2) == confirmed
+    with catalogue.session() as session:
+        restore_confirmation(session, before)
+    assert candidates_key(catalogue, 2) == initial
