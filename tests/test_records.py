@@ -1,7 +1,11 @@
+from datetime import datetime
+
 import pytest
+from sqlalchemy import select
 
 from tests.helpers import save_fluke
 from whalecat.catalogue import Catalogue
+from whalecat.catalogue.models import Identification
 from whalecat.catalogue.records import (
     RecordError,
     confirm_label,
@@ -104,3 +108,14 @@ def test_candidates_key_returns_with_the_catalogue_state(catalogue_with_two_phot
     with catalogue.session() as session:
         restore_confirmation(session, before)
     assert candidates_key(catalogue, 2) == initial
+
+
+def test_undo_keeps_the_time_of_the_earlier_confirmation(catalogue_with_two_photos):
+    catalogue = catalogue_with_two_photos
+    decided = datetime(2026, 7, 1, 9, 30)
+    with catalogue.session() as session:
+        confirm_label(session, 1, "w_f48451c", method="labels-csv", confirmed_at=decided)
+        before = confirm_label(session, 1, "new_whale")
+        restore_confirmation(session, before)
+        restored = session.scalars(select(Identification).where(Identification.photo_id == 1)).one()
+    assert (restored.whale_id, restored.method, restored.created_at) == ("w_f48451c", "labels-csv", decided)

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from whalecat.catalogue.models import CONFIRMED, SUGGESTED, Identification, Photo, Whale
+from whalecat.catalogue.models import CONFIRMED, SUGGESTED, Identification, Photo, Whale, utc_now
 from whalecat.matching.base import NEW_WHALE
 
 # Ids come from other catalogues too (Flukebook uses `flukebook:<uuid>`), so only control
@@ -58,6 +58,8 @@ class ConfirmedState:
     label: str | None
     method: str | None
     score: float | None = None
+    model_version: str | None = None
+    confirmed_at: datetime | None = None  # kept, so an undo does not date the confirmation anew
 
 
 def validate_whale_id(whale_id: str) -> str:
@@ -118,10 +120,18 @@ def find_photo_by_sha256(session: Session, sha256: str) -> PhotoSummary | None:
 
 
 def confirm_label(
-    session: Session, photo_id: int, label: str, method: str = "manual", score: float | None = None
+    session: Session,
+    photo_id: int,
+    label: str,
+    method: str = "manual",
+    score: float | None = None,
+    *,
+    model_version: str | None = None,
+    confirmed_at: datetime | None = None,
 ) -> ConfirmedState:
     """Confirm `photo_id` as whale `label` (created if new) or as NEW_WHALE; commit.
 
+    `confirmed_at` (UTC, default now) lets an undo or a redo keep the time of the decision.
     Returns the previous confirmation so the caller can offer undo with `restore_confirmation`.
     """
     photo = session.get(Photo, photo_id)
@@ -133,6 +143,8 @@ def confirm_label(
         previous.label if previous else None,
         previous.method if previous else None,
         previous.score if previous else None,
+        previous.model_version if previous else None,
+        previous.created_at if previous else None,
     )
     is_new = label == NEW_WHALE
     whale_id = None if is_new else ensure_whale(session, label).id
@@ -149,6 +161,8 @@ def confirm_label(
             status=CONFIRMED,
             score=score,
             method=method,
+            model_version=model_version,
+            created_at=confirmed_at or utc_now(),
         )
     )
     session.commit()
@@ -164,7 +178,10 @@ def restore_confirmation(session: Session, state: ConfirmedState) -> None:
     )
     session.commit()
     if state.label is not None:
-        confirm_label(session, state.photo_id, state.label, state.method or "manual", state.score)
+        confirm_label(
+            session, state.photo_id, state.label, state.method or "manual", state.score,
+            model_version=state.model_version, confirmed_at=state.confirmed_at,
+        )
     delete_orphan_whales(session)
 
 

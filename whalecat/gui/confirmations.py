@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import datetime
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from whalecat.catalogue import Catalogue
+from whalecat.catalogue.models import utc_now
 from whalecat.catalogue.records import ConfirmedState, confirm_label, get_photo, restore_confirmation
 from whalecat.gui.undo import StoredCommand
 
@@ -23,7 +25,7 @@ class ConfirmCommand(StoredCommand):
     """One confirmation that was already written; `reapply` writes it again after an undo."""
 
     def __init__(self, confirmations: Confirmations, photo_id: int, photo_name: str, label: str,
-                 method: str, score: float | None, before: ConfirmedState):
+                 method: str, score: float | None, before: ConfirmedState, confirmed_at: datetime):
         super().__init__(f"Confirm {photo_name} as {label}")
         self._confirmations = confirmations
         self.photo_id = photo_id
@@ -31,11 +33,13 @@ class ConfirmCommand(StoredCommand):
         self.method = method
         self.score = score
         self.before = before
+        self.confirmed_at = confirmed_at  # a redo keeps the time the user decided
 
     def reapply(self) -> bool:
         catalogue = self._confirmations.require_catalogue()
         with catalogue.session() as session:
-            self.before = confirm_label(session, self.photo_id, self.label, self.method, self.score)
+            self.before = confirm_label(session, self.photo_id, self.label, self.method, self.score,
+                                        confirmed_at=self.confirmed_at)
         log.info("Redid confirmation of photo %d as %s", self.photo_id, self.label)
         self._confirmations.changed.emit(self.photo_id)
         return True
@@ -74,10 +78,14 @@ class Confirmations(QObject):
         catalogue = self.require_catalogue()
         if score is not None and not math.isfinite(score):
             score = None
+        confirmed_at = utc_now()
         with catalogue.session() as session:
-            before = confirm_label(session, photo_id, label, method=method, score=score)
+            before = confirm_label(session, photo_id, label, method=method, score=score,
+                                   confirmed_at=confirmed_at)
             # The Edit menu names the photo as the browser does, by its file name.
             photo_name = get_photo(session, photo_id).original_name
         log.info("Confirmed photo %d as %s (%s)", photo_id, label, method)
-        self.undo_stack.push(ConfirmCommand(self, photo_id, photo_name, label, method, score, before))
+        self.undo_stack.push(
+            ConfirmCommand(self, photo_id, photo_name, label, method, score, before, confirmed_at)
+        )
         self.changed.emit(photo_id)
