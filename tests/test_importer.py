@@ -130,6 +130,30 @@ def test_labels_create_whales_and_confirmations(catalogue, tmp_path):
     assert new == 1
 
 
+
+def test_label_naming_two_different_photos_applies_to_neither(catalogue, tmp_path):
+    card_a = save_fluke(tmp_path / "card_a" / "IMG_0001.JPG", individual=1)
+    card_b = save_fluke(tmp_path / "card_b" / "IMG_0001.JPG", individual=2)
+    copy = tmp_path / "card_c" / "IMG_0002.JPG"
+    save_fluke(copy, individual=3)
+    (tmp_path / "card_d").mkdir()
+    (tmp_path / "card_d" / "IMG_0002.JPG").write_bytes(copy.read_bytes())  # the same photo twice
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\nIMG_0001.JPG,w_dupe\nIMG_0002.JPG,w_copy\n")
+    report = import_paths(catalogue, [tmp_path / f"card_{letter}" for letter in "abcd"], labels)
+    assert report.ambiguous_labels == [("IMG_0001.JPG", [str(card_a), str(card_b)])]
+    assert report.labelled == 1  # the copy is one photo, so its label is not ambiguous
+    assert "1 label not applied because each names several photos" in report.summary()
+    with catalogue.session() as session:
+        assert [(w.id, w.photo_count) for w in list_whales(session)] == [("w_copy", 1)]
+
+
+def test_file_reached_twice_is_imported_once(catalogue, tmp_path):
+    photo = save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    report = import_paths(catalogue, [tmp_path / "card", photo, tmp_path / "card" / ".." / "card" / "a.jpg"])
+    assert (report.imported, report.duplicates, report.photo_ids) == (1, 0, [1])
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

@@ -26,6 +26,7 @@ from whalecat.imaging.io import PHOTO_SUFFIXES, ImageError, open_photo, read_met
 from whalecat.imaging.preprocess import thumbnail
 from whalecat.importing.labels import read_labels
 from whalecat.progress import Cancelled, Progress
+from whalecat.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class ImportReport:
     # (path, label in the CSV, label already confirmed): left as confirmed
     conflicts: list[tuple[str, str, str]] = field(default_factory=list)
     unmatched_labels: list[str] = field(default_factory=list)  # CSV images not in this import
+    # (file name in the CSV, the paths of the different photos it names): not applied
+    ambiguous_labels: list[tuple[str, list[str]]] = field(default_factory=list)
     # (path, file name of the catalogue photo with the same content)
     duplicate_of: list[tuple[str, str]] = field(default_factory=list)
     photo_ids: list[int] = field(default_factory=list)
@@ -59,7 +62,9 @@ class ImportReport:
         if self.labelled:
             text += f", {self.labelled} labelled"
         if self.conflicts:
-            text += f", {len(self.conflicts)} label conflicts kept as confirmed"
+            text += f", {counted(len(self.conflicts), 'label conflict')} kept as confirmed"
+        if self.ambiguous_labels:
+            text += f", {counted(len(self.ambiguous_labels), 'label')} not applied because each names several photos"
         if self.removed_before:
             text += f", {len(self.removed_before)} imported again after removal"
         return text + (" (cancelled)" if self.cancelled else "")
@@ -69,7 +74,8 @@ def collect_files(paths: list[Path | str]) -> list[Path]:
     """Expand folders recursively into photo files, sorted; named files are kept as given.
 
     Inside folders only files with a photo suffix are taken (case-insensitive), so a
-    labels CSV or notes beside the photos are not reported as failures.
+    labels CSV or notes beside the photos are not reported as failures. A file reached twice,
+    as when it is named on its own and inside a folder, is kept once.
     """
     files: list[Path] = []
     for entry in map(Path, paths):
@@ -84,7 +90,17 @@ def collect_files(paths: list[Path | str]) -> list[Path]:
             files.extend(sorted(found))
         else:
             files.append(entry)
-    return files
+    unique: dict[str, Path] = {}
+    for path in files:
+        unique.setdefault(_same_file_key(path), path)
+    return list(unique.values())
+
+
+def _same_file_key(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except OSError:  # a loop of links: keep it as named, and let its import report the error
+        return str(path.absolute())
 
 
 def import_paths(
@@ -105,8 +121,9 @@ def import_paths(
     labels = read_labels(labels_csv) if labels_csv else {}
     files = collect_files(paths)
     report = ImportReport()
-    seen_names: set[str] = set()
-    log.info("Importing %d file%s into %s", len(files), "" if len(files) == 1 else "s", catalogue.folder)
+    # The photos each labelled file name reached in this import, in input order.
+    named: dict[str, dict[int, str]] = {}
+    log.info("Importing %s into %s", counted(len(files), "file"), catalogue.folder)
     with catalogue.session() as session:
         for index, path in enumerate(files):
             progress.report(index, len(files), path.name)
@@ -119,7 +136,8 @@ def import_paths(
                 photo_id, is_new = _import_one(catalogue, session, path, find_fluke)
             except ImageError as exc:
                 report.failed.append((str(path), exc.reason))
-                log.warning("Import failed for %s: %s", path, exc.reason)
+                # Expected for a card of mixed files; the report lists it for the user.
+                log.info("Import failed for %s: %s", path, exc.reason)
                 continue
             except (OSError, SQLAlchemyError) as exc:
                 session.rollback()
@@ -141,25 +159,41 @@ def import_paths(
             else:
                 report.duplicates += 1
                 report.duplicate_of.append((str(path), get_photo(session, photo_id).original_name))
-            label = labels.get(path.name)
-            if label is None:
-                continue
-            seen_names.add(path.name)
-            confirmed = get_photo(session, photo_id).confirmed_label
-            if confirmed == label:
-                continue
-            if confirmed is not None:
-                # A person confirmed this photo already; a CSV must not silently override it.
-                report.conflicts.append((str(path), label, confirmed))
-                log.warning("%s: labels say %s but it is confirmed as %s; kept", path, label, confirmed)
-                continue
-            confirm_label(session, photo_id, label, method="labels-csv")
-            report.labelled += 1
+            if path.name in labels:
+                named.setdefault(path.name, {}).setdefault(photo_id, str(path))
         progress.report(len(files), len(files), "")
+        for name, photos in named.items():
+            _apply_label(session, report, name, labels[name], photos)
     if not report.cancelled:
-        report.unmatched_labels = sorted(set(labels) - seen_names - {p.name for p in files})
+        report.unmatched_labels = sorted(set(labels) - set(named) - {p.name for p in files})
     log.info("Import into %s finished: %s", catalogue.folder, report.summary())
     return report
+
+
+def _apply_label(session, report: ImportReport, name: str, label: str, photos: dict[int, str]) -> None:
+    """Confirm the photo that file name `name` reached in this import as `label`.
+
+    A name that reached several different photos, or a photo a person already confirmed
+    otherwise, is reported instead.
+    """
+    if len(photos) > 1:
+        # Two cards often both hold an IMG_0001.JPG; guessing which one the CSV means could
+        # label the wrong whale.
+        report.ambiguous_labels.append((name, list(photos.values())))
+        log.warning("Labels name %s, which is %d different photos in this import; none labelled",
+                    name, len(photos))
+        return
+    (photo_id, path), = photos.items()
+    confirmed = get_photo(session, photo_id).confirmed_label
+    if confirmed == label:
+        return
+    if confirmed is not None:
+        # A person confirmed this photo already; a CSV must not silently override it.
+        report.conflicts.append((path, label, confirmed))
+        log.warning("%s: labels say %s but it is confirmed as %s; kept", path, label, confirmed)
+        return
+    confirm_label(session, photo_id, label, method="labels-csv")
+    report.labelled += 1
 
 
 def _import_one(catalogue: Catalogue, session, path: Path, find_fluke: bool) -> tuple[int, bool]:
