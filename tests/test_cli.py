@@ -49,7 +49,7 @@ def test_import_export_round_trip(tmp_path, capsys):
     assert main(["--catalogue", str(second), "whales"]) == 0
     listing = capsys.readouterr().out
     assert ["w_1287fbc", "2"] in [line.split() for line in listing.splitlines()]
-    assert "1 whales" in listing
+    assert "1 whale" in listing
 
 
 def test_missing_path_is_a_clear_error(tmp_path, capsys):
@@ -375,3 +375,40 @@ def test_damaged_catalogue_is_one_line(tmp_path, capsys):
     assert error.startswith("whalecat whales: error: cannot open the database ")
     assert "Traceback" not in error
     assert len(error.splitlines()) == 1
+
+
+def test_import_names_each_failed_file_once(tmp_path):
+    save_fluke(tmp_path / "photos" / "a.jpg", individual=1)
+    (tmp_path / "photos" / "notes.jpg").write_text("field notes, saved with the wrong suffix")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\na.jpg,w_1287fbc\n")
+    command = [sys.executable, "-m", "whalecat", "--catalogue", str(tmp_path / "cat")]
+    photos = str(tmp_path / "photos")
+
+    imported = subprocess.run(command + ["import", photos, photos + "/a.jpg", "--labels", str(labels)],
+                              capture_output=True, text=True, timeout=120)
+    whales = subprocess.run(command + ["whales"], capture_output=True, text=True, timeout=120)
+
+    assert imported.returncode == 1
+    assert imported.stdout.count("notes.jpg") == 1, imported.stdout
+    assert "notes.jpg" not in imported.stderr.replace("1/2 notes.jpg", ""), imported.stderr
+    assert "1 imported, 0 already in the catalogue, 1 failed, 1 labelled" in imported.stdout
+    assert whales.stdout.splitlines()[-1] == "1 whale; 0 photos confirmed as new_whale; 0 photos not yet identified"
+
+
+def test_export_keeps_an_existing_file_unless_forced(tmp_path, capsys):
+    save_fluke(tmp_path / "photos" / "a.jpg", individual=1)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\na.jpg,w_1287fbc\n")
+    catalogue = ["--catalogue", str(tmp_path / "cat")]
+    assert main(catalogue + ["import", str(tmp_path / "photos"), "--labels", str(labels)]) == 0
+    labels.write_text("Image,Id\na.jpg,w_1287fbc\nb.jpg,w_dd88965\n")
+    capsys.readouterr()
+
+    assert main(catalogue + ["export", str(labels)]) == 2
+    assert capsys.readouterr().err == (
+        f"whalecat export: error: {labels} exists; add --force to replace it, or name another file\n"
+    )
+    assert "b.jpg" in labels.read_text()
+    assert main(catalogue + ["export", "--force", str(labels)]) == 0
+    assert labels.read_text().splitlines() == ["Image,Id", "a.jpg,w_1287fbc"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -96,3 +97,14 @@ def test_export_to_a_folder_leaves_nothing(catalogue, tmp_path):
 
     assert str(raised.value) == f"cannot write {folder}: it is a folder; give the name of a file in it"
     assert sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no file can be created")
+def test_unwritable_folder_is_one_sentence(catalogue):
+    out = Path("/proc/sightings.csv")
+    with catalogue.session() as session, pytest.raises(ExportError) as raised:
+        export_identifications(session, out, "sightings")
+
+    assert str(raised.value) == (
+        f"cannot write {out}: No such file or directory; choose a folder you can write to"
+    )

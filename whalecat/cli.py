@@ -13,6 +13,7 @@ from pathlib import Path
 from whalecat import __version__
 from whalecat.catalogue import Catalogue, CatalogueError, default_catalogue_path
 from whalecat.progress import TimeLeft, clock_text
+from whalecat.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: kaggle)",
     )
     p.add_argument("out", type=Path, metavar="OUT.csv", help="the CSV file to write, or - for standard output")
+    p.add_argument("--force", action="store_true", help="replace OUT.csv if it exists")
 
     p = _add_command(
         commands, "models", "list trained model versions, or activate one",
@@ -249,13 +251,21 @@ def cmd_import(args) -> int:
     if not any(path.exists() for path in args.paths):
         missing = ", ".join(str(path) for path in args.paths)
         raise ValueError(f"{missing} not found; give photo files or folders that exist")
-    with _open(args, create=True) as catalogue:
-        started = time.perf_counter()
-        report = import_paths(
-            catalogue, args.paths, args.labels, Progress(_ProgressPrinter()),
-            find_fluke=not args.whole_photo,
-        )
-        seconds = time.perf_counter() - started
+    importer_log = logging.getLogger("whalecat.importing")
+    level = importer_log.level
+    if not args.verbose:
+        # The report below names every file that failed and sums up the import.
+        importer_log.setLevel(logging.WARNING)
+    try:
+        with _open(args, create=True) as catalogue:
+            started = time.perf_counter()
+            report = import_paths(
+                catalogue, args.paths, args.labels, Progress(_ProgressPrinter()),
+                find_fluke=not args.whole_photo,
+            )
+            seconds = time.perf_counter() - started
+    finally:
+        importer_log.setLevel(level)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     for path, reason in report.failed:
@@ -266,6 +276,9 @@ def cmd_import(args) -> int:
         print(f"already in the catalogue: {path} (as {existing})")
     for path in report.removed_before:
         print(f"imported again after removal: {path}; remove it again if it is still unwanted")
+    for name, paths in report.ambiguous_labels:
+        print(f"not labelled: {name} names {counted(len(paths), 'different photo')} in this import "
+              f"({', '.join(paths)}); confirm them in the window, or give each photo its own name in the files and the labels")
     if report.unmatched_labels:
         names = ", ".join(report.unmatched_labels[:5])
         more = f" and {len(report.unmatched_labels) - 5} more" if len(report.unmatched_labels) > 5 else ""
@@ -398,8 +411,8 @@ def cmd_whales(args) -> int:
         name = f"  {whale.name or ''}" if named else ""
         print(f"{whale.id:<48} {whale.photo_count:>6}{name}".rstrip())
     print(
-        f"{len(whales)} whales; {new_whales} photos confirmed as new_whale; "
-        f"{unidentified} photos not yet identified"
+        f"{counted(len(whales), 'whale')}; {counted(new_whales, 'photo')} confirmed as new_whale; "
+        f"{counted(unidentified, 'photo')} not yet identified"
     )
     return 0
 
@@ -412,6 +425,9 @@ def cmd_export(args) -> int:
             count = write_export(session, sys.stdout, args.format)
             print(f"wrote {count} rows to standard output", file=sys.stderr)
             return 0
+        if args.out.is_file() and not args.force:
+            # It may be the labels file this catalogue was imported from.
+            raise ValueError(f"{args.out} exists; add --force to replace it, or name another file")
         count = export_identifications(session, args.out, args.format)
     print(f"wrote {count} rows to {args.out}")
     return 0

@@ -76,7 +76,7 @@ def export_identifications(session: Session, path: Path | str, export_format: st
     A regular file is written beside its final name and then renamed, so a failed export
     never leaves half a file. A symbolic link is written through, to the file it points to,
     and a device or pipe is written directly. Raises ExportError for an unknown format, a
-    folder, or a missing folder.
+    folder, a missing folder, or a file that cannot be written.
     """
     path = Path(path)
     if export_format not in EXPORT_FORMATS:
@@ -86,16 +86,20 @@ def export_identifications(session: Session, path: Path | str, export_format: st
         raise ExportError(f"cannot write {path}: it is a folder; give the name of a file in it")
     if not target.parent.is_dir():
         raise ExportError(f"cannot write {path}: folder {target.parent} not found; create it first")
-    if target.exists() and not target.is_file():
-        with target.open("w", newline="", encoding="utf-8") as handle:
-            return write_export(session, handle, export_format)
-    temporary = target.with_name(f".{target.name}.part")
     try:
-        with temporary.open("w", newline="", encoding="utf-8") as handle:
-            count = write_export(session, handle, export_format)
-        temporary.replace(target)
-    finally:
-        temporary.unlink(missing_ok=True)
+        if target.exists() and not target.is_file():
+            with target.open("w", newline="", encoding="utf-8") as handle:
+                return write_export(session, handle, export_format)
+        temporary = target.with_name(f".{target.name}.part")
+        try:
+            with temporary.open("w", newline="", encoding="utf-8") as handle:
+                count = write_export(session, handle, export_format)
+            temporary.replace(target)
+        finally:
+            temporary.unlink(missing_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ExportError(f"cannot write {path}: {reason}; choose a folder you can write to") from exc
     return count
 
 

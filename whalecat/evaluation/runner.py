@@ -22,6 +22,7 @@ from whalecat.importing import import_paths
 from whalecat.importing.labels import write_labels
 from whalecat.matching.base import NEW_WHALE, Method
 from whalecat.progress import Progress
+from whalecat.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def import_catalogue_part(
         path, reason = report.failed[0]
         count = len(report.failed)
         raise ValueError(
-            f"{count} catalogue photo{'' if count == 1 else 's'} failed to import, first {path}: {reason}"
+            f"{counted(count, 'catalogue photo')} failed to import, first {path}: {reason}"
         )
 
 
