@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
 from whalecat.catalogue import Catalogue, CatalogueError
-from whalecat.catalogue.store import DATABASE_NAME, MIGRATIONS
+from whalecat.catalogue.store import DATABASE_NAME, MIGRATIONS, new_catalogue_problem
 
 
 def _alembic_config(connection=None) -> Config:
@@ -96,3 +96,27 @@ def test_read_only_catalogue_is_named(tmp_path):
             Catalogue.open(tmp_path / "c")
     finally:
         (tmp_path / "c").chmod(0o755)
+
+
+def test_new_catalogue_under_a_file_is_refused(tmp_path):
+    notes = tmp_path / "notes.csv"
+    notes.write_text("Image,Id\n")
+
+    assert new_catalogue_problem(notes / "catalogue" / "2026") == (
+        f"{notes} is a file, so no folder can be made in it.", "Type a path in another folder."
+    )
+    assert new_catalogue_problem(tmp_path / "new" / "catalogue") is None
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write to any folder")
+def test_new_catalogue_in_read_only_folder_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    tmp_path.chmod(0o555)
+    (tmp_path / "empty").chmod(0o555)
+    try:
+        assert new_catalogue_problem(tmp_path / "new") == (f"{tmp_path} is read-only.", "Choose a folder you can write to.")
+        with pytest.raises(CatalogueError, match="is read-only, so no catalogue can be made in it"):
+            Catalogue.open(tmp_path / "empty")
+    finally:
+        (tmp_path / "empty").chmod(0o755)
+        tmp_path.chmod(0o755)

@@ -52,6 +52,11 @@ def new_catalogue_problem(folder: Path) -> tuple[str, str] | None:
         return f"{folder} is a file.", "Type the name of a new folder for the catalogue."
     if folder.is_dir() and not (folder / DATABASE_NAME).exists() and any(folder.iterdir()):
         return f"{folder} is not empty.", "Choose an empty folder for a new catalogue, or open an existing one."
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir():
+        return f"{existing} is a file, so no folder can be made in it.", "Type a path in another folder."
+    if not os.access(existing, os.W_OK):
+        return f"{existing} is read-only.", "Choose a folder you can write to."
     return None
 
 
@@ -76,6 +81,9 @@ class Catalogue:
         if folder.exists() and not folder.is_dir():
             raise CatalogueError(f"{folder} is a file; a catalogue must be a folder")
         if folder.is_dir() and not os.access(folder, os.W_OK):
+            if not (folder / DATABASE_NAME).exists():
+                raise CatalogueError(f"{folder} is read-only, so no catalogue can be made in it; "
+                                     "choose a folder you can write to")
             raise CatalogueError(
                 f"{folder} is read-only, and whalecat writes to a catalogue even to read it; "
                 "copy the folder to a writable place and open the copy"
