@@ -8,14 +8,14 @@ import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QKeySequence, QPalette
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QToolButton
+from PySide6.QtWidgets import QApplication, QLabel, QToolButton
 
 from tests.helpers import save_fluke
 from tests.test_gui_support import WAIT_MS, make_identifier, no_thread_left  # noqa: F401  (fixtures)
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import Photo
 from whalecat.catalogue.records import get_photo
-from whalecat.gui.crop_editor import moved_box, resized_box
+from whalecat.gui.crop_editor import HINT, moved_box, resized_box, starting_box
 from whalecat.gui.main_window import MainWindow
 from whalecat.gui.photo_view import PREVIEW_SIDE
 from whalecat.gui.settings import Settings
@@ -451,22 +451,54 @@ def test_rotate_turns_photo_and_undoes(qtbot, window):
     assert window.photo_view.preview.original.width() > window.photo_view.preview.original.height()
 
 
-def test_turn_without_crop_proposes_one(qtbot, window):
+def test_turn_without_crop_proposes_nothing(qtbot, window):
     photo_id = select_photo(qtbot, window, "large.jpg")
     editor = window.photo_view.crop_editor
+    view = window.photo_view.original_view
     assert editor.use_whole_photo()
     wait_for_reload(qtbot, window, None)
+    window.right_tabs.setCurrentWidget(window.identify_panel)
+
+    window.photo_view.turner.right_action.trigger()  # as the Photo menu and Ctrl+] do
+
+    qtbot.waitUntil(lambda: window.photo_view.preview.photo.rotation == 90 and not window.pool.workers, timeout=WAIT_MS)
+    assert view.pending_box is None
+    assert editor.finder is None
+    assert editor.message.text() == HINT
+    assert stored_crop(window, photo_id) is None
+    assert window.right_tabs.currentWidget() is window.identify_panel
+
+    window.undo_action.trigger()
+
+    qtbot.waitUntil(lambda: window.photo_view.preview.photo.rotation == 0 and not window.pool.workers, timeout=WAIT_MS)
+    assert view.pending_box is None
+    assert editor.finder is None
+    assert stored_crop(window, photo_id) is None
+    assert window.right_tabs.currentWidget() is window.identify_panel
+
+
+def test_turn_identifies_again_on_select(qtbot, window):
+    window.identify_on_select_action.setChecked(True)
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    panel = window.identify_panel
+    with qtbot.waitSignal(panel.worker.done, timeout=IDENTIFY_WAIT_MS):
+        pass
+    assert window.error_box is None, window.error_box.text()
+    assert panel.result is not None
 
     window.photo_view.turner.right_action.trigger()
 
-    # The proposed box is not saved until the user saves it.
-    qtbot.waitUntil(lambda: window.photo_view.original_view.pending_box is not None and not window.pool.workers,
-                    timeout=WAIT_MS)
-    assert "save it" in editor.message.text()
-    assert stored_crop(window, photo_id) is None
-    left, top, right, bottom = window.photo_view.original_view.pending_box
-    assert right <= LARGE_SIZE[1]  # in the turned photo's pixels
-    assert bottom <= LARGE_SIZE[0]
+    # The candidates came from the photo's old pixels, so a new run replaces them.
+    assert panel.result is None
+    assert panel.photo_id == photo_id
+    worker = panel.worker
+    assert worker is not None
+    with qtbot.waitSignal(worker.done, timeout=IDENTIFY_WAIT_MS):
+        pass
+    assert window.error_box is None, window.error_box.text()
+    assert panel.result is not None
+    assert panel.result.photo_id == photo_id
+    qtbot.waitUntil(lambda: not window.pool.workers, timeout=WAIT_MS)
 
 
 # -- the keyboard ------------------------------------------------------------------------------
@@ -547,21 +579,57 @@ def test_arrow_keys_stop_at_edges(qtbot, window):
     assert view.pending_box == (0, 0, 990, 245)  # at the top left corner, its size kept
 
 
-def test_keys_start_from_whole_photo(qtbot, window):
+# The box that the first key draws on LARGE_SIZE: 10 % of 2000 and of 1250 in from each edge.
+START_BOX = (200, 125, 1800, 1125)
+
+
+@pytest.mark.parametrize("key, modifiers", [
+    (Qt.Key.Key_Right, Qt.KeyboardModifier.NoModifier),
+    (Qt.Key.Key_Down, Qt.KeyboardModifier.NoModifier),
+    (Qt.Key.Key_Right, SHIFT),
+    (Qt.Key.Key_Down, SHIFT),
+    (Qt.Key.Key_Left, SHIFT | CTRL),
+    (Qt.Key.Key_Up, ALT),
+], ids=["Right", "Down", "Shift+Right", "Shift+Down", "Ctrl+Shift+Left", "Alt+Up"])
+def test_first_key_draws_box(qtbot, window, key, modifiers):
     photo_id = select_photo(qtbot, window, "large.jpg")
     editor = window.photo_view.crop_editor
     assert editor.use_whole_photo()
     wait_for_reload(qtbot, window, None)
     view = focus_by_click(qtbot, window)
 
-    # The whole photo can neither move nor grow, and a key that changes nothing leaves no box.
-    for key, modifiers in ((Qt.Key.Key_Right, CTRL), (Qt.Key.Key_Up, CTRL), (Qt.Key.Key_Down, SHIFT)):
-        assert press(qtbot, view, key, modifiers) is None
-    assert not editor.save_action.isEnabled()
+    assert press(qtbot, view, key, modifiers) == START_BOX
 
-    assert press(qtbot, view, Qt.Key.Key_Left, SHIFT | CTRL) == (0, 0, 2000 - LARGE_STEP, 1250)
-    assert press(qtbot, view, Qt.Key.Key_Right, CTRL) == (LARGE_STEP, 0, 2000, 1250)
+    assert editor.save_action.isEnabled()
+    assert editor.has_drawn_box()
+    assert "not saved" in editor.message.text()
     assert stored_crop(window, photo_id) is None
+
+
+def test_keys_adjust_first_box(qtbot, window):
+    select_photo(qtbot, window, "large.jpg")
+    assert window.photo_view.crop_editor.use_whole_photo()
+    wait_for_reload(qtbot, window, None)
+    view = focus_by_click(qtbot, window)
+    press(qtbot, view, Qt.Key.Key_Right)
+
+    # Every key now changes the box, which keeps inside the photo.
+    assert press(qtbot, view, Qt.Key.Key_Right) == (220, 125, 1820, 1125)
+    assert press(qtbot, view, Qt.Key.Key_Down) == (220, 145, 1820, 1145)
+    assert press(qtbot, view, Qt.Key.Key_Right, SHIFT) == (220, 145, 1840, 1145)
+    assert press(qtbot, view, Qt.Key.Key_Down, SHIFT) == (220, 145, 1840, 1165)
+    assert press(qtbot, view, Qt.Key.Key_Left, SHIFT) == (220, 145, 1820, 1165)
+    assert press(qtbot, view, Qt.Key.Key_Up, SHIFT) == (220, 145, 1820, 1145)
+    assert press(qtbot, view, Qt.Key.Key_Right, SHIFT | CTRL) == (220, 145, 2000, 1145)
+    assert press(qtbot, view, Qt.Key.Key_Down, SHIFT | CTRL) == (220, 145, *LARGE_SIZE)
+
+
+def test_starting_box_inside_photo():
+    assert starting_box(LARGE_SIZE) == START_BOX
+    assert starting_box((480, 320)) == (48, 32, 432, 288)
+    # A photo a few pixels wide still gets a box of at least one pixel.
+    assert starting_box((5, 3)) == (0, 0, 5, 3)
+    assert starting_box((1, 1)) == (0, 0, 1, 1)
 
 
 def test_shift_arrows_stop_at_minimum(qtbot, window):
@@ -621,12 +689,13 @@ def test_keyboard_box_kept_on_leaving_photo(qtbot, window):
     assert window.photo_view.crop_editor.use_whole_photo()
     wait_for_reload(qtbot, window, None)
     view = focus_by_click(qtbot, window)
+    assert press(qtbot, view, Qt.Key.Key_Left, SHIFT | CTRL) == START_BOX
     press(qtbot, view, Qt.Key.Key_Left, SHIFT | CTRL)
     press(qtbot, view, Qt.Key.Key_Up, SHIFT | CTRL)
 
     select_photo(qtbot, window, "small.jpg")
 
-    assert stored_crop(window, photo_id) == (0, 0, 1800, 1050)
+    assert stored_crop(window, photo_id) == (200, 125, 1600, 925)
     assert window.statusBar().currentMessage() == "Saved the crop drawn on large.jpg. Undo (Ctrl+Z) removes it."
 
 
@@ -701,12 +770,207 @@ def test_focus_frame_shows_keyboard_focus(qtbot, window):
 
 def test_crop_keys_explained(qtbot, window):
     editor = window.photo_view.crop_editor
-    assert "arrow keys" in editor.message.text()
-    assert "Shift" in editor.message.text()
+    for words in ("arrow keys", "Shift", "Ctrl or Alt", "Ctrl+S saves", "Esc discards"):
+        assert words in editor.message.text(), words
     assert "Shift+Right and Shift+Down enlarge it" in editor.view.toolTip()
+    assert "first arrow key draws a box 10 %" in editor.view.toolTip()
+    assert "Ctrl+S saves the box and Esc discards it" in editor.view.toolTip()
 
     box = window.show_shortcuts()
 
     assert "Shift+arrow keys on the photo" in box.text()
     assert "right or bottom edge" in box.text()
     box.accept()
+
+
+# -- the message under the buttons --------------------------------------------------------------
+
+
+def settle_layout() -> None:
+    """Let the pending layout requests of a changed message resize the widgets."""
+    for _ in range(3):
+        QApplication.processEvents()
+
+
+def test_message_describes_current_box(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    editor = window.photo_view.crop_editor
+    store_crop(qtbot, window, photo_id, (400, 300, 1200, 900))
+    view = focus_by_click(qtbot, window)
+    assert editor.message.text() == HINT
+
+    press(qtbot, view, Qt.Key.Key_Right)
+    assert "not saved" in editor.message.text()
+    with qtbot.waitSignal(window.photo_view.crop_changed, timeout=WAIT_MS):
+        qtbot.keyClick(view, Qt.Key.Key_S, CTRL)
+    assert editor.message.text() == HINT
+    assert window.statusBar().currentMessage() == "Saved the crop of large.jpg."
+    wait_for_reload(qtbot, window, (420, 300, 1220, 900))
+
+    window.undo_action.trigger()
+    assert editor.message.text() == HINT
+    assert window.statusBar().currentMessage() == "Undone: Change crop of large.jpg"
+    wait_for_reload(qtbot, window, (400, 300, 1200, 900))
+
+    press(qtbot, view, Qt.Key.Key_Down)
+    assert "not saved" in editor.message.text()
+    qtbot.keyClick(view, Qt.Key.Key_Escape)
+    assert editor.message.text() == HINT
+
+    with qtbot.waitSignal(editor.find_fluke().done, timeout=WAIT_MS):
+        assert editor.message.text() == "Finding the fluke…"
+    assert "save it (Ctrl+S) or discard it (Esc)" in editor.message.text()
+
+
+def test_message_keeps_photo_still(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    editor = window.photo_view.crop_editor
+    store_crop(qtbot, window, photo_id, (400, 300, 1200, 900))
+    view = focus_by_click(qtbot, window)
+    settle_layout()
+    geometry = view.geometry()
+
+    press(qtbot, view, Qt.Key.Key_Right)
+    settle_layout()
+    assert view.geometry() == geometry
+    with qtbot.waitSignal(window.photo_view.crop_changed, timeout=WAIT_MS):
+        qtbot.keyClick(view, Qt.Key.Key_S, CTRL)
+    wait_for_reload(qtbot, window, (420, 300, 1220, 900))
+    settle_layout()
+    assert view.geometry() == geometry
+    assert editor.use_whole_photo()
+    wait_for_reload(qtbot, window, None)
+    settle_layout()
+    assert view.geometry() == geometry
+
+
+def test_message_fits_narrow_window(qtbot, window):
+    select_photo(qtbot, window, "large.jpg")
+    message = window.photo_view.crop_editor.message
+    window.resize(800, 700)
+    settle_layout()
+
+    # Measured by a plain QLabel, so the message's own arithmetic is not checked against itself.
+    reference = QLabel(HINT)
+    reference.setWordWrap(True)
+    assert message.height() >= reference.heightForWidth(message.width())
+    assert message.text() == HINT
+
+
+# -- undo and redo with a box on screen ---------------------------------------------------------
+
+
+def mark_new_whale_and_move_on(qtbot, window: MainWindow) -> tuple[int, int]:
+    """Mark large.jpg as new_whale with its shortcut, and wait until small.jpg is shown next.
+
+    Returns the two photos' ids.
+    """
+    first = select_photo(qtbot, window, "large.jpg")
+    second = photo_id_of(window, "small.jpg")
+    activate(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_M, CTRL | SHIFT)
+    editor = window.photo_view.crop_editor
+    qtbot.waitUntil(lambda: editor.photo is not None and editor.photo.id == second, timeout=WAIT_MS)
+    assert window.confirmations.undo_stack.undoText() == "Confirm large.jpg as new_whale"
+    return first, second
+
+
+def adjust_box_by_hand(qtbot, window: MainWindow):
+    """Click the photo and press Shift+Left three times, Shift+Up twice and Right; return the box."""
+    view = focus_by_click(qtbot, window)
+    for key, modifiers in [(Qt.Key.Key_Left, SHIFT)] * 3 + [(Qt.Key.Key_Up, SHIFT)] * 2 + [(Qt.Key.Key_Right, Qt.KeyboardModifier.NoModifier)]:
+        press(qtbot, view, key, modifiers)
+    assert window.photo_view.crop_editor.has_drawn_box()
+    return view.pending_box
+
+
+def unidentified_ids(window: MainWindow) -> list[int]:
+    return [photo.id for photo in window.browser.unidentified_model.photos]
+
+
+def test_undo_discards_unsaved_box(qtbot, window):
+    first, second = mark_new_whale_and_move_on(qtbot, window)
+    stack = window.confirmations.undo_stack
+    editor = window.photo_view.crop_editor
+    crop = stored_crop(window, second)
+    adjust_box_by_hand(qtbot, window)
+    assert window.undo_action.text() == "&Undo Unsaved Crop Box"
+
+    qtbot.keyClick(editor.view, Qt.Key.Key_Z, CTRL)
+
+    assert editor.view.pending_box is None
+    assert window.statusBar().currentMessage() == "Discarded the unsaved crop box on small.jpg."
+    assert editor.photo.id == second
+    assert stored_crop(window, second) == crop
+    assert first not in unidentified_ids(window)
+    assert (stack.count(), stack.index()) == (1, 1)
+    assert window.undo_action.text() == "&Undo Confirm large.jpg as new_whale"
+
+    # The next Undo takes back the confirmation, and nothing was saved on the way.
+    qtbot.keyClick(editor.view, Qt.Key.Key_Z, CTRL)
+
+    assert window.statusBar().currentMessage() == "Undone: Confirm large.jpg as new_whale"
+    assert first in unidentified_ids(window)
+    assert (stack.count(), stack.index()) == (1, 0)
+    assert stack.redoText() == "Confirm large.jpg as new_whale"
+    assert stored_crop(window, second) == crop
+    qtbot.waitUntil(lambda: not window.pool.workers, timeout=WAIT_MS)
+
+
+def test_undo_discards_box_without_history(qtbot, window):
+    select_photo(qtbot, window, "large.jpg")
+    editor = window.photo_view.crop_editor
+    assert window.confirmations.undo_stack.count() == 0
+    assert not window.undo_action.isEnabled()
+    adjust_box_by_hand(qtbot, window)
+    assert window.undo_action.isEnabled()
+
+    window.undo_action.trigger()
+
+    assert editor.view.pending_box is None
+    assert window.statusBar().currentMessage() == "Discarded the unsaved crop box on large.jpg."
+    assert not window.undo_action.isEnabled()
+
+
+def test_redo_waits_for_drawn_box(qtbot, window):
+    first, second = mark_new_whale_and_move_on(qtbot, window)
+    stack = window.confirmations.undo_stack
+    editor = window.photo_view.crop_editor
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: editor.photo is not None and editor.photo.id == first, timeout=WAIT_MS)
+    crop = stored_crop(window, first)
+    box = adjust_box_by_hand(qtbot, window)
+
+    window.redo_action.trigger()
+
+    assert window.statusBar().currentMessage() == "Save the crop box on large.jpg (Ctrl+S) or discard it (Esc) before Redo."
+    assert editor.view.pending_box == box
+    assert first in unidentified_ids(window)
+    assert (stack.count(), stack.index()) == (1, 0)
+    assert stored_crop(window, first) == crop
+
+    qtbot.keyClick(editor.view, Qt.Key.Key_Escape)
+    window.redo_action.trigger()
+
+    assert window.statusBar().currentMessage() == "Redone: Confirm large.jpg as new_whale"
+    assert first not in unidentified_ids(window)
+    assert (stack.count(), stack.index()) == (1, 1)
+    assert stored_crop(window, first) == crop
+    qtbot.waitUntil(lambda: not window.pool.workers, timeout=WAIT_MS)
+
+
+def test_stack_undo_saves_no_box(qtbot, window, caplog):
+    first, second = mark_new_whale_and_move_on(qtbot, window)
+    stack = window.confirmations.undo_stack
+    crop = stored_crop(window, second)
+    adjust_box_by_hand(qtbot, window)
+
+    # Past the Edit menu's actions: the undo selects large.jpg again, which leaves small.jpg.
+    stack.undo()
+
+    assert first in unidentified_ids(window)
+    assert (stack.count(), stack.index()) == (1, 0)
+    assert stack.redoText() == "Confirm large.jpg as new_whale"
+    assert stored_crop(window, second) == crop
+    assert "Dropped the unsaved crop box" in caplog.text
+    qtbot.waitUntil(lambda: not window.pool.workers, timeout=WAIT_MS)

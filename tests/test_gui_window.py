@@ -259,7 +259,11 @@ def test_mark_new_whale_leaves_browser(qtbot, window, fluke_data):
 
     assert window.browser.unidentified_model.photos == []
     assert window.browser.whale_counts() == {}
-    assert "new_whale" in window.identify_panel.heading.text()
+    assert [p.id for p in window.browser.new_whale_model.photos] == [photo_id]
+    assert window.statusBar().currentMessage() == "Confirmed 0000e88ab.jpg as new_whale"
+    # No photo is left selected in the tab on show, so the panes show none.
+    assert window.identify_panel.photo_id is None
+    assert window.photo_view.photo_id is None
 
 
 def test_confirming_selects_next_photo(qtbot, window, fluke_data):
@@ -277,7 +281,7 @@ def test_confirming_selects_next_photo(qtbot, window, fluke_data):
     assert window.identify_panel.photo_id == photos[0]
     window.identify_panel.mark_new_whale()
     assert window.browser.unidentified_model.photos == []
-    assert window.identify_panel.photo_id == photos[0]
+    assert window.identify_panel.photo_id is None  # no photo is left selected
     # Undo brings the photo back and selects it, so the next confirmation moves on again.
     window.undo_action.trigger()
     assert window.browser.unidentified_view.currentIndex().row() == 0
@@ -425,7 +429,7 @@ def test_new_catalogue_where_no_folder_can_be_made(window, tmp_path):
 
     assert not window.create_catalogue(notes / "catalogue")
 
-    assert window.error_box.text() == f"Cannot create a catalogue in {notes / 'catalogue'}: Not a directory."
+    assert window.error_box.text() == f"{notes} is a file, so no folder can be made in it."
     assert window.catalogue.folder == before
 
 
@@ -595,6 +599,64 @@ def test_shortcuts_listed_from_menus(window):
     assert "Photo → Remove from Catalogue" in text
     assert "Catalogue → Go to Whales" in text
     assert "Arrow keys" in text
+    box.accept()
+
+
+def import_synthetic_photo(qtbot, window, tmp_path) -> int:
+    from tests.helpers import save_fluke
+
+    import_and_wait(qtbot, window, [save_fluke(tmp_path / "card" / "a.jpg", individual=1)])
+    window.import_panel.summary_box.accept()
+    return window.browser.unidentified_model.photos[0].id
+
+
+def test_redo_keys_include_ctrl_y(qtbot, window, tmp_path):
+    from PySide6.QtGui import QKeySequence
+
+    from whalecat.gui.main_window import redo_shortcuts
+
+    def names(keys):
+        return [key.toString() for key in keys]
+
+    # Platform keys without Ctrl+Y, as on Linux, and with it, as on Windows.
+    linux = [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Shift+F14")]
+    assert names(redo_shortcuts(linux)) == ["Ctrl+Shift+Z", "Shift+F14", "Ctrl+Y"]
+    windows = [QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")]
+    assert names(redo_shortcuts(windows)) == ["Ctrl+Y", "Ctrl+Shift+Z"]
+    keys = names(window.redo_action.shortcuts())
+    assert "Ctrl+Y" in keys
+    assert len(keys) == len(set(keys))
+
+    photo_id = import_synthetic_photo(qtbot, window, tmp_path)
+    window.confirmations.confirm(photo_id, "w_aaaaaaa", "manual", None)
+    window.undo_action.trigger()
+    assert window.browser.whale_counts() == {}
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)  # shortcuts fire only in the active window
+    qtbot.keyClick(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert window.browser.whale_counts() == {"w_aaaaaaa": 1}
+
+
+def test_shortcut_list_names_undo_and_redo(qtbot, window, tmp_path):
+    from PySide6.QtGui import QKeySequence
+
+    photo_id = import_synthetic_photo(qtbot, window, tmp_path)
+    window.confirmations.confirm(photo_id, "w_aaaaaaa", "manual", None)
+    window.confirmations.confirm(photo_id, "w_bbbbbbb", "manual", None)
+    window.undo_action.trigger()
+    assert window.undo_action.text() == "&Undo Confirm a.jpg as w_aaaaaaa"
+    assert window.redo_action.text() == "&Redo Confirm a.jpg as w_bbbbbbb"
+    # Qt on Linux binds F14, a key that few keyboards have, to Undo.
+    window.undo_action.setShortcuts([*window.undo_action.shortcuts(), QKeySequence("F14")])
+
+    box = window.show_shortcuts()
+
+    text = box.text()
+    assert "<td>Edit → Undo</td>" in text
+    assert "<td>Edit → Redo</td>" in text
+    assert "Confirm a.jpg" not in text
+    assert "F14" not in text
+    assert "Ctrl+Z" in text
     box.accept()
 
 

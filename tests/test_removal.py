@@ -4,17 +4,20 @@ import pytest
 
 from tests.helpers import save_fluke
 from whalecat.catalogue import Catalogue
+from whalecat.catalogue.models import Whale
 from whalecat.catalogue.records import (
     RecordError,
     all_photos,
     confirm_label,
     get_photo,
     list_whales,
+    record_suggestions,
     set_crop,
 )
 from whalecat.catalogue.removal import REMOVED_FOLDER, remove_photo, restore_photo
 from whalecat.importing import import_paths
 from whalecat.importing.importer import thumbnail_path
+from whalecat.matching.base import Candidate
 
 
 @pytest.fixture
@@ -61,6 +64,23 @@ def test_restore_puts_back_crop_and_confirmation(catalogue):
     assert (catalogue.folder / photo.stored_name).is_file()
     assert thumbnail_path(catalogue, photo.sha256).is_file()
     assert not any((catalogue.folder / REMOVED_FOLDER).rglob("*.jpg"))
+
+
+def test_whale_left_without_photos_not_listed(catalogue):
+    with catalogue.session() as session:
+        confirm_label(session, 1, "w_1287fbc", "manual", 0.75)
+        # An identification of photo 2 named the whale, so its row outlives its only photo.
+        record_suggestions(session, 2, [Candidate("w_1287fbc", 0.5)], "test", "test")
+    removed = remove_photo(catalogue, 1)
+
+    with catalogue.session() as session:
+        assert session.get(Whale, "w_1287fbc") is not None
+        assert list_whales(session) == []
+
+    restore_photo(catalogue, removed)
+
+    with catalogue.session() as session:
+        assert [(w.id, w.photo_count) for w in list_whales(session)] == [("w_1287fbc", 1)]
 
 
 def test_restore_takes_place_of_reimported_copy(catalogue, tmp_path):

@@ -223,10 +223,14 @@ def record_suggestions(
 
 
 def list_whales(session: Session) -> list[WhaleSummary]:
-    """Return every whale with its confirmed photo count and its earliest confirmed photo."""
+    """Return every whale that has confirmed photos, with their count and the earliest of them.
+
+    A whale left without confirmed photos keeps its row while other photos' suggestions name
+    it or it has a name or notes (see `delete_orphan_whales`), but it is not listed.
+    """
     rows = session.execute(
         select(Whale.id, Whale.name, func.count(Identification.id), func.min(Identification.photo_id))
-        .outerjoin(
+        .join(
             Identification,
             (Identification.whale_id == Whale.id) & (Identification.status == CONFIRMED),
         )

@@ -9,6 +9,7 @@ round trip would only add flicker. Thumbnails are small JPEGs made at import, re
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from PySide6.QtCore import (
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 ICON_SIZE = QSize(96, 64)
 PHOTO_ID_ROLE = Qt.ItemDataRole.UserRole
 WHALE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+NO_WHALE_HEADING = "Select a whale to see its photos"
 
 
 class ThumbnailCache:
@@ -178,13 +180,21 @@ class _TabBar(QTabBar):
 
 
 class CataloguePanel(QWidget):
-    """Lists whales, new_whale photos and unidentified photos; emits `photo_selected(photo id)`."""
+    """Lists whales, new_whale photos and unidentified photos, and keeps track of the current photo.
 
-    photo_selected = Signal(int)
+    The current photo is the one highlighted in the photo list of the tab on show: the selected
+    whale's photos in the Whales tab, or the Unidentified or new_whale list. It is None when
+    that list has no highlighted photo, so the window never acts on a photo the researcher
+    cannot see selected, such as one left highlighted in a hidden tab.
+    """
+
+    current_photo_changed = Signal(object)  # the new current photo's id, or None
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.catalogue: Catalogue | None = None
+        self.current_photo_id: int | None = None
+        self._changes_open = 0  # nesting depth of `_one_change` blocks
         self.thumbnails = ThumbnailCache()
 
         self.filter_edit = QLineEdit(placeholderText="Filter by whale id")
@@ -200,8 +210,7 @@ class CataloguePanel(QWidget):
 
         self.whale_photo_model = PhotoListModel(self.thumbnails)
         self.whale_photos_view = _list_view(self.whale_photo_model, icon_mode=True)
-        self.whale_photos_view.selectionModel().currentChanged.connect(self._on_photo_changed)
-        self.whale_photos_label = QLabel("Select a whale to see its photos")
+        self.whale_photos_label = QLabel(NO_WHALE_HEADING)
 
         whales_tab = QWidget()
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -219,11 +228,9 @@ class CataloguePanel(QWidget):
 
         self.unidentified_model = PhotoListModel(self.thumbnails)
         self.unidentified_view = _list_view(self.unidentified_model, icon_mode=True)
-        self.unidentified_view.selectionModel().currentChanged.connect(self._on_photo_changed)
 
         self.new_whale_model = PhotoListModel(self.thumbnails)
         self.new_whale_view = _list_view(self.new_whale_model, icon_mode=True)
-        self.new_whale_view.selectionModel().currentChanged.connect(self._on_photo_changed)
         self.new_whale_view.setToolTip("Photos confirmed as new_whale: animals not in the catalogue")
 
         self.tabs = QTabWidget()
@@ -235,6 +242,10 @@ class CataloguePanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
 
+        for view in self._photo_views():
+            view.selectionModel().selectionChanged.connect(lambda _selected, _deselected: self._update_current_photo())
+        self.tabs.currentChanged.connect(lambda _index: self._update_current_photo())
+
     def set_catalogue(self, catalogue: Catalogue | None) -> None:
         self.catalogue = catalogue
         self.thumbnails.reset(catalogue)
@@ -242,60 +253,55 @@ class CataloguePanel(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Reload whales and unidentified photos, keeping the current selection where it exists.
+        """Reload the lists, keeping the selected whale and each list's selected photo where still listed.
 
         When the photo selected in the Unidentified tab has left it (confirmed, say), the photo
         that took its place is selected, so a researcher can work through a card in order.
+        `current_photo_changed` is sent at most once, after all the lists are reloaded.
         """
         selected_whale = self.selected_whale_id()
-        current = self.unidentified_view.currentIndex()
-        working_through = current.isValid() and self.tabs.currentWidget() is self.unidentified_view
-        left_row = current.row() if working_through else None
-        left_photo = int(current.data(PHOTO_ID_ROLE)) if working_through else None
-        if self.catalogue is None:
-            self.whale_model.set_rows([])
-            self.unidentified_model.set_photos([])
-            self.new_whale_model.set_photos([])
-            self.whale_photo_model.set_photos([])
-            self._update_tab_titles()
-            return
-        with self.catalogue.session() as session:
-            whales = list_whales(session)
-            wanted = [w.representative_photo_id for w in whales if w.representative_photo_id]
-            sha_by_id = dict(session.execute(select(Photo.id, Photo.sha256).where(Photo.id.in_(wanted))).all())
-            unidentified = unidentified_photos(session)
-            new_whales = new_whale_photos(session)
-        rows = [WhaleRow(w, sha_by_id.get(w.representative_photo_id)) for w in whales]
+        selected_photos = [(view, _selected_photo_id(view)) for view in self._photo_views()]
+        working_through = self.tabs.currentWidget() is self.unidentified_view
+        left_row = _selected_row(self.unidentified_view) if working_through else None
+        with self._one_change():
+            self._reload_lists()
+            if selected_whale is not None and not self.select_whale(selected_whale):
+                self._clear_whale_photos()  # the whale is no longer listed, or the filter hides it
+            for view, photo_id in selected_photos:
+                if photo_id is not None:
+                    _select_photo_in(view, photo_id)
+            photos = self.unidentified_model.photos
+            if left_row is not None and photos and _selected_photo_id(self.unidentified_view) is None:
+                self.unidentified_view.setCurrentIndex(self.unidentified_model.index(min(left_row, len(photos) - 1)))
+
+    def _reload_lists(self) -> None:
+        rows: list[WhaleRow] = []
+        unidentified: list[PhotoSummary] = []
+        new_whales: list[PhotoSummary] = []
+        if self.catalogue is not None:
+            with self.catalogue.session() as session:
+                whales = list_whales(session)
+                wanted = [w.representative_photo_id for w in whales if w.representative_photo_id]
+                sha_by_id = dict(session.execute(select(Photo.id, Photo.sha256).where(Photo.id.in_(wanted))).all())
+                unidentified = unidentified_photos(session)
+                new_whales = new_whale_photos(session)
+            rows = [WhaleRow(w, sha_by_id.get(w.representative_photo_id)) for w in whales]
         self.whale_model.set_rows(rows)
         self.unidentified_model.set_photos(unidentified)
         self.new_whale_model.set_photos(new_whales)
         self._update_tab_titles()
-        if selected_whale is not None and not self.select_whale(selected_whale):
-            self.whale_photo_model.set_photos([])
-            self.whale_photos_label.setText("Select a whale to see its photos")
-        photos = self.unidentified_model.photos
-        if left_row is None or not photos:
-            return
-        if self.unidentified_model.row_of(left_photo) is None:
-            self.select_unidentified_photo(photos[min(left_row, len(photos) - 1)].id)
-        else:
-            # The model reset cleared the selection. The photo is shown already, so it is
-            # selected again without reloading it.
-            selection = self.unidentified_view.selectionModel()
-            selection.blockSignals(True)
-            self.select_unidentified_photo(left_photo)
-            selection.blockSignals(False)
 
     def show_tab(self, index: int) -> None:
         """Show tab `index` (0 Whales, 1 Unidentified, 2 new_whale) with the keyboard in its list.
 
         Without a current item the first is selected, so the arrow keys move from there.
         """
-        self.tabs.setCurrentIndex(index)
         view = (self.whale_view, self.unidentified_view, self.new_whale_view)[index]
+        with self._one_change():
+            self.tabs.setCurrentIndex(index)
+            if not view.currentIndex().isValid() and view.model().rowCount() > 0:
+                view.setCurrentIndex(view.model().index(0, 0))
         view.setFocus()
-        if not view.currentIndex().isValid() and view.model().rowCount() > 0:
-            view.setCurrentIndex(view.model().index(0, 0))
 
     def thumbnail_changed(self, photo_id: int) -> None:
         """Redraw a photo whose thumbnail file changed, such as after a turn."""
@@ -327,12 +333,65 @@ class CataloguePanel(QWidget):
         return False
 
     def select_unidentified_photo(self, photo_id: int) -> bool:
-        row = self.unidentified_model.row_of(photo_id)
-        if row is None:
-            return False
-        self.tabs.setCurrentWidget(self.unidentified_view)
-        self.unidentified_view.setCurrentIndex(self.unidentified_model.index(row))
+        with self._one_change():
+            if not _select_photo_in(self.unidentified_view, photo_id):
+                return False
+            self.tabs.setCurrentWidget(self.unidentified_view)
         return True
+
+    def select_photo(self, photo_id: int) -> bool:
+        """Select a photo in the tab that lists it and show that tab; return False when no list shows it.
+
+        A confirmed photo is selected among its whale's photos, unless the filter hides that whale.
+        """
+        if self.select_unidentified_photo(photo_id):
+            return True
+        with self._one_change():
+            if _select_photo_in(self.new_whale_view, photo_id):
+                self.tabs.setCurrentWidget(self.new_whale_view)
+                return True
+        if self.catalogue is None:
+            return False
+        with self.catalogue.session() as session:
+            whale_id = session.scalar(
+                select(Identification.whale_id).where(
+                    Identification.photo_id == photo_id, Identification.status == CONFIRMED
+                )
+            )
+        with self._one_change():
+            if whale_id is None or not self.select_whale(whale_id):
+                return False
+            if not _select_photo_in(self.whale_photos_view, photo_id):
+                return False
+            self.tabs.setCurrentIndex(0)
+        return True
+
+    def _photo_views(self) -> tuple[QListView, QListView, QListView]:
+        """Return each tab's photo list, in tab order."""
+        return (self.whale_photos_view, self.unidentified_view, self.new_whale_view)
+
+    @contextmanager
+    def _one_change(self):
+        """Send `current_photo_changed` at most once, when the block ends, for all the changes made in it.
+
+        Showing a tab and then selecting a photo in it would otherwise make the photo selected
+        there before current for a moment, and load it in the panes for nothing.
+        """
+        self._changes_open += 1
+        try:
+            yield
+        finally:
+            self._changes_open -= 1
+        self._update_current_photo()
+
+    def _update_current_photo(self) -> None:
+        """Send `current_photo_changed` when the photo selected in the shown tab's list changed."""
+        if self._changes_open:
+            return
+        photo_id = _selected_photo_id(self._photo_views()[self.tabs.currentIndex()])
+        if photo_id != self.current_photo_id:
+            self.current_photo_id = photo_id
+            self.current_photo_changed.emit(photo_id)
 
     def _on_whale_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
@@ -345,10 +404,13 @@ class CataloguePanel(QWidget):
             photos = photos_of_whale(session, whale_id)
         self.whale_photo_model.set_photos(photos)
         self.whale_photos_label.setText(f"Photos of {whale_id}")
+        # Another whale's photos, none of them selected yet.
+        self._update_current_photo()
 
-    def _on_photo_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if current.isValid():
-            self.photo_selected.emit(int(current.data(PHOTO_ID_ROLE)))
+    def _clear_whale_photos(self) -> None:
+        self.whale_photo_model.set_photos([])
+        self.whale_photos_label.setText(NO_WHALE_HEADING)
+        self._update_current_photo()
 
     def _update_tab_titles(self) -> None:
         self.tabs.setTabText(0, f"Whales ({len(self.whale_model.rows)})")
@@ -357,6 +419,30 @@ class CataloguePanel(QWidget):
         # Scroll arrows would hide the third tab and its count, so the browser keeps room for all three.
         frame = self.tabs.width() - self.tabs.contentsRect().width() + 8
         self.setMinimumWidth(self.tabs.tabBar().sizeHint().width() + frame)
+
+
+def _selected_row(view: QListView) -> int | None:
+    """Return the row highlighted in a single-selection list, or None.
+
+    A list's current index marks where the keyboard is, and Ctrl+click can leave it on a row
+    whose highlight it took off, so the selection decides which photo is selected.
+    """
+    rows = view.selectionModel().selectedRows()
+    return rows[0].row() if rows else None
+
+
+def _selected_photo_id(view: QListView) -> int | None:
+    row = _selected_row(view)
+    return None if row is None else view.model().photos[row].id
+
+
+def _select_photo_in(view: QListView, photo_id: int) -> bool:
+    """Select a photo in a photo list; return False when the list does not show it."""
+    row = view.model().row_of(photo_id)
+    if row is None:
+        return False
+    view.setCurrentIndex(view.model().index(row))
+    return True
 
 
 def _list_view(model, icon_mode: bool) -> QListView:

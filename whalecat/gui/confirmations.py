@@ -11,12 +11,11 @@ import math
 from datetime import datetime
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QUndoStack
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import utc_now
 from whalecat.catalogue.records import ConfirmedState, confirm_label, get_photo, restore_confirmation
-from whalecat.gui.undo import StoredCommand
+from whalecat.gui.undo import StoredCommand, UndoStack
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ class Confirmations(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.catalogue: Catalogue | None = None
-        self.undo_stack = QUndoStack(self)
+        self.undo_stack = UndoStack(self)
 
     def set_catalogue(self, catalogue: Catalogue | None) -> None:
         # Undo entries refer to photo ids of the previous catalogue.

@@ -30,15 +30,14 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
     QResizeEvent,
-    QUndoStack,
 )
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.orientation import open_catalogue_photo
 from whalecat.catalogue.records import PhotoSummary, RecordError, get_photo, set_crop
-from whalecat.gui.undo import StoredCommand
+from whalecat.gui.undo import StoredCommand, UndoStack
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.imaging.crop import MIN_SIDE, Box, locate_fluke
 from whalecat.progress import Progress
@@ -51,17 +50,28 @@ OUTSIDE_SHADE = QColor(0, 0, 0, 110)  # darkens the pixels that matching will no
 FOCUS_FRAME_WIDTH = 2  # pixels of the highlight colour around the view while it has the keyboard
 HINT = (
     "Drag on the photo to draw a crop box, or click the photo and use the arrow keys "
-    "(Shift: resize, Ctrl: larger steps). Yellow: stored crop; dashed cyan: box not yet saved."
+    "(Shift: resize, Ctrl or Alt: larger steps). Ctrl+S saves the box and Esc discards it. "
+    "Yellow: stored crop; dashed cyan: box not yet saved."
 )
 KEYS_TIP = (
     "Drag to draw a crop box. With the photo in focus, the arrow keys move the box, and "
     "Shift+arrow keys move its right or bottom edge: Shift+Right and Shift+Down enlarge it, "
     "Shift+Left and Shift+Up shrink it. Each step is 1 % of the photo's longer side, and 10 % "
-    "with Ctrl or Alt held. Without a box, the keys start from the stored crop or the whole photo."
+    "with Ctrl or Alt held. The keys start from the stored crop. On a photo without a crop, the "
+    "first arrow key draws a box 10 % of the photo's width and height in from each edge. "
+    "Ctrl+S saves the box and Esc discards it."
 )
+# The message under the crop buttons while a box is on screen or being found.
+FINDING_MESSAGE = "Finding the fluke…"
+DRAWN_MESSAGE = "Box not saved yet: save it ({save}) or discard it ({discard}). Leaving the photo saves it."
+NO_FLUKE_MESSAGE = "No fluke found, so the box covers the whole photo: save it ({save}) or discard it ({discard})."
+PROPOSED_MESSAGE = "Box proposed around the fluke: save it ({save}) or discard it ({discard})."
 # Keyboard steps, as fractions of the photo's longer side.
 KEY_STEP = 0.01
 LARGE_KEY_STEP = 0.10
+# The box that the first arrow key draws on a photo without a crop lies this fraction of the
+# photo's width and height in from each edge.
+START_INSET = 0.10
 ARROW_DIRECTIONS = {
     Qt.Key.Key_Left: (-1, 0),
     Qt.Key.Key_Right: (1, 0),
@@ -89,6 +99,14 @@ def moved_box(box: Box, photo_size: tuple[int, int], dx: int, dy: int) -> Box:
     dx = min(max(dx, -left), width - right)
     dy = min(max(dy, -top), height - bottom)
     return (left + dx, top + dy, right + dx, bottom + dy)
+
+
+def starting_box(photo_size: tuple[int, int]) -> Box:
+    """Return the box that the first arrow key draws on a photo without a crop."""
+    width, height = photo_size
+    # Rounded down, so even a photo a few pixels wide gets a box of at least one pixel.
+    dx, dy = math.floor(width * START_INSET), math.floor(height * START_INSET)
+    return (dx, dy, width - dx, height - dy)
 
 
 def resized_box(box: Box, photo_size: tuple[int, int], dx: int, dy: int) -> Box:
@@ -249,13 +267,20 @@ class CropView(QWidget):
         large = modifiers & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
         step = self.key_step(LARGE_KEY_STEP if large else KEY_STEP)
         dx, dy = direction[0] * step, direction[1] * step
-        start = self.pending_box or self.stored_box or (0, 0, *self._photo_size)
+        start = self.pending_box or self.stored_box
+        if start is None:
+            # The whole photo can neither move nor grow, so Right, Down, Shift+Right and
+            # Shift+Down would do nothing from it. The first key draws a box inside it instead,
+            # which the next keys move and resize.
+            self.edit_started.emit()
+            self.set_pending_box(starting_box(self._photo_size))
+            return
         if modifiers & Qt.KeyboardModifier.ShiftModifier:
             box = resized_box(start, self._photo_size, dx, dy)
         else:
             box = moved_box(start, self._photo_size, dx, dy)
         # A key that changes nothing, at an edge or at the minimum size, starts no pending box,
-        # so it cannot turn "no crop" into a whole-photo crop that is saved on leaving.
+        # so it cannot propose saving the stored crop again.
         if box == start:
             return
         self.edit_started.emit()
@@ -331,10 +356,10 @@ class CropEditor(QObject):
     """The crop actions of the photo panel, the `CropView` they act on, and a row of buttons."""
 
     crop_changed = Signal(int)  # photo id whose stored crop changed
-    drawn_box_saved = Signal(str)  # a drawn box saved on leaving its photo, in words, for the status bar
+    reported = Signal(str)  # a crop saved, removed or left unchanged, in words, for the status bar
     error = Signal(str, str)  # (what failed, what to do), shown by the window
 
-    def __init__(self, pool: WorkerPool, undo_stack: QUndoStack, panel: QWidget):
+    def __init__(self, pool: WorkerPool, undo_stack: UndoStack, panel: QWidget):
         super().__init__(panel)
         self._pool = pool
         self._undo_stack = undo_stack
@@ -357,16 +382,24 @@ class CropEditor(QObject):
         self.discard_action = _crop_action(panel, "&Discard Box", QKeySequence(Qt.Key.Key_Escape), "Discard the box that is not yet saved")
         self.discard_action.triggered.connect(self.discard_box)
 
-        self.message = QLabel(HINT)
-        self.message.setWordWrap(True)
+        # The message describes the box on screen. Saves and removals go to the status bar,
+        # where they cannot go stale.
+        self._messages = {
+            template: template.format(save=_shortcut_text(self.save_action), discard=_shortcut_text(self.discard_action))
+            for template in (DRAWN_MESSAGE, NO_FLUKE_MESSAGE, PROPOSED_MESSAGE)
+        }
+        self.message = MessageLabel([HINT, FINDING_MESSAGE, *self._messages.values()])
         self.buttons = QWidget()
-        row = QHBoxLayout(self.buttons)
-        row.setContentsMargins(0, 0, 0, 0)
+        column = QVBoxLayout(self.buttons)
+        column.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
         for action in self.crop_actions():
             button = QToolButton()
             button.setDefaultAction(action)
             row.addWidget(button)
-        row.addWidget(self.message, stretch=1)
+        row.addStretch(1)
+        column.addLayout(row)
+        column.addWidget(self.message)
         self._update_actions()
 
     def crop_actions(self) -> list[QAction]:
@@ -386,7 +419,6 @@ class CropEditor(QObject):
         self._box_drawn = False
         self.photo = None
         self.view.clear("Loading…" if photo_id is not None else "Select a photo")
-        self.message.setText(HINT)
         self._update_actions()
 
     def show_photo(self, photo: PhotoSummary, image: QImage, scale: float) -> None:
@@ -404,36 +436,47 @@ class CropEditor(QObject):
         box = self.view.pending_box
         if box is None or self.photo is None:
             return False
-        return self._change_crop(box)
+        return self._change_crop(box, f"Saved the crop of {self.photo.original_name}.")
 
     def use_whole_photo(self) -> bool:
         """Remove the stored crop, and return whether the catalogue now contains the change."""
         if self.photo is None:
             return False
-        return self._change_crop(None)
+        return self._change_crop(None, f"Removed the crop of {self.photo.original_name}: matching uses the whole photo.")
+
+    def has_drawn_box(self) -> bool:
+        """Return whether a box drawn or adjusted by hand is waiting, which leaving the photo saves."""
+        return self._box_drawn and self.view.pending_box is not None and self.photo is not None
 
     def keep_drawn_box(self) -> bool:
         """Save a box drawn by hand and not yet saved, and return whether one was saved.
 
-        Called when its photo is left, so that a box drawn with care is never lost. The save
-        is one undo step. A box that a fluke search proposed is not saved, because the user
-        has not chosen it, unless the user then adjusted it with the arrow keys.
+        Called when its photo is left, so that a box drawn with care is not lost. The save is
+        one undo step. During an undo or redo the box is dropped instead, with a warning in the
+        log. A box that a fluke search proposed is not saved, because the user has not chosen
+        it, unless the user then adjusted it with the arrow keys.
         """
         box = self.view.pending_box
         if not self._box_drawn or box is None or self.photo is None or self.catalogue is None:
             return False
         if box == self.photo.crop:
             return False  # the same as the stored crop, so there is nothing to save or undo
-        photo = self.photo
-        if not self._change_crop(box):
+        running = self._undo_stack.running
+        if running is not None:
+            # The undo stack rejects a push now. `UndoActions` discards the box before an undo
+            # and holds back a redo, so only a direct call of the stack's undo or redo gets here.
+            log.warning("Dropped the unsaved crop box %s of photo %d, because %r was being undone or redone",
+                        box, self.photo.id, running.text())
             return False
-        self.drawn_box_saved.emit(f"Saved the crop drawn on {photo.original_name}. Undo (Ctrl+Z) removes it.")
-        return True
+        name = self.photo.original_name
+        return self._change_crop(box, f"Saved the crop drawn on {name}. Undo (Ctrl+Z) removes it.")
 
-    def discard_box(self) -> None:
-        if self.view.pending_box is not None:
-            self.view.set_pending_box(None)
-            self.message.setText(HINT)
+    def discard_box(self) -> bool:
+        """Discard the pending box, and return whether there was one."""
+        if self.view.pending_box is None:
+            return False
+        self.view.set_pending_box(None)
+        return True
 
     def find_fluke(self) -> Worker | None:
         """Start a fluke search in the shown photo, and return the worker (None when it cannot start)."""
@@ -444,11 +487,10 @@ class CropEditor(QObject):
         worker = self._pool.run(
             lambda progress: find_fluke(catalogue, photo.id, progress), f"fluke search in photo {photo.id}", photo.id
         )
-        worker.finished.connect(lambda box: self._on_fluke_found(worker, photo, box))
+        worker.finished.connect(lambda box: self._on_fluke_found(worker, box))
         worker.failed.connect(lambda message: self._on_search_failed(worker, photo, message))
         worker.done.connect(lambda: self._on_search_done(worker))
         self.finder = worker
-        self.message.setText("Finding the fluke…")
         self._update_actions()
         return worker.start()
 
@@ -466,7 +508,8 @@ class CropEditor(QObject):
 
     # -- storing ----------------------------------------------------------------------------
 
-    def _change_crop(self, box: Box | None) -> bool:
+    def _change_crop(self, box: Box | None, report: str) -> bool:
+        """Store `box` for the shown photo as one undo step, and send `report` to the status bar."""
         photo = self.photo
         try:
             before = replace_crop(self.catalogue, photo.id, box)
@@ -475,10 +518,11 @@ class CropEditor(QObject):
             return False
         self.view.set_pending_box(None)
         if before == box:
-            self.message.setText("The crop is unchanged.")
+            self.reported.emit(f"The crop of {photo.original_name} is unchanged.")
             return True
         self._undo_stack.push(CropCommand(self, photo, before, box))
         self._on_stored(photo.id, box)
+        self.reported.emit(report)
         return True
 
     def _on_stored(self, photo_id: int, box: Box | None) -> None:
@@ -487,7 +531,6 @@ class CropEditor(QObject):
             # Shown at once, and the panel's reload after `crop_changed` redraws the cropped views.
             self.photo = dataclasses.replace(self.photo, crop=box)
             self.view.set_stored_box(box)
-            self.message.setText("Crop saved." if box is not None else "Crop removed: matching uses the whole photo.")
             self._update_actions()
         self.crop_changed.emit(photo_id)
 
@@ -501,23 +544,15 @@ class CropEditor(QObject):
 
     # -- fluke search -----------------------------------------------------------------------
 
-    def _on_fluke_found(self, worker: Worker, photo: PhotoSummary, box: Box) -> None:
+    def _on_fluke_found(self, worker: Worker, box: Box) -> None:
         if worker is not self.finder:
             return  # the user moved on, or started drawing a box
         self._box_drawn = False
         self.view.set_pending_box(box)
-        if box == (0, 0, photo.width, photo.height):
-            found = "No fluke found, so the box covers the whole photo"
-        else:
-            found = "Box proposed around the fluke"
-        save = _shortcut_text(self.save_action)
-        discard = _shortcut_text(self.discard_action)
-        self.message.setText(f"{found}: save it ({save}) or discard it ({discard}).")
 
     def _on_search_failed(self, worker: Worker, photo: PhotoSummary, message: str) -> None:
         if worker is not self.finder:
             return
-        self.message.setText(HINT)
         self.error.emit(
             f"Finding the fluke in {photo.original_name} failed: {message}",
             "Check that the photo file in the catalogue folder is readable, or drag on the photo to draw the box.",
@@ -542,7 +577,6 @@ class CropEditor(QObject):
         if self.finder is not None:
             self.finder.abandon()
             self.finder = None
-            self.message.setText(HINT)
             self._update_actions()
 
     def _update_actions(self) -> None:
@@ -553,6 +587,51 @@ class CropEditor(QObject):
         self.whole_photo_action.setEnabled(has_photo and self.photo.crop is not None)
         self.find_fluke_action.setEnabled(has_photo and self.finder is None)
         self.discard_action.setEnabled(self.view.pending_box is not None)
+        self.message.setText(self._message_text())
+
+    def _message_text(self) -> str:
+        """Describe the box on screen, or how to draw one."""
+        box = self.view.pending_box
+        if self.finder is not None:
+            return FINDING_MESSAGE
+        if box is None or self.photo is None:
+            return HINT
+        if self._box_drawn:
+            return self._messages[DRAWN_MESSAGE]
+        if box == (0, 0, self.photo.width, self.photo.height):
+            return self._messages[NO_FLUKE_MESSAGE]
+        return self._messages[PROPOSED_MESSAGE]
+
+
+class MessageLabel(QLabel):
+    """A word-wrapped label as high as the longest of `texts` needs at its width.
+
+    Its height depends on its width only, never on the text it shows, so a change of message
+    does not move the photo above it.
+    """
+
+    def __init__(self, texts: list[str]):
+        super().__init__(texts[0])
+        self._texts = texts
+        self.setWordWrap(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self._fit_height()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def needed_height(self, text: str) -> int:
+        """Return the height that `text` takes at the label's width, wrapped as QLabel wraps it."""
+        width = max(self.contentsRect().width(), 1)
+        flags = Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft
+        margins = self.contentsMargins()
+        text_height = self.fontMetrics().boundingRect(QRect(0, 0, width, 100_000), flags, text).height()
+        return text_height + margins.top() + margins.bottom()
+
+    def _fit_height(self) -> None:
+        # Only a new width changes the height, so this sets off no further resize.
+        self.setFixedHeight(max(self.needed_height(text) for text in self._texts))
 
 
 def _crop_action(panel: QWidget, text: str, shortcut: str | QKeySequence, tip: str) -> QAction:

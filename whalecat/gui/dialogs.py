@@ -8,7 +8,7 @@ from pathlib import Path
 from html import escape
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCompleter,
     QDialog,
@@ -230,26 +230,32 @@ KEYS_WITHOUT_ACTION = [
     ("Arrow keys", "Select the next photo, whale or candidate in the list that has focus"),
     ("Tab, Shift+Tab", "Move between the photo lists, the candidates and the buttons"),
     ("Drag on the photo", "Draw a crop box in the Photo tab"),
-    ("Arrow keys on the photo", "Move the crop box by 1 % of the photo, starting from the stored crop"),
+    ("Arrow keys on the photo",
+     "Move the crop box by 1 % of the photo, starting from the stored crop. Without a crop, the "
+     "first key draws a box 10 % in from each edge"),
     ("Shift+arrow keys on the photo", "Move the crop box's right or bottom edge"),
     ("Ctrl or Alt with those keys", "Take steps of 10 % of the photo"),
 ]
 
 
-def shortcut_rows(menu_bar: QMenuBar) -> list[tuple[str, str]]:
+def shortcut_rows(menu_bar: QMenuBar, names: dict[QAction, str] | None = None) -> list[tuple[str, str]]:
     """Return (keys, menu path) for every menu action with a shortcut, in menu order.
 
     Read from the menus themselves, so the list always matches the shortcuts that work.
+    `names` gives fixed names for actions whose text changes, such as Undo, which names the
+    step it undoes. Keys that standard keyboards lack (F13 and above) are left out.
     """
+    names = names or {}
     rows = []
 
     def visit(menu: QMenu, path: str) -> None:
         for action in menu.actions():
-            text = action.text().replace("&", "")
+            text = names.get(action, action.text()).replace("&", "")
             if action.menu() is not None:
                 visit(action.menu(), f"{path} → {text}")
             elif action.shortcuts():
-                keys = [key.toString(QKeySequence.SequenceFormat.NativeText) for key in action.shortcuts()]
+                shortcuts = [key for key in action.shortcuts() if not _needs_extended_keyboard(key)]
+                keys = [key.toString(QKeySequence.SequenceFormat.NativeText) for key in shortcuts]
                 # A keyboard's own Undo or Redo key goes without saying.
                 keys = [key for key in keys if key != text]
                 rows.append((", ".join(keys), f"{path} → {text}"))
@@ -260,9 +266,14 @@ def shortcut_rows(menu_bar: QMenuBar) -> list[tuple[str, str]]:
     return rows
 
 
-def shortcuts_box(menu_bar: QMenuBar, parent: QWidget | None) -> QMessageBox:
-    """Build (but do not show) the Help → Keyboard Shortcuts message."""
-    rows = shortcut_rows(menu_bar) + KEYS_WITHOUT_ACTION
+def _needs_extended_keyboard(sequence: QKeySequence) -> bool:
+    """Return True when a key sequence uses F13 or above, as Qt's Undo keys on Linux include F14."""
+    return any(Qt.Key.Key_F13.value <= sequence[i].key().value <= Qt.Key.Key_F35.value for i in range(sequence.count()))
+
+
+def shortcuts_box(menu_bar: QMenuBar, parent: QWidget | None, names: dict[QAction, str] | None = None) -> QMessageBox:
+    """Build (but do not show) the Help → Keyboard Shortcuts message; `names` as in `shortcut_rows`."""
+    rows = shortcut_rows(menu_bar, names) + KEYS_WITHOUT_ACTION
     cells = "".join(
         f"<tr><td><b>{escape(keys)}</b>&nbsp;&nbsp;</td><td>{escape(what)}</td></tr>" for keys, what in rows
     )

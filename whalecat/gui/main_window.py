@@ -23,9 +23,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat import __version__
 from whalecat.catalogue import Catalogue, CatalogueError
-from whalecat.catalogue.models import Photo, Whale
+from whalecat.catalogue.models import Photo
 from whalecat.catalogue.store import DATABASE_NAME, default_catalogue_path, new_catalogue_problem
-from whalecat.catalogue.records import unidentified_photos
+from whalecat.catalogue.records import list_whales, unidentified_photos
 from whalecat.export import ExportError, export_identifications
 from whalecat.gui.browser import CataloguePanel
 from whalecat.gui.confirmations import Confirmations
@@ -37,6 +37,7 @@ from whalecat.gui.photo_view import PhotoViewPanel
 from whalecat.gui.removal import PhotoRemover
 from whalecat.gui.settings import DEVICES, Settings
 from whalecat.gui.training_panel import TrainingPanel
+from whalecat.gui.undo_actions import UndoActions
 from whalecat.gui.worker import WorkerPool
 from whalecat.identification import Identifier
 from whalecat.imaging.io import PHOTO_SUFFIXES
@@ -71,6 +72,17 @@ def default_identifier(catalogue: Catalogue, device: str) -> Identifier:
     return Identifier(catalogue, device=device)
 
 
+def redo_shortcuts(platform_keys: list[QKeySequence] | None = None) -> list[QKeySequence]:
+    """Return the platform's Redo keys (or `platform_keys`), with Ctrl+Y added when they lack it.
+
+    Qt's key scheme on Linux desktops can bind Redo to Ctrl+Shift+Z only, and researchers used
+    to Windows software press Ctrl+Y. The platform's keys come first, so the menu shows its own.
+    """
+    keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Redo) if platform_keys is None else platform_keys
+    ctrl_y = QKeySequence("Ctrl+Y")
+    return keys if ctrl_y in keys else [*keys, ctrl_y]
+
+
 class MainWindow(QMainWindow):
     def __init__(self, settings: Settings, identifier_factory: IdentifierFactory = default_identifier):
         super().__init__()
@@ -95,7 +107,7 @@ class MainWindow(QMainWindow):
         self.import_panel = ImportPanel(self.pool)
         self.training_panel = TrainingPanel(self.pool, lambda: self.settings.device, settings)
         self.reembed_status = ReembedStatus(self.pool)
-        self.remover = PhotoRemover(self.confirmations.undo_stack, self, lambda: self.photo_view.photo_id)
+        self.remover = PhotoRemover(self.confirmations.undo_stack, self, lambda: self.browser.current_photo_id)
 
         self.right_tabs = QTabWidget()
         self.right_tabs.addTab(self.photo_view, "Photo")
@@ -117,13 +129,15 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.reembed_status)
         self.statusBar().addPermanentWidget(self.import_panel)
 
-        self.browser.photo_selected.connect(self._on_photo_selected)
+        # The browser's current photo is the one every photo action acts on, so the Photo and
+        # Identify tabs show it and only it.
+        self.browser.current_photo_changed.connect(self._on_photo_selected)
         self.confirmations.changed.connect(self._on_confirmation_changed)
         self.photo_view.crop_changed.connect(self._on_crop_changed)
-        self.photo_view.turned.connect(self.browser.thumbnail_changed)
+        self.photo_view.turned.connect(self._on_turned)
         self.photo_view.error.connect(self.show_error)
         self.remover.about_to_remove.connect(self.pool.abandon_photo)
-        self.photo_view.crop_editor.drawn_box_saved.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
+        self.photo_view.crop_editor.reported.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
         self.remover.changed.connect(self._on_photo_removed_or_restored)
         self.remover.error.connect(self.show_error)
         self.remover.removed.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
@@ -296,9 +310,17 @@ class MainWindow(QMainWindow):
         self.error_box.setInformativeText(advice)
         self.error_box.open()
 
-    def _on_photo_selected(self, photo_id: int) -> None:
+    def _on_photo_selected(self, photo_id: int | None) -> None:
+        if photo_id is None:
+            self.photo_view.clear()
+            self.identify_panel.set_photo(None)
+            return
         self.photo_view.show_photo(photo_id)
         self.identify_panel.set_photo(photo_id)
+        self._identify_if_on_select()
+
+    def _identify_if_on_select(self) -> None:
+        """Identify the shown unidentified photo if it has no candidates and the setting is on."""
         unidentified = self.browser.tabs.currentWidget() is self.browser.unidentified_view
         # A photo that shows its kept candidates needs no new run.
         if self.settings.identify_on_select and unidentified and self.identify_panel.result is None:
@@ -322,8 +344,7 @@ class MainWindow(QMainWindow):
     def _on_photo_removed_or_restored(self, photo_id: int) -> None:
         self.identify_panel.forget_results()  # their candidates may name the removed photo
         self.browser.refresh()
-        if self.browser.unidentified_model.row_of(photo_id) is not None:
-            self.browser.select_unidentified_photo(photo_id)  # put back by an undo
+        self.browser.select_photo(photo_id)  # put back by an undo, so the researcher sees it again
         with self.catalogue.session() as session:
             exists = session.get(Photo, photo_id) is not None
         if not exists and self.photo_view.photo_id == photo_id:
@@ -332,10 +353,12 @@ class MainWindow(QMainWindow):
             self.identify_panel.set_photo(None)
         self._update_title()
 
-    def _report_step(self, done: str, text: str) -> None:
-        # A redo changes no selection, so without this nothing shows which photo it changed.
-        if text:
-            self.statusBar().showMessage(f"{done}: {text}", STEP_MESSAGE_MS)
+    def _on_turned(self, photo_id: int) -> None:
+        self.browser.thumbnail_changed(photo_id)
+        # `_on_crop_changed` has dropped the candidates found in the photo's old pixels, so
+        # the photo is identified again as selecting it would.
+        if self.identify_panel.photo_id == photo_id:
+            self._identify_if_on_select()
 
     def _on_crop_changed(self, photo_id: int) -> None:
         self.identify_panel.forget_results()
@@ -360,7 +383,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"whalecat — {self.catalogue.folder.name}")
         with self.catalogue.session() as session:
             photos = session.scalar(select(func.count(Photo.id))) or 0
-            whales = session.scalar(select(func.count(Whale.id))) or 0
+            whales = len(list_whales(session))  # as the Whales tab counts them
             unidentified = len(unidentified_photos(session))
         self.catalogue_label.setText(
             f"{self.catalogue.folder}   ·   {whales} whales, {photos} photos, {unidentified} unidentified"
@@ -381,26 +404,24 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         edit_menu = self.menuBar().addMenu("&Edit")
-        self.undo_action = self.confirmations.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_actions = UndoActions(self.confirmations.undo_stack, self.photo_view.crop_editor, self)
+        self.undo_actions.reported.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
+        self.undo_action = self.undo_actions.undo_action
         self.undo_action.setShortcuts(QKeySequence.StandardKey.Undo)
-        self.redo_action = self.confirmations.undo_stack.createRedoAction(self, "&Redo")
-        # Every binding of the platform: Ctrl+Y on some, Ctrl+Shift+Z on others, both here.
-        self.redo_action.setShortcuts(QKeySequence.StandardKey.Redo)
-        # The stack's actions call undo and redo first, so the step just taken is the one
-        # the stack now offers the other way.
-        stack = self.confirmations.undo_stack
-        self.undo_action.triggered.connect(lambda: self._report_step("Undone", stack.redoText()))
-        self.redo_action.triggered.connect(lambda: self._report_step("Redone", stack.undoText()))
+        self.redo_action = self.undo_actions.redo_action
+        self.redo_action.setShortcuts(redo_shortcuts())
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
         filter_action = self._action(edit_menu, "&Filter Whales", self._focus_filter, QKeySequence.StandardKey.Find)
         filter_action.setStatusTip("Type part of a whale id to filter the list")
 
         photo_menu = self.menuBar().addMenu("&Photo")
-        for action in self.photo_view.crop_editor.crop_actions() + self.photo_view.turner.actions():
+        for action in self.photo_view.crop_editor.crop_actions():
             # The menu and the shortcuts act on the Photo tab, so show it.
             action.triggered.connect(lambda _checked=False: self.right_tabs.setCurrentWidget(self.photo_view))
             photo_menu.addAction(action)
+        # A turn shows in the photo lists' thumbnails, so it leaves the tab as it is.
+        photo_menu.addActions(self.photo_view.turner.actions())
         photo_menu.addSeparator()
         photo_menu.addAction(self.remover.action)
 
@@ -604,7 +625,9 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> QMessageBox:
         """Open the list of keyboard shortcuts without blocking, and return it."""
-        self.shortcuts_box = shortcuts_box(self.menuBar(), self)
+        # The undo stack puts the next step into Undo's and Redo's text, which the list leaves out.
+        names = {self.undo_action: "Undo", self.redo_action: "Redo"}
+        self.shortcuts_box = shortcuts_box(self.menuBar(), self, names)
         self.shortcuts_box.open()
         return self.shortcuts_box
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap, QResizeEvent, QUndoStack
+from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QFormLayout, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from whalecat.catalogue import Catalogue
@@ -23,6 +23,7 @@ from whalecat.catalogue.records import PhotoSummary, get_photo
 from whalecat.gui.crop_editor import CropEditor
 from whalecat.gui.images import DIVERGING_LIMIT, diverging_legend, diverging_qimage, pil_to_qimage
 from whalecat.gui.rotation import PhotoTurner
+from whalecat.gui.undo import UndoStack
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.imaging.crop import Box
 from whalecat.imaging.preprocess import seed_input, thumbnail, to_grayscale
@@ -127,14 +128,13 @@ class PhotoViewPanel(QWidget):
     turned = Signal(int)  # photo id whose turn changed, so its thumbnail did too
     error = Signal(str, str)  # (what failed, what to do), shown by the window
 
-    def __init__(self, pool: WorkerPool, undo_stack: QUndoStack, parent: QWidget | None = None):
+    def __init__(self, pool: WorkerPool, undo_stack: UndoStack, parent: QWidget | None = None):
         super().__init__(parent)
         self._pool = pool
         self.catalogue: Catalogue | None = None
         self.photo_id: int | None = None
         self.preview: PhotoPreview | None = None
         self.loader: Worker | None = None  # the newest preview load, until it ends
-        self._propose_crop_for: int | None = None  # a turned photo without a crop, once it loads
 
         self.crop_editor = CropEditor(pool, undo_stack, self)
         self.crop_editor.crop_changed.connect(self._on_crop_changed)
@@ -236,11 +236,6 @@ class PhotoViewPanel(QWidget):
         self.input_view.set_image(diverging_qimage(preview.network_input))
         self.input_stats.setText(f"mean {preview.input_mean:+.3f}, std {preview.input_std:.3f}")
         self._show_metadata(preview)
-        if self._propose_crop_for == preview.photo.id and preview.crop is None:
-            # A photo imported on its side often had no fluke found (two of three in one trial),
-            # so a box is proposed now, to save or discard.
-            self.crop_editor.find_fluke()
-        self._propose_crop_for = None
 
     def _on_failed(self, worker: Worker, photo_id: int, message: str) -> None:
         if worker is not self.loader:
@@ -252,11 +247,13 @@ class PhotoViewPanel(QWidget):
         )
 
     def _on_turned(self, photo_id: int) -> None:
+        # A photo without a crop keeps none, and no box is proposed, because the user did not
+        # request one. `turn_photo` turns a stored crop with the photo.
         if photo_id == self.photo_id:
             self.crop_editor.forget_pending()  # its box is in the photo's old pixels
-            self._propose_crop_for = photo_id
-        self.turned.emit(photo_id)
         self._on_crop_changed(photo_id)  # the previews, the crop and the identification turn too
+        # After `crop_changed`, so that a receiver finds the identification already reset.
+        self.turned.emit(photo_id)
 
     def _on_crop_changed(self, photo_id: int) -> None:
         if photo_id == self.photo_id:

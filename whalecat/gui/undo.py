@@ -1,8 +1,32 @@
-"""The base of the window's undo commands: changes that are stored before they are pushed."""
+"""The window's undo stack and its commands: changes that are stored before they are pushed."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+
+class UndoStack(QUndoStack):
+    """A QUndoStack that rejects a push while one of its commands is being undone or redone.
+
+    An undo or redo can change the selection, and leaving a photo stores a crop box drawn on
+    it. QUndoStack.push deletes the steps that can be redone, which during an undo include the
+    step being undone, so the history would no longer match the catalogue. `push` raises
+    instead, and code that stores a change checks `running` first.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.running: StoredCommand | None = None  # the command whose undo or redo is running
+
+    def push(self, command: QUndoCommand) -> None:
+        if self.running is not None:
+            raise RuntimeError(
+                f"cannot push {command.text()!r} onto the undo stack while {self.running.text()!r} "
+                "is being undone or redone"
+            )
+        if isinstance(command, StoredCommand):
+            command.stack = self
+        super().push(command)
 
 
 class StoredCommand(QUndoCommand):
@@ -17,16 +41,27 @@ class StoredCommand(QUndoCommand):
     def __init__(self, text: str):
         super().__init__(text)
         self._pushed = False
+        self.stack: UndoStack | None = None  # set by `UndoStack.push`
 
     def redo(self) -> None:
         if not self._pushed:
             self._pushed = True
             return
-        if not self.reapply():
-            self.setObsolete(True)
+        self._run(self.reapply)
 
     def undo(self) -> None:
-        if not self.revert():
+        self._run(self.revert)
+
+    def _run(self, step) -> None:
+        stack = self.stack
+        if stack is not None:
+            stack.running = self
+        try:
+            stored = step()
+        finally:
+            if stack is not None:
+                stack.running = None
+        if not stored:
             self.setObsolete(True)
 
     def reapply(self) -> bool:
