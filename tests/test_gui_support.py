@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
+from whalecat.gui.dialogs import import_summary_box
 from whalecat.gui.main_window import MainWindow
 from whalecat.gui.settings import Settings
 from whalecat.gui.worker import running_threads
 from whalecat.identification import Identifier
+from whalecat.importing.importer import ImportReport
 from whalecat.matching.base import NEW_WHALE
 
 WAIT_MS = 20_000
@@ -151,3 +153,23 @@ def test_new_whale_row_fits_narrow_list(window):
     room = candidates.minimumWidth() - 2 * candidates.frameWidth() - 2 * candidates.spacing() - 8
     for line in "\n".join(rows).splitlines():
         assert candidates.fontMetrics().horizontalAdvance(line) <= room, line
+
+
+def test_import_box_names_labels_not_applied(qtbot):
+    report = ImportReport(
+        imported=3,
+        conflicts=[("/cards/a/IMG_0003.JPG", "w_1287fbc", "w_dd88965")],
+        ambiguous_labels=[("IMG_0001.JPG", ["/cards/a/IMG_0001.JPG", "/cards/b/IMG_0001.JPG"])],
+    )
+    box = import_summary_box(report, None)
+    qtbot.addWidget(box)
+
+    assert "1 photo kept the whale confirmed before, although the CSV names another" in box.text()
+    assert "1 CSV row not applied, because each file name belongs to several different photos" in box.text()
+    details = box.detailedText().splitlines()
+    assert details[details.index("Kept as confirmed:") + 1] == (
+        "IMG_0003.JPG: confirmed as w_dd88965, the CSV says w_1287fbc  (/cards/a/IMG_0003.JPG)"
+    )
+    assert details[details.index("Not labelled, the name belongs to several photos:") + 1] == (
+        "IMG_0001.JPG: /cards/a/IMG_0001.JPG, /cards/b/IMG_0001.JPG"
+    )

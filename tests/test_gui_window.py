@@ -809,3 +809,16 @@ def test_kept_candidates_need_same_catalogue(qtbot, window, tmp_path):
     panel.mark_new_whale()
     assert panel.photo_id == card[1]
     assert panel.result is early
+
+
+def test_new_catalogue_dialog_offers_failed_path_again(window, tmp_path):
+    broken = tmp_path / "broken"
+    (broken / "catalogue.sqlite").mkdir(parents=True)  # accepted as a catalogue, but SQLite cannot open it
+    dialog = window._choose_new_catalogue()
+    dialog.folder_edit.setText(str(broken))
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert window.error_box.text().startswith(f"Cannot create a catalogue in {broken}: cannot open the database")
+    window.error_box.accept()
+
+    assert window._choose_new_catalogue().folder() == broken
+    window.new_catalogue_dialog.reject()

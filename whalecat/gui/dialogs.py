@@ -29,6 +29,7 @@ from whalecat.catalogue import Catalogue
 from whalecat.catalogue.records import RecordError, list_whales, suggest_whale_id, validate_whale_id
 from whalecat.catalogue.store import DATABASE_NAME, new_catalogue_problem
 from whalecat.importing.importer import ImportReport
+from whalecat.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +197,16 @@ def import_summary_box(report: ImportReport, parent: QWidget | None) -> QMessage
         text += "\nThe import was cancelled; the photos imported before that are kept."
     if report.unmatched_labels:
         text += f"\nLabels CSV rows for files not in this import: {len(report.unmatched_labels)}."
+    if report.conflicts:
+        text += (
+            f"\n{counted(len(report.conflicts), 'photo')} kept the whale confirmed before, "
+            "although the CSV names another (see the details)."
+        )
+    if report.ambiguous_labels:
+        text += (
+            f"\n{counted(len(report.ambiguous_labels), 'CSV row')} not applied, because each file "
+            "name belongs to several different photos in this import. Confirm those photos by hand."
+        )
     if report.removed_before:
         text += (
             f"\n{len(report.removed_before)} of the imported photos had been removed from the catalogue "
@@ -210,6 +221,13 @@ def import_summary_box(report: ImportReport, parent: QWidget | None) -> QMessage
         lines += _listed([f"{Path(path).name}, as {existing}  ({path})" for path, existing in report.duplicate_of])
     if report.unmatched_labels:
         lines += ["In the CSV but not in this import:"] + _listed(report.unmatched_labels)
+    if report.conflicts:
+        lines += ["Kept as confirmed:"]
+        lines += _listed([f"{Path(path).name}: confirmed as {confirmed}, the CSV says {label}  ({path})"
+                          for path, label, confirmed in report.conflicts])
+    if report.ambiguous_labels:
+        lines += ["Not labelled, the name belongs to several photos:"]
+        lines += _listed([f"{name}: {', '.join(paths)}" for name, paths in report.ambiguous_labels])
     if report.removed_before:
         lines += ["Removed before, imported again:"] + _listed(report.removed_before)
     if lines:

@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self._identifier: Identifier | None = None
         self.error_box: QMessageBox | None = None
         self.new_catalogue_dialog: NewCatalogueDialog | None = None
+        self._failed_new_catalogue: Path | None = None
         self.shortcuts_box: QMessageBox | None = None
         self.quit_box: QMessageBox | None = None
         self._quit_confirmed = False
@@ -502,14 +503,18 @@ class MainWindow(QMainWindow):
 
     def _choose_new_catalogue(self) -> NewCatalogueDialog:
         """Open the New Catalogue dialog without blocking; accepting it creates the catalogue."""
-        dialog = NewCatalogueDialog(self._new_catalogue_suggestion(), self)
-        # The question comes after the dialog, so it names only work still running by then.
-        dialog.accepted.connect(
-            lambda: self._may_stop_work(f"Create the catalogue {dialog.folder()}") and self.create_catalogue(dialog.folder())
-        )
+        # After a failed attempt the dialog offers the path typed then, to correct rather than retype.
+        dialog = NewCatalogueDialog(self._failed_new_catalogue or self._new_catalogue_suggestion(), self)
+        dialog.accepted.connect(lambda: self._create_from_dialog(dialog.folder()))
         self.new_catalogue_dialog = dialog
         dialog.open()
         return dialog
+
+    def _create_from_dialog(self, folder: Path) -> None:
+        # The question comes after the dialog, so it names only work still running by then.
+        if not self._may_stop_work(f"Create the catalogue {folder}"):
+            return
+        self._failed_new_catalogue = None if self.create_catalogue(folder) else folder
 
     def _new_catalogue_suggestion(self) -> Path:
         """Return a folder that does not exist yet, beside the open catalogue or the default one."""
