@@ -33,6 +33,10 @@ def _catalogue_at(folder, revision: str) -> None:
         connection.exec_driver_sql(
             "INSERT INTO whale (id, created_at) VALUES ('w_1287fbc', '2024-01-01 00:00:00')"
         )
+        connection.exec_driver_sql(
+            "INSERT INTO identification (photo_id, whale_id, is_new_whale, status, method, created_at)"
+            " VALUES (1, 'w_1287fbc', 0, 'confirmed', 'manual', '2024-01-02 00:00:00')"
+        )
     engine.dispose()
 
 
@@ -49,7 +53,9 @@ def test_every_old_revision_upgrades_with_backup(tmp_path):
             with catalogue.engine.connect() as connection:
                 version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
                 names = connection.exec_driver_sql("SELECT original_name FROM photo").scalars().all()
+                confirmed = connection.exec_driver_sql("SELECT photo_id, whale_id FROM identification").all()
         assert version == head
+        assert confirmed == [(1, "w_1287fbc")]  # a copied photo table keeps the rows that refer to it
         assert {"encounter", "notes"} <= columns
         assert names == ["DSC_0001.JPG"]
         backups = list(folder.glob(f"catalogue-before-{revision}-*.sqlite"))
@@ -120,3 +126,16 @@ def test_new_catalogue_in_read_only_folder_is_refused(tmp_path):
     finally:
         (tmp_path / "empty").chmod(0o755)
         tmp_path.chmod(0o755)
+
+
+def test_upgraded_catalogue_never_reuses_photo_ids(tmp_path):
+    _catalogue_at(tmp_path / "c", "0003")
+    with Catalogue.open(tmp_path / "c") as catalogue, catalogue.engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM photo WHERE id = 1")
+        connection.exec_driver_sql(
+            "INSERT INTO photo (sha256, stored_name, original_name, original_folder, format,"
+            " width, height, imported_at) VALUES ('def', 'photos/de/def.jpg', 'DSC_0002.JPG',"
+            " '/cards/a', 'JPEG', 640, 480, '2024-01-01 00:00:00')"
+        )
+        ids = connection.exec_driver_sql("SELECT id FROM photo").scalars().all()
+    assert ids == [2]

@@ -17,7 +17,7 @@ from whalecat.catalogue.records import (
 from whalecat.catalogue.removal import REMOVED_FOLDER, remove_photo, restore_photo
 from whalecat.importing import import_paths
 from whalecat.importing.importer import thumbnail_path
-from whalecat.matching.base import Candidate
+from whalecat.matching.base import NEW_WHALE, Candidate
 
 
 @pytest.fixture
@@ -151,3 +151,23 @@ def test_reimport_names_removed_photo(catalogue, tmp_path):
     assert (report.imported, report.duplicates) == (1, 1)
     assert report.removed_before == [str(tmp_path / "card" / "a.jpg")]
     assert report.summary() == "1 imported, 1 already in the catalogue, 0 failed, 1 imported again after removal"
+
+
+def test_restore_after_ids_were_given_again(catalogue, tmp_path):
+    candidates = [Candidate("w_aaaaaaa", 0.9, None, {}), Candidate(NEW_WHALE, 0.5, None, {})]
+    with catalogue.session() as session:
+        confirm_label(session, 1, "w_aaaaaaa", "manual", 0.75)
+        confirm_label(session, 2, "w_1287fbc", "manual", 0.75)
+        record_suggestions(session, 2, candidates, "default", "embedding-test")
+    removed = remove_photo(catalogue, 2)  # the newest photo, with the newest identification rows
+    with catalogue.session() as session:
+        record_suggestions(session, 1, candidates, "default", "embedding-test")
+    save_fluke(tmp_path / "later" / "c.jpg", individual=3)
+    later = import_paths(catalogue, [tmp_path / "later"])
+
+    restore_photo(catalogue, removed)
+
+    assert later.photo_ids == [3]  # photo 2's id was not given to the later import
+    with catalogue.session() as session:
+        assert get_photo(session, 2).confirmed_label == "w_1287fbc"
+        assert get_photo(session, 3).original_name == "c.jpg"

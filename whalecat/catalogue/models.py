@@ -40,6 +40,9 @@ class Photo(Base):
     """An imported photo: the stored copy, where it came from and the facts in its header."""
 
     __tablename__ = "photo"
+    # A removed photo is put back under its id, which undo steps before the removal name, so
+    # SQLite must never hand that id to a photo imported meanwhile.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)

@@ -101,7 +101,11 @@ def restore_photo(catalogue: Catalogue, removed: RemovedPhoto) -> None:
                     session.add(Whale(**whale))
             session.add(Photo(**removed.photo))
             session.flush()  # the photo row first, for the identifications' foreign key
-            session.add_all(Identification(**row) for row in removed.identifications)
+            # New ids: SQLite may have given the old ones to suggestions made meanwhile.
+            session.add_all(
+                Identification(**{key: value for key, value in row.items() if key != "id"})
+                for row in removed.identifications
+            )
             session.commit()
         except Exception:
             session.rollback()

@@ -125,14 +125,26 @@ class Catalogue:
         if current is not None:
             backup = self._backup(current)
             log.info("Upgrading %s from %s to %s; backup at %s", self.database_path, current, head, backup)
-        with self.engine.begin() as connection:
+        with self.engine.connect() as connection:
+            # A migration that copies a table drops the old one, and with foreign keys on that
+            # would cascade to the rows referring to it. SQLite ignores this pragma inside a
+            # transaction, so it comes first, and the references are checked before the commit.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
             config.attributes["connection"] = connection
             try:
-                command.upgrade(config, "head")
+                with connection.begin():
+                    command.upgrade(config, "head")
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise ValueError(f"{len(broken)} rows refer to rows that are missing, first {broken[0]}")
             except Exception as exc:
                 raise CatalogueError(
                     f"could not upgrade {self.database_path} to schema {head}: {exc}"
                 ) from exc
+            finally:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
     def _backup(self, revision: str) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
