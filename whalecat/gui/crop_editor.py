@@ -41,6 +41,7 @@ from whalecat.gui.undo import StoredCommand, UndoStack
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.imaging.crop import MIN_SIDE, Box, locate_fluke
 from whalecat.progress import Progress
+from whalecat.text import error_text
 
 log = logging.getLogger(__name__)
 
@@ -540,7 +541,7 @@ class CropEditor(QObject):
             advice = "Select the photo again in the catalogue and draw a box inside it."
         else:
             advice = "Check that the catalogue folder is writable and not locked by another program, then try again."
-        self.error.emit(f"Cannot change the crop of {file_name}: {exc}", advice)
+        self.error.emit(f"Cannot change the crop of {file_name}: {error_text(exc)}", advice)
 
     # -- fluke search -----------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from whalecat.gui.worker import WorkerPool
 from whalecat.identification import Identifier
 from whalecat.imaging.io import PHOTO_SUFFIXES
 from whalecat.matching.versions import active_version
+from whalecat.text import error_text
 
 log = logging.getLogger(__name__)
 
@@ -618,7 +619,7 @@ class MainWindow(QMainWindow):
             with self.catalogue.session() as session:
                 count = export_identifications(session, path, export_format)
         except (ExportError, OSError, SQLAlchemyError) as exc:
-            self.show_error(f"Cannot export to {path}: {exc}", "Choose a folder you can write to, and export again.")
+            self.show_error(f"Cannot export to {path}: {error_text(exc)}", "Choose a folder you can write to, and export again.")
             return False
         photos = "photo" if count == 1 else "photos"
         self.statusBar().showMessage(f"Exported {count} confirmed {photos} to {path}", STEP_MESSAGE_MS)

@@ -18,6 +18,7 @@ from whalecat.catalogue import Catalogue
 from whalecat.catalogue.records import RecordError
 from whalecat.catalogue.removal import REMOVED_FOLDER, RemovedPhoto, remove_photo, restore_photo
 from whalecat.gui.undo import StoredCommand
+from whalecat.text import error_text
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class PhotoRemover(QObject):
         except (RecordError, SQLAlchemyError, OSError) as exc:
             log.error("Cannot remove photo %d: %s", photo_id, exc)
             self.error.emit(
-                f"Cannot remove photo {photo_id}: {exc}",
+                f"Cannot remove photo {photo_id}: {error_text(exc)}",
                 "Check that the catalogue folder is writable and not locked by another program, then try again.",
             )
             return None
@@ -100,7 +101,7 @@ class PhotoRemover(QObject):
         except (RecordError, SQLAlchemyError, OSError) as exc:
             log.error("Cannot put back photo %d: %s", removed.photo_id, exc)
             self.error.emit(
-                f"Cannot put back {removed.original_name}: {exc}",
+                f"Cannot put back {removed.original_name}: {error_text(exc)}",
                 f"Nothing was deleted: its files are kept in {self.catalogue.folder / REMOVED_FOLDER}.",
             )
             return False

@@ -19,6 +19,7 @@ from whalecat.catalogue import Catalogue
 from whalecat.catalogue.orientation import turn_photo
 from whalecat.catalogue.records import PhotoSummary, RecordError
 from whalecat.gui.undo import StoredCommand
+from whalecat.text import error_text
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class PhotoTurner(QObject):
         except (RecordError, SQLAlchemyError, OSError) as exc:
             log.error("Cannot turn photo %d: %s", photo_id, exc)
             self.error.emit(
-                f"Cannot rotate {file_name}: {exc}",
+                f"Cannot rotate {file_name}: {error_text(exc)}",
                 "Check that the catalogue folder is writable and not locked by another program, then try again.",
             )
             return False
