@@ -822,3 +822,23 @@ def test_new_catalogue_dialog_offers_failed_path_again(window, tmp_path):
 
     assert window._choose_new_catalogue().folder() == broken
     window.new_catalogue_dialog.reject()
+
+
+def test_candidates_found_after_leaving_are_kept(qtbot, window, tmp_path):
+    card = import_synthetic_card(qtbot, window, tmp_path)
+    panel = window.identify_panel
+    window.browser.select_unidentified_photo(card[0])
+    left = window.identify_selected()
+    assert left is not None
+    window.browser.select_unidentified_photo(card[1])  # before its candidates arrive
+    with qtbot.waitSignal(left.done, timeout=IDENTIFY_WAIT_MS):
+        pass
+    assert panel.photo_id == card[1]
+    assert panel.result is None  # not shown over another photo
+
+    window.browser.select_unidentified_photo(card[0])
+
+    assert panel.result is not None
+    assert panel.result.photo_id == card[0]
+    assert panel.candidates.count() == len(panel.result.candidates)
+    assert panel.worker is None

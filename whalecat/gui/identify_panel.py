@@ -202,6 +202,7 @@ class IdentifyPanel(QWidget):
         self.whale_id_dialog: WhaleIdDialog | None = None
         # The latest candidates of recently identified photos, by photo id, the newest last.
         self._kept_results: dict[int, IdentifyResult] = {}
+        self._results_generation = 0  # counts `forget_results` calls
 
         self.heading = QLabel("Select a photo, then Identify")
         self.identify_button = QPushButton("Identify")
@@ -288,6 +289,7 @@ class IdentifyPanel(QWidget):
     def forget_results(self) -> None:
         """Drop the kept candidates after a change that `candidates_key` does not cover, such as a new model."""
         self._kept_results.clear()
+        self._results_generation += 1  # results of runs still going are dropped too
 
     def set_photo(self, photo_id: int | None) -> None:
         """Make `photo_id` the query; a running identification of another photo is no longer shown.
@@ -321,8 +323,9 @@ class IdentifyPanel(QWidget):
         )
         worker.progress.connect(lambda done, total, message: self._on_progress(worker, done, total, message))
         # A run the user has left (another photo, or a new crop of this one) is no longer
-        # self.worker, and its outcome is dropped.
-        worker.finished.connect(lambda result: self._if_current(worker, self._on_identified, result))
+        # self.worker. Its candidates are kept, not shown, for when the photo is selected again.
+        generation = self._results_generation
+        worker.finished.connect(lambda result: self._on_finished(worker, generation, result))
         worker.failed.connect(lambda message: self._if_current(worker, self._on_failed, photo_id, message))
         worker.done.connect(lambda: self._on_worker_done(worker))
         self.worker = worker
@@ -390,6 +393,14 @@ class IdentifyPanel(QWidget):
     def _if_current(self, worker: Worker, slot: Callable, *args) -> None:
         if worker is self.worker:
             slot(*args)
+
+    def _on_finished(self, worker: Worker, generation: int, result: IdentifyResult) -> None:
+        if worker is self.worker:
+            self._on_identified(result)
+        elif result.catalogue_key is not None and generation == self._results_generation:
+            # No model change dropped the kept candidates since the run began, so these hold
+            # whenever the catalogue matches their key.
+            self._keep(result)
 
     def _on_identified(self, result: IdentifyResult) -> None:
         if result.catalogue_key is not None:
