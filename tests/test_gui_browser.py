@@ -169,3 +169,25 @@ def test_catalogue_change_resets_whale_heading(qtbot, window, tmp_path):
     assert browser.whale_photos_label.text() == NO_WHALE_HEADING
     assert browser.whale_photo_model.photos == []
     assert browser.current_photo_id is None
+
+
+def test_wide_thumbnail_fills_a_whole_row(qtbot, window, tmp_path):
+    from whalecat.gui.browser import ICON_SIZE
+    from whalecat.imaging.synthetic import fluke_photo
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    fluke_photo(0).resize((900, 120)).save(folder / "wide.jpg")  # a panorama crop, 7.5:1
+    fluke_photo(1).save(folder / "plain.jpg")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\nwide.jpg,w_0000000\nplain.jpg,w_0000001\n")
+    worker = window.import_paths([folder], labels)
+    with qtbot.waitSignal(worker.done, timeout=WAIT_MS):
+        pass
+    window.import_panel.summary_box.accept()
+
+    # A decoration's size is the pixmap's, and the whale list sizes every row by its first.
+    rows = window.browser.whale_model.rows
+    assert [row.summary.id for row in rows] == ["w_0000000", "w_0000001"]
+    sizes = [window.browser.thumbnails.get(row.representative_sha256).size() for row in rows]
+    assert sizes == [ICON_SIZE, ICON_SIZE]

@@ -442,8 +442,12 @@ def test_rotate_turns_photo_and_undoes(qtbot, window):
     assert (preview.photo.width, preview.photo.height) == (LARGE_SIZE[1], LARGE_SIZE[0])
     assert preview.original.height() > preview.original.width()
     assert window.confirmations.undo_stack.undoText() == "Rotate large.jpg right"
-    thumbnail = window.browser.thumbnails.get(preview.photo.sha256)
-    assert thumbnail.height() > thumbnail.width()
+    thumbnail = window.browser.thumbnails.get(preview.photo.sha256).toImage()
+    opaque = [(x, y) for x in range(thumbnail.width()) for y in range(thumbnail.height())
+              if thumbnail.pixelColor(x, y).alpha() > 0]
+    columns = {x for x, _ in opaque}
+    rows = {y for _, y in opaque}
+    assert len(rows) > len(columns)  # the turned thumbnail stands upright in its padded icon
 
     window.undo_action.trigger()
     qtbot.waitUntil(lambda: window.photo_view.preview.photo.rotation == 0 and not window.pool.workers, timeout=WAIT_MS)
