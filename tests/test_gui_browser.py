@@ -141,7 +141,7 @@ def test_whale_without_photos_leaves_list(qtbot, window, tmp_path):
 
     assert browser.whale_counts() == {"w_0000001": 1}
     assert browser.tabs.tabText(0) == "Whales (1)"
-    assert "1 whales, 3 photos" in window.catalogue_label.text()
+    assert "1 whale, 3 photos" in window.catalogue_label.text()
     assert browser.whale_photos_label.text() == NO_WHALE_HEADING
     assert shown_photos(window) == (None, None)
 

@@ -143,7 +143,7 @@ def test_label_naming_two_different_photos_applies_to_neither(catalogue, tmp_pat
     report = import_paths(catalogue, [tmp_path / f"card_{letter}" for letter in "abcd"], labels)
     assert report.ambiguous_labels == [("IMG_0001.JPG", [str(card_a), str(card_b)])]
     assert report.labelled == 1  # the copy is one photo, so its label is not ambiguous
-    assert "1 label not applied because each names several photos" in report.summary()
+    assert "1 label naming several photos not applied" in report.summary()
     with catalogue.session() as session:
         assert [(w.id, w.photo_count) for w in list_whales(session)] == [("w_copy", 1)]
 

@@ -423,13 +423,13 @@ def cmd_export(args) -> int:
     with _open(args) as catalogue, catalogue.session() as session:
         if str(args.out) == "-":
             count = write_export(session, sys.stdout, args.format)
-            print(f"wrote {count} rows to standard output", file=sys.stderr)
+            print(f"wrote {counted(count, 'row')} to standard output", file=sys.stderr)
             return 0
         if args.out.is_file() and not args.force:
             # It may be the labels file this catalogue was imported from.
             raise ValueError(f"{args.out} exists; add --force to replace it, or name another file")
         count = export_identifications(session, args.out, args.format)
-    print(f"wrote {count} rows to {args.out}")
+    print(f"wrote {counted(count, 'row')} to {args.out}")
     return 0
 
 

@@ -42,7 +42,7 @@ from whalecat.gui.worker import WorkerPool
 from whalecat.identification import Identifier
 from whalecat.imaging.io import PHOTO_SUFFIXES
 from whalecat.matching.versions import active_version
-from whalecat.text import error_text
+from whalecat.text import counted, error_text
 
 log = logging.getLogger(__name__)
 
@@ -388,7 +388,8 @@ class MainWindow(QMainWindow):
             whales = len(list_whales(session))  # as the Whales tab counts them
             unidentified = len(unidentified_photos(session))
         self.catalogue_label.setText(
-            f"{self.catalogue.folder}   ·   {whales} whales, {photos} photos, {unidentified} unidentified"
+            f"{self.catalogue.folder}   ·   {counted(whales, 'whale')}, {counted(photos, 'photo')}, "
+            f"{unidentified} unidentified"
         )
 
     # -- menus and dialogs ------------------------------------------------------------------

@@ -64,7 +64,7 @@ class ImportReport:
         if self.conflicts:
             text += f", {counted(len(self.conflicts), 'label conflict')} kept as confirmed"
         if self.ambiguous_labels:
-            text += f", {counted(len(self.ambiguous_labels), 'label')} not applied because each names several photos"
+            text += f", {counted(len(self.ambiguous_labels), 'label')} naming several photos not applied"
         if self.removed_before:
             text += f", {len(self.removed_before)} imported again after removal"
         return text + (" (cancelled)" if self.cancelled else "")
@@ -180,8 +180,8 @@ def _apply_label(session, report: ImportReport, name: str, label: str, photos: d
         # Two cards often both hold an IMG_0001.JPG; guessing which one the CSV means could
         # label the wrong whale.
         report.ambiguous_labels.append((name, list(photos.values())))
-        log.warning("Labels name %s, which is %d different photos in this import; none labelled",
-                    name, len(photos))
+        # INFO, not a warning: the report names it, and the command line prints the report.
+        log.info("Labels name %s, which is %d different photos in this import; none labelled", name, len(photos))
         return
     (photo_id, path), = photos.items()
     confirmed = get_photo(session, photo_id).confirmed_label
@@ -190,7 +190,7 @@ def _apply_label(session, report: ImportReport, name: str, label: str, photos: d
     if confirmed is not None:
         # A person confirmed this photo already; a CSV must not silently override it.
         report.conflicts.append((path, label, confirmed))
-        log.warning("%s: labels say %s but it is confirmed as %s; kept", path, label, confirmed)
+        log.info("%s: labels say %s but it is confirmed as %s; kept", path, label, confirmed)
         return
     confirm_label(session, photo_id, label, method="labels-csv")
     report.labelled += 1
