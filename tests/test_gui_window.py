@@ -842,3 +842,19 @@ def test_candidates_found_after_leaving_are_kept(qtbot, window, tmp_path):
     assert panel.result.photo_id == card[0]
     assert panel.candidates.count() == len(panel.result.candidates)
     assert panel.worker is None
+
+
+def test_new_catalogue_ok_rechecks_the_folder(window, tmp_path):
+    dialog = window._choose_new_catalogue()
+    target = tmp_path / "race" / "catalogue"
+    dialog.folder_edit.setText(str(target))
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert ok.isEnabled()
+    (tmp_path / "race").write_text("made by another program meanwhile")
+
+    ok.click()
+
+    assert dialog.isVisible()
+    assert dialog.message.text() == f"{tmp_path / 'race'} is a file, so no folder can be made in it. Type a path in another folder."
+    assert not ok.isEnabled()
+    dialog.reject()

@@ -139,3 +139,11 @@ def test_upgraded_catalogue_never_reuses_photo_ids(tmp_path):
         )
         ids = connection.exec_driver_sql("SELECT id FROM photo").scalars().all()
     assert ids == [2]
+
+
+def test_new_catalogue_name_too_long_is_refused(tmp_path):
+    folder = tmp_path / ("a" * 300)
+
+    assert new_catalogue_problem(folder) == (
+        f"{folder} cannot be used: File name too long.", "Type a shorter or simpler path."
+    )

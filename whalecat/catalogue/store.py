@@ -48,6 +48,13 @@ def new_catalogue_problem(folder: Path) -> tuple[str, str] | None:
     """
     if not folder.is_absolute():
         return f"{folder} is not a full path.", "Type the whole path of the folder, from the top."
+    try:
+        return _folder_problem(folder)
+    except OSError as exc:  # a name too long for the file system, say
+        return f"{folder} cannot be used: {exc.strerror or exc}.", "Type a shorter or simpler path."
+
+
+def _folder_problem(folder: Path) -> tuple[str, str] | None:
     if folder.is_file():
         return f"{folder} is a file.", "Type the name of a new folder for the catalogue."
     if folder.is_dir() and not (folder / DATABASE_NAME).exists() and any(folder.iterdir()):

@@ -83,6 +83,8 @@ class NewCatalogueDialog(QDialog):
     def accept(self) -> None:
         if self._problem() is None:
             super().accept()
+        else:
+            self._check(self.folder_edit.text())  # the folder changed on disk since the last key
 
     def _browse(self) -> None:
         start = self.folder()
