@@ -193,7 +193,7 @@ def test_drawn_box_kept_on_leaving_photo(qtbot, window):
     select_photo(qtbot, window, "small.jpg")
 
     assert_close(stored_crop(window, photo_id), target, slack)
-    assert window.statusBar().currentMessage() == "Saved the crop drawn on large.jpg. Undo (Ctrl+Z) removes it."
+    assert window.statusBar().currentMessage() == "Saved the crop drawn on large.jpg. Undo (Ctrl+Z) puts back the crop it replaced."
     assert window.confirmations.undo_stack.undoText() == "Change crop of large.jpg"
 
 
@@ -442,6 +442,7 @@ def test_rotate_turns_photo_and_undoes(qtbot, window):
     assert (preview.photo.width, preview.photo.height) == (LARGE_SIZE[1], LARGE_SIZE[0])
     assert preview.original.height() > preview.original.width()
     assert window.confirmations.undo_stack.undoText() == "Rotate large.jpg right"
+    assert window.statusBar().currentMessage() == "Rotated large.jpg right. Undo (Ctrl+Z) turns it back."
     thumbnail = window.browser.thumbnails.get(preview.photo.sha256).toImage()
     opaque = [(x, y) for x in range(thumbnail.width()) for y in range(thumbnail.height())
               if thumbnail.pixelColor(x, y).alpha() > 0]
@@ -700,7 +701,7 @@ def test_keyboard_box_kept_on_leaving_photo(qtbot, window):
     select_photo(qtbot, window, "small.jpg")
 
     assert stored_crop(window, photo_id) == (200, 125, 1600, 925)
-    assert window.statusBar().currentMessage() == "Saved the crop drawn on large.jpg. Undo (Ctrl+Z) removes it."
+    assert window.statusBar().currentMessage() == "Saved the crop drawn on large.jpg. Undo (Ctrl+Z) puts back the crop it replaced."
 
 
 def test_box_moved_back_not_saved(qtbot, window):

@@ -470,7 +470,7 @@ class CropEditor(QObject):
                         box, self.photo.id, running.text())
             return False
         name = self.photo.original_name
-        return self._change_crop(box, f"Saved the crop drawn on {name}. Undo (Ctrl+Z) removes it.")
+        return self._change_crop(box, f"Saved the crop drawn on {name}. Undo (Ctrl+Z) puts back the crop it replaced.")
 
     def discard_box(self) -> bool:
         """Discard the pending box, and return whether there was one."""

@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         self.photo_view.error.connect(self.show_error)
         self.remover.about_to_remove.connect(self.pool.abandon_photo)
         self.photo_view.crop_editor.reported.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
+        self.photo_view.turner.reported.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
         self.remover.changed.connect(self._on_photo_removed_or_restored)
         self.remover.error.connect(self.show_error)
         self.remover.removed.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))

@@ -46,6 +46,7 @@ class PhotoTurner(QObject):
     """The two rotate actions for the photo that `current_photo` returns."""
 
     turned = Signal(int)  # photo id, after its turn is stored
+    reported = Signal(str)  # a turn the user made, in words, for the status bar
     error = Signal(str, str)  # (what failed, what to do)
 
     def __init__(self, undo_stack: QUndoStack, panel: QWidget,
@@ -71,6 +72,8 @@ class PhotoTurner(QObject):
         if photo is None or not self.store_turn(photo.id, photo.original_name, clockwise):
             return False
         self._undo_stack.push(TurnCommand(self, photo, clockwise))
+        direction = "right" if clockwise else "left"
+        self.reported.emit(f"Rotated {photo.original_name} {direction}. Undo (Ctrl+Z) turns it back.")
         return True
 
     def store_turn(self, photo_id: int, file_name: str, clockwise: bool) -> bool:
