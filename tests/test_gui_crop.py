@@ -506,6 +506,28 @@ def test_turn_identifies_again_on_select(qtbot, window):
     qtbot.waitUntil(lambda: not window.pool.workers, timeout=WAIT_MS)
 
 
+
+def test_whole_photo_identifies_again_on_select(qtbot, window):
+    window.identify_on_select_action.setChecked(True)
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    panel = window.identify_panel
+    with qtbot.waitSignal(panel.worker.done, timeout=IDENTIFY_WAIT_MS):
+        pass
+    assert panel.result is not None
+
+    assert window.photo_view.crop_editor.use_whole_photo()
+
+    # The candidates came from the old crop, so a new run replaces them.
+    assert panel.result is None
+    worker = panel.worker
+    assert worker is not None
+    with qtbot.waitSignal(worker.done, timeout=IDENTIFY_WAIT_MS):
+        pass
+    assert window.error_box is None, window.error_box.text()
+    assert panel.result is not None
+    assert panel.result.photo_id == photo_id
+    qtbot.waitUntil(lambda: not window.pool.workers, timeout=WAIT_MS)
+
 # -- the keyboard ------------------------------------------------------------------------------
 
 SHIFT = Qt.KeyboardModifier.ShiftModifier

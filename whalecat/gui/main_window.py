@@ -371,6 +371,9 @@ class MainWindow(QMainWindow):
         if self.identify_panel.photo_id == photo_id:
             self.identify_panel.set_photo(None)
             self.identify_panel.set_photo(photo_id)
+            # Not for a box saved on leaving its photo: the browser has moved on by then.
+            if self.browser.current_photo_id == photo_id:
+                self._identify_if_on_select()
 
     def _on_import_ended(self) -> None:
         self.browser.refresh()
