@@ -448,7 +448,7 @@ def test_rotate_turns_photo_and_undoes(qtbot, window):
               if thumbnail.pixelColor(x, y).alpha() > 0]
     columns = {x for x, _ in opaque}
     rows = {y for _, y in opaque}
-    assert len(rows) > len(columns)  # the turned thumbnail stands upright in its padded icon
+    assert len(rows) > len(columns)  # the turned thumbnail is upright in its padded icon
 
     window.undo_action.trigger()
     qtbot.waitUntil(lambda: window.photo_view.preview.photo.rotation == 0 and not window.pool.workers, timeout=WAIT_MS)
@@ -482,7 +482,8 @@ def test_turn_without_crop_proposes_nothing(qtbot, window):
     assert window.right_tabs.currentWidget() is window.identify_panel
 
 
-def test_turn_identifies_again_on_select(qtbot, window):
+@pytest.mark.parametrize("change", ["turn", "whole photo"])
+def test_new_pixels_identified_again_on_select(qtbot, window, change):
     window.identify_on_select_action.setChecked(True)
     photo_id = select_photo(qtbot, window, "large.jpg")
     panel = window.identify_panel
@@ -491,9 +492,12 @@ def test_turn_identifies_again_on_select(qtbot, window):
     assert window.error_box is None, window.error_box.text()
     assert panel.result is not None
 
-    window.photo_view.turner.right_action.trigger()
+    if change == "turn":
+        window.photo_view.turner.right_action.trigger()
+    else:
+        assert window.photo_view.crop_editor.use_whole_photo()
 
-    # The candidates came from the photo's old pixels, so a new run replaces them.
+    # The candidates came from the photo's old pixels or crop, so a new run replaces them.
     assert panel.result is None
     assert panel.photo_id == photo_id
     worker = panel.worker
@@ -505,28 +509,6 @@ def test_turn_identifies_again_on_select(qtbot, window):
     assert panel.result.photo_id == photo_id
     qtbot.waitUntil(lambda: not window.pool.workers, timeout=WAIT_MS)
 
-
-
-def test_whole_photo_identifies_again_on_select(qtbot, window):
-    window.identify_on_select_action.setChecked(True)
-    photo_id = select_photo(qtbot, window, "large.jpg")
-    panel = window.identify_panel
-    with qtbot.waitSignal(panel.worker.done, timeout=IDENTIFY_WAIT_MS):
-        pass
-    assert panel.result is not None
-
-    assert window.photo_view.crop_editor.use_whole_photo()
-
-    # The candidates came from the old crop, so a new run replaces them.
-    assert panel.result is None
-    worker = panel.worker
-    assert worker is not None
-    with qtbot.waitSignal(worker.done, timeout=IDENTIFY_WAIT_MS):
-        pass
-    assert window.error_box is None, window.error_box.text()
-    assert panel.result is not None
-    assert panel.result.photo_id == photo_id
-    qtbot.waitUntil(lambda: not window.pool.workers, timeout=WAIT_MS)
 
 # -- the keyboard ------------------------------------------------------------------------------
 

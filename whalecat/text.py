@@ -13,7 +13,7 @@ def error_text(exc: BaseException) -> str:
     """Return the part of a storage error worth showing a researcher.
 
     A database error's text ends with the SQL statement and its parameters, and an OSError's
-    starts with an errno; the driver's message and the system's reason say the same plainly.
+    starts with an errno; the driver's message and the system's reason give the cause without them.
     """
     from sqlalchemy.exc import DBAPIError
 

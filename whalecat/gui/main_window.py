@@ -347,7 +347,7 @@ class MainWindow(QMainWindow):
     def _on_photo_removed_or_restored(self, photo_id: int) -> None:
         self.identify_panel.forget_results()  # their candidates may name the removed photo
         self.browser.refresh()
-        self.browser.select_photo(photo_id)  # put back by an undo, so the researcher sees it again
+        self.browser.select_photo(photo_id)  # put back by an undo, so it is selected again
         with self.catalogue.session() as session:
             exists = session.get(Photo, photo_id) is not None
         if not exists and self.photo_view.photo_id == photo_id:

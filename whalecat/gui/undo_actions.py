@@ -2,7 +2,7 @@
 
 A box on screen is an edit the stack does not contain yet. Undo discards it before it undoes
 any stored step, as an editor undoes unsaved typing first. Redo does nothing while a box drawn
-by hand waits, and asks in the status bar for it to be saved or discarded. A redo that selects
+by hand waits, and the status bar says to save or discard it first. A redo that selects
 another photo would save the box in the middle of the history, and discarding the box would
 lose work. A box that a fluke search proposed is not saved on leaving its photo, so it does
 not hold Redo back.
