@@ -2,15 +2,21 @@ import csv
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 
 import pytest
+from sqlalchemy import select
 
-from tests.helpers import save_fluke
+from tests.helpers import save_fluke, save_labelled_flukes
 from whalecat.catalogue import Catalogue
-from whalecat.catalogue.models import Whale
+from whalecat.catalogue.models import Photo, Whale
 from whalecat.cli import COMMANDS, main
+from whalecat.identification import Identifier
+from whalecat.imaging.io import ImageError
+from whalecat.importing.importer import import_paths
+from whalecat.matching.keypoints import KeypointMethod
 
 
 def test_import_export_round_trip(tmp_path, capsys):
@@ -72,6 +78,20 @@ def test_catalogue_path_that_is_a_file(tmp_path, capsys):
     not_a_folder.write_text("x")
     assert main(["--catalogue", str(not_a_folder), "whales"]) == 2
     assert "must be a folder" in capsys.readouterr().err
+
+
+def test_database_failing_after_opening_is_one_clear_line(tmp_path, capsys):
+    """A table dropped by hand passes SQLite's check on opening but fails the first query."""
+    Catalogue.open(tmp_path / "c").close()
+    with sqlite3.connect(tmp_path / "c" / "catalogue.sqlite") as connection:
+        connection.execute("PRAGMA foreign_keys=OFF")
+        connection.execute("DROP TABLE whale")
+
+    assert main(["--catalogue", str(tmp_path / "c"), "whales"]) == 2
+
+    printed = capsys.readouterr().err
+    assert printed.startswith("whalecat whales: error: the catalogue's database failed: no such table: whale;")
+    assert "SELECT" not in printed and "Traceback" not in printed
 
 
 def test_python_dash_m_runs(tmp_path):
@@ -372,7 +392,8 @@ def test_damaged_catalogue_is_one_line(tmp_path, capsys):
     assert main(["--catalogue", str(tmp_path / "c"), "whales"]) == 2
 
     error = capsys.readouterr().err
-    assert error.startswith("whalecat whales: error: cannot open the database ")
+    assert error.startswith("whalecat whales: error: the database ")
+    assert "is damaged (file is not a database); restore catalogue.sqlite from a backup" in error
     assert "Traceback" not in error
     assert len(error.splitlines()) == 1
 
@@ -412,3 +433,38 @@ def test_export_keeps_an_existing_file_unless_forced(tmp_path, capsys):
     assert "b.jpg" in labels.read_text()
     assert main(catalogue + ["export", "--force", str(labels)]) == 0
     assert labels.read_text().splitlines() == ["Image,Id", "a.jpg,w_1287fbc"]
+
+
+def test_lost_photo_copy_is_named_and_left_out(tmp_path, capsys, caplog):
+    images, labels = save_labelled_flukes(tmp_path, whales=3, photos_per_whale=2)
+    catalogue = str(tmp_path / "c")
+    assert main(["--catalogue", catalogue, "import", str(images), "--labels", str(labels), "--whole-photo"]) == 0
+    with Catalogue.open(catalogue) as opened, opened.session() as session:
+        stored = session.scalar(select(Photo.stored_name).where(Photo.original_name == "w0_s0.jpg"))
+    (tmp_path / "c" / stored).unlink()
+    capsys.readouterr()
+
+    assert main(["--catalogue", catalogue, "identify", str(images / "w1_s1.jpg"), "--method", "keypoints"]) == 0
+    assert "w_0000001" in capsys.readouterr().out
+    # The command line logs warnings to stderr; pytest takes the log records over.
+    assert "1 confirmed photo is missing from the catalogue's photos/ folder: w0_s0.jpg (w_0000000)" in caplog.text
+
+    assert main(["--catalogue", catalogue, "train", "--epochs", "1"]) == 2
+    assert "cannot train: 1 confirmed photo is missing" in capsys.readouterr().err
+
+    assert main(["--catalogue", catalogue, "remove", str(images / "w0_s0.jpg")]) == 0
+    assert "its copy was already missing from photos/" in capsys.readouterr().out
+
+
+def test_identifying_a_photo_whose_copy_is_lost_names_it(tmp_path):
+    images, labels = save_labelled_flukes(tmp_path, whales=2, photos_per_whale=2)
+    with Catalogue.open(tmp_path / "c") as catalogue:
+        import_paths(catalogue, [images], labels, find_fluke=False)
+        with catalogue.session() as session:
+            photo = session.scalars(select(Photo).where(Photo.original_name == "w0_s0.jpg")).one()
+            photo_id, stored = photo.id, photo.stored_name
+        (catalogue.folder / stored).unlink()
+        identifier = Identifier(catalogue, method=KeypointMethod())
+
+        with pytest.raises(ImageError, match=r"^w0_s0.jpg: the catalogue's copy \(photos/.*\) is missing; restore"):
+            identifier.identify_photo(photo_id, record=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
@@ -16,7 +17,11 @@ from tests.test_gui_support import (  # noqa: F401  (fixtures)
     window,
     write_labels,
 )
+from sqlalchemy import event
+
+from whalecat.catalogue import Catalogue
 from whalecat.catalogue.records import list_whales
+from whalecat.cli import main
 from whalecat.gui.worker import running_threads
 
 IDENTIFY_WAIT_MS = 120_000  # the first identification loads TensorFlow and the model
@@ -85,6 +90,22 @@ def test_open_folder_without_catalogue_refused(qtbot, window, tmp_path, fluke_da
     assert window.statusBar().currentMessage() == ""  # it covered the catalogue's counts
     assert not window.open_catalogue(tmp_path / "typo")
     assert not (tmp_path / "typo").exists()
+
+
+def test_catalogue_the_window_cannot_read_is_not_kept_open(window, tmp_path):
+    """A table dropped by hand passes SQLite's check on opening but fails the first query."""
+    Catalogue.open(tmp_path / "edited").close()
+    with sqlite3.connect(tmp_path / "edited" / "catalogue.sqlite") as connection:
+        connection.execute("PRAGMA foreign_keys=OFF")
+        connection.execute("DROP TABLE whale")
+
+    assert not window.open_catalogue(tmp_path / "edited")
+
+    assert window.catalogue is None
+    assert "Cannot read the catalogue" in window.error_box.text()
+    assert "no such table: whale" in window.error_box.text()
+    assert "SELECT" not in window.error_box.text()
+    assert window.settings.last_catalogue == (tmp_path / "catalogue").resolve()
 
 
 def test_new_whale_tab_shows_its_underscore(qtbot):
@@ -266,6 +287,23 @@ def test_mark_new_whale_leaves_browser(qtbot, window, fluke_data):
     assert window.photo_view.photo_id is None
 
 
+def test_confirmation_that_cannot_be_saved_is_reported(qtbot, window, fluke_data):
+    import_and_wait(qtbot, window, [fluke_data / "images" / "0000e88ab.jpg"])
+    photo_id = window.browser.unidentified_model.photos[0].id
+    window.browser.select_unidentified_photo(photo_id)
+    # SQLite refuses every write on these connections, as with a read-only file or a full disk.
+    event.listen(window.catalogue.engine, "connect",
+                 lambda connection, _record: connection.execute("PRAGMA query_only=ON"))
+    window.catalogue.engine.dispose()
+
+    window.identify_panel.mark_new_whale()
+
+    assert "Cannot save the confirmation of 0000e88ab.jpg: attempt to write a readonly database" in window.error_box.text()
+    assert "The photo stays as it was" in window.error_box.informativeText()
+    assert [p.id for p in window.browser.unidentified_model.photos] == [photo_id]
+    assert not window.undo_action.isEnabled()
+
+
 def test_confirming_selects_next_photo(qtbot, window, fluke_data):
     names = ["0000e88ab.jpg", "000a6daec.jpg", "009a4db9.jpg"]
     import_and_wait(qtbot, window, [fluke_data / "images" / name for name in names])
@@ -335,6 +373,47 @@ def test_drop_folder_imports(qtbot, window, fluke_data, tmp_path):
 
     assert window.import_panel.last_report.imported == 1
     assert len(window.browser.unidentified_model.photos) == 1
+
+
+def _drop(window, paths) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
+    window.dropEvent(QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                                Qt.KeyboardModifier.NoModifier))
+
+
+def test_dropped_csv_labels_the_dropped_photos(qtbot, window, fluke_data, tmp_path):
+    photo = shutil.copy(fluke_data / "images" / "0000e88ab.jpg", tmp_path)
+    labels = write_labels(tmp_path / "labels.csv", {"0000e88ab.jpg": "w_dropped"})
+
+    _drop(window, [photo, labels])
+    qtbot.waitUntil(lambda: window.import_panel.last_report is not None, timeout=WAIT_MS)
+
+    report = window.import_panel.last_report
+    assert (report.imported, report.labelled, report.failed) == (1, 1, [])
+    assert window.browser.whale_counts() == {"w_dropped": 1}
+
+
+def test_two_dropped_csv_files_import_nothing(qtbot, window, fluke_data, tmp_path):
+    photo = shutil.copy(fluke_data / "images" / "0000e88ab.jpg", tmp_path)
+    first = write_labels(tmp_path / "a.csv", {"0000e88ab.jpg": "w_a"})
+    second = write_labels(tmp_path / "b.csv", {"0000e88ab.jpg": "w_b"})
+
+    _drop(window, [photo, first, second])
+
+    assert window.error_box.text() == "2 CSV files were dropped: a.csv, b.csv."
+    assert window.import_panel.worker is None
+    assert window.browser.unidentified_model.photos == []
+
+
+def test_reload_shows_photos_imported_from_the_command_line(qtbot, window, fluke_data):
+    assert main(["--catalogue", str(window.catalogue.folder), "import", str(fluke_data / "images" / "0000e88ab.jpg")]) == 0
+    assert window.browser.unidentified_model.photos == []
+
+    window.reload_action.trigger()
+
+    assert [p.original_name for p in window.browser.unidentified_model.photos] == ["0000e88ab.jpg"]
+    assert "1 photo, 1 unidentified" in window.catalogue_label.text()
 
 
 def test_close_during_import_joins(qtbot, window, fluke_data):

@@ -164,6 +164,17 @@ def test_blank_image_has_no_matches():
     assert match_features(blank, blank).inliers == 0
 
 
+@pytest.mark.parametrize("size", [(1, 1), (2, 40), (5000, 10), (2000, 5)])
+def test_sliver_of_a_photo_has_no_keypoints(size):
+    """SIFT raised cv2.error on images a pixel or two high once shrunk to MAX_SIDE."""
+    image = Image.fromarray(np.random.default_rng(3).integers(0, 255, size[::-1], dtype=np.uint8))
+
+    features = extract_features(image)
+
+    assert features.descriptors.shape == (0, 128)
+    assert match_features(features, features).inliers == 0
+
+
 def test_keypoint_method_finds_resighted_whale(whales):
     method = KeypointMethod()
     method.prepare(gallery_of(whales))

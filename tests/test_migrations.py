@@ -1,4 +1,5 @@
 import os
+import random
 import sqlite3
 
 import pytest
@@ -9,6 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
 from whalecat.catalogue import Catalogue, CatalogueError
+from whalecat.catalogue.records import ensure_whale, list_whales
 from whalecat.catalogue.store import DATABASE_NAME, MIGRATIONS, new_catalogue_problem
 
 
@@ -147,3 +149,70 @@ def test_new_catalogue_name_too_long_is_refused(tmp_path):
     assert new_catalogue_problem(folder) == (
         f"{folder} cannot be used: File name too long.", "Type a shorter or simpler path."
     )
+
+
+def _damage(database, first_page: int, pages: int) -> None:
+    """Overwrite whole 4 KiB pages in the middle of a database file with random bytes, as a
+    failing disk or an interrupted copy would."""
+    noise = random.Random(7).randbytes(4096 * pages)
+    with open(database, "r+b") as handle:
+        handle.seek(4096 * first_page)
+        handle.write(noise)
+
+
+def _catalogue_with_whales(folder, count: int = 2000) -> None:
+    with Catalogue.open(folder) as catalogue, catalogue.session() as session:
+        for number in range(count):
+            ensure_whale(session, f"w_{number:07d}", name=f"a whale with a long enough name {number}")
+        session.commit()
+
+
+def test_damaged_database_is_refused_with_its_backup_named(tmp_path):
+    _catalogue_with_whales(tmp_path / "c")
+    (tmp_path / "c" / "catalogue-before-0003-20261201-101500.sqlite").write_bytes(b"")
+    _damage(tmp_path / "c" / DATABASE_NAME, first_page=3, pages=4)
+
+    with pytest.raises(CatalogueError) as raised:
+        Catalogue.open(tmp_path / "c")
+
+    message = str(raised.value)
+    assert str((tmp_path / "c" / DATABASE_NAME).resolve()) in message
+    assert "damaged" in message or "malformed" in message
+    assert "restore" in message and "backup" in message
+
+
+def test_damaged_database_names_the_copy_saved_before_an_upgrade(tmp_path):
+    _catalogue_with_whales(tmp_path / "c")
+    (tmp_path / "c" / "catalogue-before-0003-20261201-101500.sqlite").write_bytes(b"")
+    _damage(tmp_path / "c" / DATABASE_NAME, first_page=3, pages=1)
+
+    with pytest.raises(CatalogueError, match="catalogue-before-0003-20261201-101500.sqlite, the copy saved"):
+        Catalogue.open(tmp_path / "c")
+
+
+def test_emptied_database_beside_photos_is_refused(tmp_path):
+    Catalogue.open(tmp_path / "c").close()
+    (tmp_path / "c" / "photos" / "ab").mkdir()
+    (tmp_path / "c" / "photos" / "ab" / "ab12.jpg").write_bytes(b"a photo")
+    (tmp_path / "c" / DATABASE_NAME).write_bytes(b"")
+
+    with pytest.raises(CatalogueError, match=r"is empty \(0 bytes\), although photos/ holds imported photos"):
+        Catalogue.open(tmp_path / "c")
+    assert (tmp_path / "c" / DATABASE_NAME).stat().st_size == 0  # left for the user to restore
+
+
+def test_empty_database_without_photos_opens_as_a_new_catalogue(tmp_path):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / DATABASE_NAME).write_bytes(b"")
+
+    with Catalogue.open(tmp_path / "c") as catalogue, catalogue.session() as session:
+        assert list_whales(session) == []
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write to any file")
+def test_read_only_database_file_is_named(tmp_path):
+    Catalogue.open(tmp_path / "c").close()
+    (tmp_path / "c" / DATABASE_NAME).chmod(0o444)
+
+    with pytest.raises(CatalogueError, match=r"catalogue.sqlite is read-only.*make the file writable"):
+        Catalogue.open(tmp_path / "c")

@@ -13,7 +13,7 @@ from pathlib import Path
 from whalecat import __version__
 from whalecat.catalogue import Catalogue, CatalogueError, default_catalogue_path
 from whalecat.progress import TimeLeft, clock_text
-from whalecat.text import counted
+from whalecat.text import counted, error_text
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         from whalecat.gui.app import run_gui
 
         return run_gui(args.catalogue, args.device)
+    from sqlalchemy.exc import SQLAlchemyError
+
     from whalecat.imaging.io import ImageError
     from whalecat.matching.device import DeviceError
     from whalecat.training import TrainingError
@@ -206,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (CatalogueError, ImageError, TrainingError, DeviceError, ValueError, OSError) as exc:
         print(f"whalecat {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        # A database that passed the check on opening can still fail later: a full disk, a
+        # lock held too long, or damage in a page the check did not reach.
+        print(f"whalecat {args.command}: error: the catalogue's database failed: {error_text(exc)}; "
+              "if this repeats, restore catalogue.sqlite from a backup", file=sys.stderr)
         return 2
 
 
@@ -394,7 +402,10 @@ def cmd_remove(args) -> int:
     with _open(args) as catalogue:
         removed = remove_photo(catalogue, _imported_photo_id(catalogue, args.photo, "so there is nothing to remove"))
         removed_folder = catalogue.folder / REMOVED_FOLDER
-    print(f"{args.photo.name}: removed from the catalogue; its copy is kept in {removed_folder}")
+    if any(original == removed.photo["stored_name"] for original, _ in removed.moved):
+        print(f"{args.photo.name}: removed from the catalogue; its copy is kept in {removed_folder}")
+    else:
+        print(f"{args.photo.name}: removed from the catalogue; its copy was already missing from photos/")
     return 0
 
 

@@ -47,15 +47,19 @@ CROP_COLUMNS = (Photo.crop_left, Photo.crop_top, Photo.crop_right, Photo.crop_bo
 def build_gallery(catalogue: Catalogue) -> Gallery:
     """Return the catalogue's photos confirmed as a known whale (new_whale photos excluded)."""
     query = _confirmed_photos(
-        Photo.sha256, Photo.stored_name, Identification.whale_id, *CROP_COLUMNS, Photo.rotation
+        Photo.sha256, Photo.stored_name, Identification.whale_id, *CROP_COLUMNS, Photo.rotation,
+        Photo.original_name,
     )
     with catalogue.session() as session:
         rows = session.execute(query).all()
-    photos = []
-    for sha256, stored_name, whale_id, *box, rotation in rows:
+    photos, missing = [], []
+    for sha256, stored_name, whale_id, *box, rotation, name in rows:
         crop = None if any(value is None for value in box) else tuple(box)
-        photos.append(GalleryPhoto(sha256, whale_id, catalogue.folder / stored_name, crop, rotation or 0))
-    return Gallery(photos=photos, open_image=open_gallery_photo, inputs=InputCache(catalogue.inputs_dir))
+        photo = GalleryPhoto(sha256, whale_id, catalogue.folder / stored_name, crop, rotation or 0, name)
+        # One lost copy must not stop every identification; the others still match.
+        (photos if photo.path.is_file() else missing).append(photo)
+    return Gallery(photos=photos, open_image=open_gallery_photo, inputs=InputCache(catalogue.inputs_dir),
+                   missing=missing)
 
 
 def open_gallery_photo(photo: GalleryPhoto) -> Image.Image:
@@ -161,6 +165,8 @@ class Identifier:
                     len(gallery.photos),
                     len(gallery.whale_ids),
                 )
+                if gallery.missing:
+                    log.warning("Left out of matching: %s", gallery.missing_text())
                 self.method.prepare(gallery, progress or Progress())
                 self._prepared_for = signature
         return gallery
@@ -220,7 +226,7 @@ def candidates_key(catalogue: Catalogue, photo_id: int) -> tuple:
     query = _confirmed_photos(Photo.sha256, Identification.whale_id, *CROP_COLUMNS, Photo.rotation)
     with catalogue.session() as session:
         photo = get_photo(session, photo_id)
-        gallery = hash(tuple(session.execute(query).tuples()))
+        gallery = hash(tuple(tuple(row) for row in session.execute(query)))
     return (photo.rotation, photo.crop, gallery)
 
 

@@ -80,12 +80,8 @@ def split_held_out(gallery: Gallery) -> tuple[list[GalleryPhoto], list[GalleryPh
 
 def check_trainable(gallery: Gallery) -> None:
     """Raise TrainingError when the gallery is too small or a photo file is missing."""
-    missing = [str(p.path) for p in gallery.photos if not p.path.is_file()]
-    if missing:
-        raise TrainingError(
-            f"{len(missing)} photo files are missing from the catalogue, first {missing[0]}; "
-            "restore the catalogue folder from a backup before training"
-        )
+    if gallery.missing:
+        raise TrainingError(f"cannot train: {gallery.missing_text()}")
     _, held_out = split_held_out(gallery)
     if len(held_out) < MIN_WHALES_WITH_PAIRS:
         raise TrainingError(

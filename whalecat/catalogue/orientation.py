@@ -14,7 +14,7 @@ from PIL import Image
 from whalecat.catalogue.models import Photo
 from whalecat.catalogue.records import PhotoSummary, RecordError, photo_summary
 from whalecat.catalogue.store import Catalogue
-from whalecat.imaging.io import open_photo
+from whalecat.imaging.io import ImageError, open_photo
 
 Box = tuple[int, int, int, int]
 
@@ -33,8 +33,18 @@ def turned(image: Image.Image, rotation: int) -> Image.Image:
 
 
 def open_catalogue_photo(catalogue: Catalogue, photo: PhotoSummary) -> Image.Image:
-    """Open a catalogue photo upright: its EXIF orientation, then the user's turn."""
-    return turned(open_photo(catalogue.folder / photo.stored_name), photo.rotation)
+    """Open a catalogue photo upright: its EXIF orientation, then the user's turn.
+
+    Raises ImageError naming the imported file when the catalogue's copy is gone.
+    """
+    path = catalogue.folder / photo.stored_name
+    if not path.is_file():
+        raise ImageError(
+            photo.original_name,
+            f"the catalogue's copy ({photo.stored_name}) is missing; restore the catalogue folder "
+            "from a backup, or remove the photo and import the original again",
+        )
+    return turned(open_photo(path), photo.rotation)
 
 
 def turn_box(box: Box, width: int, height: int, clockwise: bool) -> Box:

@@ -95,10 +95,12 @@ class Catalogue:
                 f"{folder} is read-only, and whalecat writes to a catalogue even to read it; "
                 "copy the folder to a writable place and open the copy"
             )
+        _check_database_file(folder)
         for sub in ("", "photos", "thumbnails", "models", "cache"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         catalogue = cls(folder)
         try:
+            catalogue.check()
             catalogue.upgrade()
         except DBAPIError as exc:  # unopenable, locked, or not a SQLite database at all
             catalogue.close()
@@ -111,6 +113,26 @@ class Catalogue:
             raise
         log.debug("Opened catalogue %s", catalogue.folder)
         return catalogue
+
+    def check(self) -> None:
+        """Raise CatalogueError when SQLite finds the database damaged.
+
+        Without this, a damaged page shows up later as "database disk image is malformed"
+        from whichever query reads it first, often while the window is being built.
+        """
+        try:
+            with self.engine.connect() as connection:
+                problems = [row[0] for row in connection.exec_driver_sql("PRAGMA quick_check(3)")]
+        except DBAPIError as exc:
+            # OperationalError (unopenable, locked) is not damage; Catalogue.open reports it.
+            if isinstance(exc.orig, sqlite3.OperationalError) or not isinstance(exc.orig, sqlite3.DatabaseError):
+                raise
+            problems = [str(exc.orig)]
+        if problems != ["ok"]:
+            raise CatalogueError(
+                f"the database {self.database_path} is damaged ({'; '.join(problems)}); "
+                f"restore catalogue.sqlite from a backup of the folder{_backups_hint(self.folder)}"
+            )
 
     def thumbnail_path(self, sha256: str) -> Path:
         """Return where the preview of the photo with this content is stored."""
@@ -169,6 +191,35 @@ class Catalogue:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _check_database_file(folder: Path) -> None:
+    """Refuse a database file that whalecat cannot use although the folder holds photos.
+
+    SQLite treats an empty file as a new database, so a catalogue.sqlite emptied by a failed
+    copy or sync would open as an empty catalogue beside the photos it used to describe.
+    """
+    database = folder / DATABASE_NAME
+    if not database.is_file():
+        return
+    if database.stat().st_size == 0 and any((folder / "photos").rglob("*.*")):
+        raise CatalogueError(
+            f"the database {database} is empty (0 bytes), although photos/ holds imported photos; "
+            f"restore catalogue.sqlite from a backup of the folder{_backups_hint(folder)}"
+        )
+    if not os.access(database, os.W_OK):
+        raise CatalogueError(
+            f"the database {database} is read-only, and whalecat writes to a catalogue even to "
+            "read it; make the file writable, or copy the folder to a writable place and open the copy"
+        )
+
+
+def _backups_hint(folder: Path) -> str:
+    """Name the newest copy whalecat saved before an upgrade, for an error message."""
+    copies = sorted(folder.glob("catalogue-before-*.sqlite"), key=lambda path: path.stat().st_mtime)
+    if not copies:
+        return ""
+    return f", or from {copies[-1].name}, the copy saved before the last upgrade (newer changes are not in it)"
 
 
 def _create_engine(path: Path) -> Engine:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.orientation import open_catalogue_photo
@@ -46,6 +47,7 @@ from whalecat.imaging.preprocess import thumbnail
 from whalecat.matching.base import NEW_WHALE, Candidate
 from whalecat.matching.ranking import shown_confidence
 from whalecat.progress import Progress
+from whalecat.text import error_text
 
 log = logging.getLogger(__name__)
 
@@ -374,6 +376,13 @@ class IdentifyPanel(QWidget):
         except RecordError as exc:
             QMessageBox.warning(self, "Cannot confirm", f"{exc}\nChoose another id and confirm again.")
             return
+        except SQLAlchemyError as exc:  # a full disk or a read-only catalogue.sqlite
+            self.error.emit(
+                f"Cannot save the confirmation of {self._photo_name(photo_id)}: {error_text(exc)}.",
+                "The photo stays as it was. Free space on the disk or make catalogue.sqlite writable, "
+                "then confirm again.",
+            )
+            return
         self.confirmed.emit(f"Confirmed {self._photo_name(photo_id)} as {label}")
         self.refresh_heading()
 
@@ -444,9 +453,13 @@ class IdentifyPanel(QWidget):
         self.heading.setText(self._photo_heading(result.photo_id))
 
     def _on_failed(self, photo_id: int, message: str) -> None:
+        name = self._photo_name(photo_id)
+        # An ImageError's message starts with the photo's name already.
+        message = message.removeprefix(f"{name}: ")
         self.error.emit(
-            f"Identification of photo {photo_id} failed: {message}",
-            "Check the device setting (Settings → Device) and that the photo file is readable, then identify again.",
+            f"Cannot identify {name}: {message}",
+            "If a photo file is named above, do as it says. Otherwise check the device setting "
+            "(Settings → Device), then identify again.",
         )
 
     def _on_worker_done(self, worker: Worker) -> None:
@@ -492,8 +505,11 @@ class IdentifyPanel(QWidget):
     def _photo_name(self, photo_id: int) -> str:
         if self.catalogue is None:
             return f"photo {photo_id}"
-        with self.catalogue.session() as session:
-            return get_photo(session, photo_id).original_name
+        try:
+            with self.catalogue.session() as session:
+                return get_photo(session, photo_id).original_name
+        except (RecordError, SQLAlchemyError):  # removed meanwhile, or the database failing
+            return f"photo {photo_id}"
 
     def _photo_heading(self, photo_id: int) -> str:
         if self.catalogue is None:

@@ -196,12 +196,28 @@ class MainWindow(QMainWindow):
         self.close_catalogue()
         self.catalogue = catalogue
         self._known_model = active_version(catalogue)
+        try:
+            for panel in self._panels():
+                panel.set_catalogue(catalogue)
+        except SQLAlchemyError as exc:
+            # Damage the check on opening missed; the window stays usable with no catalogue.
+            self.close_catalogue()
+            self.show_error(f"Cannot read the catalogue {folder}: {error_text(exc)}.",
+                            "Restore catalogue.sqlite from a backup of the folder, or open another catalogue.")
+            return False
+        # Only now, so that a catalogue the window cannot show is not opened again at next start.
         self.settings.last_catalogue = catalogue.folder
-        for panel in self._panels():
-            panel.set_catalogue(catalogue)
         self._update_title()
         log.info("Opened catalogue %s in the window", catalogue.folder)
         return True
+
+    def reload_catalogue(self) -> None:
+        """Read the lists and counts again, for changes made outside this window."""
+        if self.catalogue is None:
+            return
+        self.browser.refresh()
+        self._update_title()
+        self.statusBar().showMessage("Catalogue reloaded", STEP_MESSAGE_MS)
 
     def close_catalogue(self, grace_ms: int | None = None) -> None:
         """Stop all work on the current catalogue, dropping late results, and close it.
@@ -451,6 +467,8 @@ class MainWindow(QMainWindow):
         self.models_action = self._action(catalogue_menu, "&Models…", self.show_models)
         self.models_action.setStatusTip("List the model versions and choose the active one")
         catalogue_menu.addAction(self.training_dock.toggleViewAction())
+        self.reload_action = self._action(catalogue_menu, "Re&load", self.reload_catalogue, "F5")
+        self.reload_action.setStatusTip("Show what the command line or another window changed in this catalogue")
         catalogue_menu.addSeparator()
         for index, text in enumerate(("Go to &Whales", "Go to &Unidentified Photos", "Go to new_whale &Photos")):
             self._action(catalogue_menu, text, lambda index=index: self.browser.show_tab(index), f"Ctrl+{index + 1}")
@@ -657,10 +675,18 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
+        """Import the dropped photos and folders; one dropped CSV file is their labels."""
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.import_paths(paths)
+        labels = [path for path in paths if path.suffix.lower() == ".csv" and path.is_file()]
+        photos = [path for path in paths if path not in labels]
+        if not photos:
+            return
+        event.acceptProposedAction()
+        if len(labels) > 1:
+            self.show_error(f"{len(labels)} CSV files were dropped: {', '.join(p.name for p in labels)}.",
+                            "Drop the photos with one labels file (Image,Id), or none.")
+            return
+        self.import_paths(photos, labels[0] if labels else None)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         running = self._running_work()

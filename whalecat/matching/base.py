@@ -30,6 +30,7 @@ class GalleryPhoto:
     path: Path
     crop: tuple[int, int, int, int] | None = None  # (left, top, right, bottom) in upright pixels
     rotation: int = 0  # degrees clockwise the user turned the photo; `open_image` applies it
+    name: str = ""  # the file name it was imported from, for messages
 
     @property
     def turned_key(self) -> str:
@@ -55,6 +56,8 @@ class Gallery:
     photos: list[GalleryPhoto]
     open_image: Callable[[GalleryPhoto], Image.Image]
     inputs: InputCache | None = None
+    # Confirmed photos left out because their stored copy is gone (see `missing_text`).
+    missing: list[GalleryPhoto] = field(default_factory=list)
 
     @property
     def whale_ids(self) -> list[str]:
@@ -63,6 +66,19 @@ class Gallery:
     def subset(self, photos: list[GalleryPhoto]) -> Gallery:
         """Return a gallery of `photos` that opens and caches them the way this one does."""
         return Gallery(photos, self.open_image, self.inputs)
+
+    def missing_text(self) -> str:
+        """Name the confirmed photos whose copies are missing, for a warning; "" when none are."""
+        if not self.missing:
+            return ""
+        named = ", ".join(f"{photo.name} ({photo.whale_id})" for photo in self.missing[:3])
+        more = f" and {len(self.missing) - 3} more" if len(self.missing) > 3 else ""
+        count = len(self.missing)
+        return (
+            f"{count} confirmed {'photo is' if count == 1 else 'photos are'} missing from the "
+            f"catalogue's photos/ folder: {named}{more}; restore the folder from a backup, or "
+            "remove those photos and import the originals again"
+        )
 
     def network_pixels(self, photo: GalleryPhoto, size: tuple[int, int]) -> np.ndarray:
         """Return `photo` cut to its crop, grayscale, at `size`, from the cache when stored."""
