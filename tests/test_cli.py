@@ -468,3 +468,133 @@ def test_identifying_a_photo_whose_copy_is_lost_names_it(tmp_path):
 
         with pytest.raises(ImageError, match=r"^w0_s0.jpg: the catalogue's copy \(photos/.*\) is missing; restore"):
             identifier.identify_photo(photo_id, record=False)
+
+
+def test_import_catalogue_into_itself_rejected(tmp_path, capsys):
+    from whalecat.importing.files import supported_formats_sentence
+
+    save_fluke(tmp_path / "photos" / "a.jpg", individual=1)
+    catalogue = tmp_path / "cat"
+    assert main(["--catalogue", str(catalogue), "import", str(tmp_path / "photos")]) == 0
+    capsys.readouterr()
+
+    assert main(["--catalogue", str(catalogue), "import", str(catalogue)]) == 2
+
+    streams = capsys.readouterr()
+    assert streams.out == (
+        f"skipped the catalogue folder {catalogue}; to import the photos in it, name its photos folder\n"
+    )
+    assert streams.err == f"whalecat import: error: no photos found in {catalogue}; {supported_formats_sentence()}\n"
+
+
+def test_import_folder_without_photos(tmp_path, capsys):
+    from PIL import Image
+
+    from whalecat.importing.files import supported_formats_sentence
+
+    card = tmp_path / "card"
+    card.mkdir()
+    Image.new("RGB", (64, 48)).save(card / "a.webp", format="WEBP")
+    (card / "notes.txt").write_text("no whales today")
+
+    assert main(["--catalogue", str(tmp_path / "cat"), "import", str(card)]) == 2
+
+    streams = capsys.readouterr()
+    assert streams.out == (
+        "skipped 1 file in formats whalecat cannot import (.webp); convert it to JPEG or TIFF to import it\n"
+    )
+    assert streams.err == f"whalecat import: error: no photos found in {card}; {supported_formats_sentence()}\n"
+    assert not (tmp_path / "cat").exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="macOS and Windows reject file names that are not valid UTF-8")
+def test_import_prints_undecodable_names(tmp_path):
+    card = save_fluke(tmp_path / "card" / "a.jpg", individual=1).parent
+    os.rename(card / "a.jpg", os.fsencode(card / "caf") + b"\xe9.jpg")
+    with open(os.fsencode(card / "caf") + b"\xe9_notes.jpg", "wb") as broken:
+        broken.write(b"field notes, saved with the wrong suffix")
+    command = [sys.executable, "-m", "whalecat", "--catalogue", str(tmp_path / "cat"), "import", str(card)]
+    # A terminal that rejects text which is not valid UTF-8, as most do outside the C locale.
+    strict = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+
+    imported = subprocess.run(command, capture_output=True, text=True, timeout=120, env=strict)
+
+    assert imported.returncode == 1, imported.stderr
+    assert f"failed: {card}/caf\\xe9_notes.jpg: not an image file" in imported.stdout
+    assert "1 imported, 0 already in the catalogue, 1 failed" in imported.stdout
+    assert "Traceback" not in imported.stderr
+
+
+def test_import_interrupted_prints_summary(tmp_path, capsys, monkeypatch):
+    from PIL import Image
+
+    for index in range(3):
+        save_fluke(tmp_path / "photos" / f"{index}.jpg", individual=index)
+    save_image = Image.Image.save
+    thumbnails = []
+
+    def save_then_interrupt_second_thumbnail(image, target, *args, **kwargs):
+        save_image(image, target, *args, **kwargs)
+        if str(target).endswith(".part"):
+            thumbnails.append(target)
+            if len(thumbnails) == 2:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", save_then_interrupt_second_thumbnail)
+    catalogue = tmp_path / "cat"
+
+    try:
+        code = main(["--catalogue", str(catalogue), "import", str(tmp_path / "photos")])
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped the import command")
+
+    assert code == 130
+    assert "1 imported, 0 already in the catalogue, 0 failed (interrupted) in " in capsys.readouterr().out
+    assert not list(catalogue.rglob("*.part"))
+    assert not list(catalogue.rglob(".importing-*"))
+    assert len([path for path in (catalogue / "photos").rglob("*") if path.is_file()]) == 1
+    with Catalogue.open(catalogue) as opened, opened.session() as session:
+        assert len(session.scalars(select(Photo)).all()) == 1
+
+
+def test_import_full_disk_is_one_message(tmp_path, capsys, monkeypatch):
+    """A real full disk cannot be made in a unit test, so every write of a photo's copy
+    fails with ENOSPC, as it would on a full disk."""
+    import errno
+
+    for index in range(3):
+        save_fluke(tmp_path / "photos" / f"{index}.jpg", individual=index)
+
+    def fdopen_on_full_disk(handle, *args, **kwargs):
+        os.close(handle)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", fdopen_on_full_disk)
+    catalogue = tmp_path / "cat"
+
+    assert main(["--catalogue", str(catalogue), "import", "--whole-photo", str(tmp_path / "photos")]) == 1
+
+    streams = capsys.readouterr()
+    assert "Traceback" not in streams.err
+    lines = streams.out.splitlines()
+    assert lines[0] == (
+        f"the disk holding the catalogue {catalogue} is full (No space left on device), so 3 files were not "
+        f"imported; free space on the disk holding {catalogue}, then import again; the photos imported so "
+        "far are kept"
+    )
+    assert lines[1].startswith("0 imported, 0 already in the catalogue, 0 failed (stopped) in ")
+    assert len(lines) == 2
+
+
+def test_import_makes_no_catalogue_in_a_card_folder(tmp_path, capsys):
+    card = tmp_path / "card"
+    save_fluke(card / "IMG_0001.jpg", individual=1)
+
+    assert main(["--catalogue", str(card), "import", str(card / "IMG_0001.jpg")]) == 2
+
+    assert capsys.readouterr().err == (
+        f"whalecat import: error: cannot make a new catalogue: {card} is not empty. "
+        "Choose an empty folder for a new catalogue, or open an existing one.\n"
+    )
+    assert sorted(p.name for p in card.iterdir()) == ["IMG_0001.jpg"]
+

@@ -1,17 +1,26 @@
+import errno
+import logging
+import os
+import shutil
 import sqlite3
 import struct
+import sys
+import warnings
 import zlib
 
 import pytest
-from sqlalchemy import func, select
+from PIL import Image
+from sqlalchemy import event, func, select
 
 from tests.helpers import save_fluke
 from tests.test_crop import draw_fluke, sea
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import Identification, Photo, Whale
 from whalecat.catalogue.records import list_whales, unidentified_photos
+from whalecat.catalogue.removal import remove_photo
 from whalecat.importing import import_paths
-from whalecat.importing.importer import collect_files, thumbnail_path
+from whalecat.importing.files import collect_files, supported_formats_sentence
+from whalecat.importing.importer import thumbnail_path
 from whalecat.importing.labels import LabelsError
 from whalecat.progress import CancelToken, Progress
 
@@ -105,6 +114,32 @@ def test_huge_photo_fails_alone(catalogue, tmp_path):
         str(huge): "has 900 megapixels, more than the 179 that whalecat opens safely; import a smaller copy"
     }
     assert _count(catalogue, Photo) == 2
+
+
+@pytest.mark.parametrize("size", [(10, 10), (2000, 5), (1, 1)])
+def test_photo_too_small_to_identify_fails_alone(catalogue, tmp_path, size):
+    save_fluke(tmp_path / "batch" / "a.jpg", individual=1)
+    tiny = tmp_path / "batch" / "b_tiny.png"
+    Image.new("RGB", size, (90, 90, 90)).save(tiny)
+
+    report = import_paths(catalogue, [tmp_path / "batch"])
+
+    assert report.imported == 1
+    width, height = size
+    assert dict(report.failed) == {
+        str(tiny): f"too small to identify a whale ({width}x{height} pixels); use a photo at least 16 pixels on each side"
+    }
+    assert _count(catalogue, Photo) == 1
+
+
+def test_label_reaches_a_file_whose_name_ends_in_a_space(catalogue, tmp_path):
+    photo = save_fluke(tmp_path / "card" / "IMG_0001.jpg ", individual=1)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\nIMG_0001.jpg ,w_space\n")
+
+    report = import_paths(catalogue, [photo], labels)
+
+    assert (report.imported, report.labelled, report.unmatched_labels) == (1, 1, [])
 
 
 def test_folder_import_skips_non_photo_files(tmp_path):
@@ -243,3 +278,252 @@ def test_import_whole_photo_keeps_no_crop(catalogue, tmp_path):
     draw_fluke(sea(), (200, 100, 440, 220)).save(source)
     import_paths(catalogue, [source], find_fluke=False)
     assert _stored_crop(catalogue) == (None, None, None, None)
+
+
+def test_catalogue_folder_not_searched(catalogue, tmp_path):
+    save_fluke(tmp_path / "card" / "DCIM" / "a.jpg", individual=1)
+    inner_folder = tmp_path / "card" / "whalecat"
+    with Catalogue.open(inner_folder) as inner:
+        assert import_paths(inner, [tmp_path / "card" / "DCIM"]).imported == 1
+
+    report = import_paths(catalogue, [tmp_path / "card"])
+
+    assert report.imported == 1
+    assert report.failed == []
+    assert report.catalogue_folders == [(str(inner_folder), "to import the photos in it, name its photos folder")]
+    assert report.notes() == [
+        f"skipped the catalogue folder {inner_folder}; to import the photos in it, name its photos folder"
+    ]
+
+    itself = import_paths(catalogue, [catalogue.folder])
+
+    assert (itself.imported, itself.duplicates, itself.found) == (0, 0, 0)
+    assert [folder for folder, _ in itself.catalogue_folders] == [str(catalogue.folder)]
+    assert itself.notes()[-1] == f"no photos found in {catalogue.folder}; {supported_formats_sentence()}"
+    assert _count(catalogue, Photo) == 1
+
+
+def test_removed_photos_import_again(catalogue, tmp_path):
+    save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    save_fluke(tmp_path / "card" / "b.jpg", individual=2)
+    first, second = import_paths(catalogue, [tmp_path / "card"]).photo_ids
+    removed = catalogue.folder / "removed"
+
+    remove_photo(catalogue, first)
+    named = import_paths(catalogue, [removed / "photos"])
+
+    assert (named.imported, named.failed, named.catalogue_folders) == (1, [], [])
+
+    remove_photo(catalogue, second)
+    assert len(list((removed / "thumbnails").iterdir())) == 2
+    whole = import_paths(catalogue, [removed])
+
+    assert (whole.imported, whole.duplicates, whole.failed) == (1, 1, [])
+    assert whole.catalogue_folders == [(str(removed / "thumbnails"), "it holds previews or cached data, not photos")]
+    assert _count(catalogue, Photo) == 2
+
+
+def test_unsupported_formats_counted(catalogue, tmp_path):
+    card = save_fluke(tmp_path / "card" / "a.jpg", individual=1).parent
+    Image.new("RGB", (64, 48)).save(card / "b.webp", format="WEBP")
+    (card / "c.CR2").write_bytes(b"II*\x00 stands in for a Canon RAW file")
+    (card / "notes.txt").write_text("two whales at the bow")
+    (card / "labels.csv").write_text("Image,Id\n")
+
+    report = import_paths(catalogue, [card])
+
+    assert report.imported == 1
+    assert report.failed == []
+    assert report.unsupported == [str(card / "b.webp"), str(card / "c.CR2")]
+    assert report.notes() == [
+        "skipped 2 files in formats whalecat cannot import (.cr2, .webp); convert them to JPEG or TIFF to import them"
+    ]
+    assert report.summary() == "1 imported, 0 already in the catalogue, 0 failed, 2 in unsupported formats skipped"
+
+
+def test_named_unsupported_file_names_formats(catalogue, tmp_path):
+    source = tmp_path / "b.webp"
+    Image.new("RGB", (64, 48)).save(source, format="WEBP")
+
+    report = import_paths(catalogue, [source])
+
+    assert report.failed == [
+        (str(source), f"unsupported image format WEBP; {supported_formats_sentence()}, so convert it to JPEG or TIFF")
+    ]
+
+
+def test_unreadable_folder_and_broken_link_fail(catalogue, tmp_path, monkeypatch):
+    """Listing the folder is made to fail, because root (as in a container) ignores chmod."""
+    card = save_fluke(tmp_path / "card" / "a.jpg", individual=1).parent
+    locked = card / "locked"
+    save_fluke(locked / "b.jpg", individual=2)
+    os.symlink(tmp_path / "gone.jpg", card / "link.jpg")
+    list_folder = os.scandir
+
+    def scandir_denied(path):
+        if os.fspath(path) == str(locked):
+            raise PermissionError(errno.EACCES, "Permission denied", str(locked))
+        return list_folder(path)
+
+    monkeypatch.setattr(os, "scandir", scandir_denied)
+
+    report = import_paths(catalogue, [card])
+
+    assert report.imported == 1
+    assert dict(report.failed) == {
+        str(locked): "cannot read the folder (Permission denied); check its read permission",
+        str(card / "link.jpg"): f"link to {tmp_path / 'gone.jpg'}, which is not there",
+    }
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="macOS and Windows reject file names that are not valid UTF-8")
+def test_undecodable_file_name_imports(catalogue, tmp_path):
+    card = save_fluke(tmp_path / "card" / "a.jpg", individual=1).parent
+    latin1_name = os.fsencode(card / "caf") + b"\xe9.jpg"
+    os.rename(card / "a.jpg", latin1_name)
+
+    report = import_paths(catalogue, [card])
+
+    assert (report.imported, report.failed) == (1, [])
+    with catalogue.session() as session:
+        photo = session.scalars(select(Photo)).one()
+    assert photo.original_name == "caf\\xe9.jpg"
+    again = import_paths(catalogue, [card])
+    assert again.duplicate_of == [(f"{card}/caf\\xe9.jpg", "caf\\xe9.jpg")]
+
+
+def _no_tracebacks(caplog) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.exc_info]
+
+
+def test_full_disk_stops_import(catalogue, tmp_path, monkeypatch, caplog):
+    """A real full disk cannot be made in a unit test, so after the first photo every write
+    fails with ENOSPC, as it would on a full disk."""
+    for index in range(4):
+        save_fluke(tmp_path / "card" / f"{index}.jpg", individual=index)
+    open_stream = os.fdopen
+    disk_full = []
+    failed_writes = []
+
+    def fill_disk_after_first(done, total, message):
+        if done == 1:
+            disk_full.append(True)
+
+    def fdopen_on_full_disk(handle, *args, **kwargs):
+        if not disk_full:
+            return open_stream(handle, *args, **kwargs)
+        failed_writes.append(handle)
+        os.close(handle)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", fdopen_on_full_disk)
+
+    report = import_paths(catalogue, [tmp_path / "card"], progress=Progress(fill_disk_after_first), find_fluke=False)
+
+    assert len(failed_writes) == 1
+    assert report.imported == 1
+    assert report.failed == []
+    assert report.stopped == (
+        f"the disk holding the catalogue {catalogue.folder} is full (No space left on device), so 3 files were "
+        f"not imported; free space on the disk holding {catalogue.folder}, then import again; the photos "
+        "imported so far are kept"
+    )
+    assert report.summary().endswith("(stopped)")
+    assert _no_tracebacks(caplog) == []
+    assert not list(catalogue.folder.rglob(".importing-*"))
+    assert len([path for path in catalogue.photos_dir.rglob("*") if path.is_file()]) == 1
+
+
+def _limit_database(catalogue, pragma: str) -> None:
+    """Apply `pragma` to every new connection of the catalogue's engine."""
+    catalogue.engine.dispose()
+    event.listen(catalogue.engine, "connect", lambda connection, record: connection.execute(pragma))
+
+
+def test_full_database_stops_import(catalogue, tmp_path, caplog):
+    """SQLite's max_page_count stops the database from growing, which gives the error of a full disk."""
+    for index in range(30):
+        save_fluke(tmp_path / "card" / f"{index:02d}.jpg", individual=index)
+    with catalogue.engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+    _limit_database(catalogue, f"PRAGMA max_page_count={pages}")
+
+    report = import_paths(catalogue, [tmp_path / "card"], find_fluke=False)
+
+    assert report.failed == []
+    assert report.imported < 30
+    assert report.stopped.startswith(
+        f"the disk holding the catalogue {catalogue.folder} is full (database or disk is full), so "
+    )
+    assert "sqlalche.me" not in report.stopped
+    assert "INSERT" not in report.stopped
+    assert _no_tracebacks(caplog) == []
+    assert _count(catalogue, Photo) == report.imported
+    assert len([path for path in catalogue.photos_dir.rglob("*") if path.is_file()]) == report.imported
+    assert len(list(catalogue.thumbnails_dir.iterdir())) == report.imported
+
+
+def test_read_only_database_stops_import(catalogue, tmp_path, caplog):
+    """SQLite's query_only gives the error of a database file that cannot be written."""
+    for index in range(3):
+        save_fluke(tmp_path / "card" / f"{index}.jpg", individual=index)
+    _limit_database(catalogue, "PRAGMA query_only=1")
+
+    report = import_paths(catalogue, [tmp_path / "card"], find_fluke=False)
+
+    assert (report.imported, report.failed) == (0, [])
+    assert report.stopped == (
+        f"the catalogue {catalogue.folder} is read-only (attempt to write a readonly database), so 3 files "
+        "were not imported; make the folder and its catalogue.sqlite writable, then import again; the photos "
+        "imported so far are kept"
+    )
+    assert _no_tracebacks(caplog) == []
+    assert list(catalogue.thumbnails_dir.iterdir()) == []
+
+
+def test_card_removed_stops_import(catalogue, tmp_path):
+    card = tmp_path / "card"
+    for index in range(5):
+        save_fluke(card / "DCIM" / f"{index}.jpg", individual=index)
+
+    def take_card_out(done, total, message):
+        if done == 1:
+            shutil.rmtree(card)
+
+    report = import_paths(catalogue, [card], progress=Progress(take_card_out), find_fluke=False)
+
+    assert report.imported == 1
+    assert report.failed == []
+    assert report.stopped == (
+        f"the folder {card} is no longer there (card removed?), so 4 files were not imported; reconnect it "
+        "and import again, and the photos already imported will be skipped"
+    )
+
+
+def test_missing_folder_of_named_file_fails_alone(catalogue, tmp_path):
+    photo = save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    mistyped = tmp_path / "crad" / "b.jpg"
+
+    report = import_paths(catalogue, [mistyped, photo], find_fluke=False)
+
+    assert report.stopped is None
+    assert report.failed == [(str(mistyped), "file not found")]
+    assert report.imported == 1
+
+
+def test_pillow_warning_logged_with_path(catalogue, tmp_path, monkeypatch, caplog):
+    source = save_fluke(tmp_path / "card" / "large.jpg", individual=1)
+    # Pillow warns above MAX_IMAGE_PIXELS and rejects only above twice that.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 480 * 320 - 1)
+
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        with caplog.at_level(logging.INFO, logger="whalecat.importing"):
+            report = import_paths(catalogue, [source], find_fluke=False)
+
+    assert report.imported == 1
+    assert [str(warning.message) for warning in escaped] == []
+    logged = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert logged
+    assert logged[0].startswith(f"{source}: Image size (153600 pixels) exceeds limit")
+

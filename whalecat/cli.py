@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 def _open(args, create: bool = False) -> Catalogue:
     """Open the --catalogue folder. Only `import` may create one: a mistyped path would
     otherwise give an empty catalogue that lists no whales and matches nothing."""
-    from whalecat.catalogue.store import DATABASE_NAME
+    from whalecat.catalogue.store import DATABASE_NAME, new_catalogue_problem
 
     folder = (args.catalogue or default_catalogue_path()).expanduser()
     if not create and (folder.is_dir() or not folder.exists()) and not (folder / DATABASE_NAME).is_file():
@@ -228,6 +228,12 @@ def _open(args, create: bool = False) -> Catalogue:
             f"no catalogue at {folder}; check --catalogue, or create one by importing photos "
             f"with: whalecat --catalogue {folder} import PHOTOS"
         )
+    if create and not (folder / DATABASE_NAME).is_file():
+        # As File -> New Catalogue does, so that a catalogue never mixes with a card's files.
+        problem = new_catalogue_problem(folder.absolute())
+        if problem is not None:
+            what, todo = problem
+            raise CatalogueError(f"cannot make a new catalogue: {what} {todo}")
     return Catalogue.open(folder)
 
 
@@ -251,7 +257,8 @@ class _ProgressPrinter:
 
 
 def cmd_import(args) -> int:
-    from whalecat.importing import import_paths
+    from whalecat.importing.files import find_files, no_photos_message
+    from whalecat.importing.importer import ImportInterrupted, import_paths
     from whalecat.progress import Progress
 
     # A missing path among others fails on its own, like an unreadable photo, but with none
@@ -259,21 +266,38 @@ def cmd_import(args) -> int:
     if not any(path.exists() for path in args.paths):
         missing = ", ".join(str(path) for path in args.paths)
         raise ValueError(f"{missing} not found; give photo files or folders that exist")
+    # Folders without a photo to import must not create a catalogue either.
+    try:
+        found = find_files(args.paths)
+    except KeyboardInterrupt:  # a search of a large card can take a while
+        print("\nwhalecat import: interrupted while searching the folders; nothing was imported", file=sys.stderr)
+        return 130
+    if not found.photos:
+        for path, reason in found.unreadable:
+            print(f"failed: {path}: {reason}")
+        for note in found.notes():
+            print(note)
+        raise ValueError(no_photos_message(args.paths))
     importer_log = logging.getLogger("whalecat.importing")
     level = importer_log.level
     if not args.verbose:
         # The report below names every file that failed and sums up the import.
         importer_log.setLevel(logging.WARNING)
+    started = time.perf_counter()
     try:
         with _open(args, create=True) as catalogue:
-            started = time.perf_counter()
             report = import_paths(
                 catalogue, args.paths, args.labels, Progress(_ProgressPrinter()),
                 find_fluke=not args.whole_photo,
             )
-            seconds = time.perf_counter() - started
+    except ImportInterrupted as interrupted:  # Ctrl+C between or during files
+        report = interrupted.report
+    except KeyboardInterrupt:  # Ctrl+C outside the files' loop, such as while opening the catalogue
+        print("\nwhalecat import: interrupted; any photos imported before are kept", file=sys.stderr)
+        return 130
     finally:
         importer_log.setLevel(level)
+    seconds = time.perf_counter() - started
     if sys.stderr.isatty():
         print(file=sys.stderr)
     for path, reason in report.failed:
@@ -291,8 +315,12 @@ def cmd_import(args) -> int:
         names = ", ".join(report.unmatched_labels[:5])
         more = f" and {len(report.unmatched_labels) - 5} more" if len(report.unmatched_labels) > 5 else ""
         print(f"labels for files not in this import: {names}{more}")
+    for note in report.notes():
+        print(note)
     print(f"{report.summary()} in {seconds:.1f} s")
-    return 1 if report.failed else 0
+    if report.interrupted:
+        return 130  # the shell's code for a command ended by SIGINT
+    return 1 if report.failed or report.stopped else 0
 
 
 def cmd_identify(args) -> int:

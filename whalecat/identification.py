@@ -19,7 +19,7 @@ from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import CONFIRMED, Identification, Photo
 from whalecat.catalogue.orientation import open_catalogue_photo, turned
 from whalecat.catalogue.records import find_photo_by_sha256, get_photo, record_suggestions
-from whalecat.imaging.crop import locate_fluke
+from whalecat.imaging.crop import check_size, locate_fluke
 from whalecat.imaging.input_cache import InputCache
 from whalecat.imaging.io import open_photo
 from whalecat.matching.base import Candidate, Gallery, GalleryPhoto, Method
@@ -199,6 +199,7 @@ class Identifier:
         """
         path = Path(path)
         image = open_photo(path)
+        check_size(path, image)
         sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         with self.catalogue.session() as session:
             existing = find_photo_by_sha256(session, sha256)

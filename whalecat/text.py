@@ -22,3 +22,17 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     return str(exc)
+
+
+def valid_text(text: str) -> str:
+    """Return `text` with the bytes of an undecodable file name written as `\\xNN` escapes.
+
+    Python keeps the bytes of a file name that is not valid UTF-8 (a Latin-1 "café.jpg", say)
+    as lone surrogates (PEP 383), which SQLite and a strict UTF-8 terminal reject. The
+    escapes keep two such names distinct, which a replacement character would not.
+    """
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate of another origin, as a Windows name can contain
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")

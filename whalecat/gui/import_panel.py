@@ -104,6 +104,7 @@ class ImportPanel(QWidget):
     def _on_finished(self, report: ImportReport) -> None:
         self.last_report = report
         self.summary_box = import_summary_box(report, self.window())
+        _add_notes(self.summary_box, report)
         self.summary_box.open()  # not exec(): the window keeps working behind it
 
     def _on_failed(self, message: str) -> None:
@@ -117,3 +118,17 @@ class ImportPanel(QWidget):
         self.worker = None
         self.hide()
         self.ended.emit()
+
+
+def _add_notes(box: QMessageBox, report: ImportReport) -> None:
+    """Add what the import passed over, and why it stopped, to its summary `box`."""
+    notes = report.notes()
+    if not notes:
+        return
+    box.setText(box.text() + "".join(f"\n{note[0].upper()}{note[1:]}." for note in notes))
+    if report.stopped:
+        box.setWindowTitle("Import stopped")
+        box.setIcon(QMessageBox.Icon.Warning)
+    elif not report.found:
+        box.setWindowTitle("No photos found")
+        box.setIcon(QMessageBox.Icon.Warning)

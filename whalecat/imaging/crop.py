@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from whalecat.imaging.io import ImageError
+
 log = logging.getLogger(__name__)
 
 WORK_SIDE = 256  # pixels on the longer side while searching; boxes are scaled back
@@ -33,6 +35,17 @@ MIN_SIDE = 16
 CAPTION_STD = 12.0  # a row strip this uniform at the bottom is treated as a caption band
 
 Box = tuple[int, int, int, int]
+
+
+def check_size(path, image: Image.Image) -> None:
+    """Raise ImageError for a photo too small to crop or match, such as an icon or a sliver."""
+    width, height = image.size
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(
+            path,
+            f"too small to identify a whale ({width}x{height} pixels); use a photo at least "
+            f"{MIN_SIDE} pixels on each side",
+        )
 
 
 def whole_image(image: Image.Image) -> Box:

@@ -2,37 +2,48 @@
 
 Each file is handled on its own: hashed, decoded, copied under a content-derived name and
 recorded in one transaction. A file that fails is reported with its reason and leaves
-nothing behind, and the batch goes on.
+nothing behind, and the batch goes on. An error that every later file would hit too (a full
+disk, a read-only catalogue, a card taken out) stops the batch with one message instead.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
+from PIL import Image
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import Photo
 from whalecat.catalogue.records import confirm_label, find_photo_by_sha256, get_photo
 from whalecat.catalogue.removal import REMOVED_FOLDER
-from whalecat.imaging.crop import locate_fluke, whole_image
+from whalecat.catalogue.store import DATABASE_NAME
+from whalecat.imaging.crop import check_size, locate_fluke, whole_image
 from whalecat.imaging.input_cache import InputCache, import_sizes
-from whalecat.imaging.io import PHOTO_SUFFIXES, ImageError, open_photo, read_metadata
+from whalecat.imaging.io import ImageError, open_photo, read_metadata
 from whalecat.imaging.preprocess import thumbnail
+from whalecat.importing.files import (
+    UNSUPPORTED_IMAGE_SUFFIXES,
+    find_files,
+    no_photos_message,
+    search_notes,
+    supported_formats_sentence,
+)
 from whalecat.importing.labels import read_labels
 from whalecat.progress import Cancelled, Progress
-from whalecat.text import counted
+from whalecat.text import counted, error_text, valid_text
 
 log = logging.getLogger(__name__)
 
 STORED_SUFFIX = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "TIFF": ".tif", "HEIF": ".heic"}
 THUMBNAIL_SIDE = 256
-
 
 @dataclass
 class ImportReport:
@@ -53,6 +64,17 @@ class ImportReport:
     # Paths imported again although a copy of theirs is in the catalogue's removed/ folder.
     removed_before: list[str] = field(default_factory=list)
     cancelled: bool = False
+    # The paths given to the import, and the number of files found in them to import.
+    searched: list[str] = field(default_factory=list)
+    found: int = 0
+    # Files found in folders with the suffix of an image format that whalecat cannot import.
+    unsupported: list[str] = field(default_factory=list)
+    # (folder, advice): catalogue folders, or a catalogue's thumbnails, cache or models, not searched
+    catalogue_folders: list[tuple[str, str]] = field(default_factory=list)
+    # Why the import stopped before its last file and what to do next, or None when it ran to the end.
+    stopped: str | None = None
+    # Set when Ctrl+C ended the import. The photos imported before it are kept.
+    interrupted: bool = False
 
     def summary(self) -> str:
         text = (
@@ -67,40 +89,22 @@ class ImportReport:
             text += f", {counted(len(self.ambiguous_labels), 'label')} naming several photos not applied"
         if self.removed_before:
             text += f", {len(self.removed_before)} imported again after removal"
+        if self.unsupported:
+            text += f", {len(self.unsupported)} in unsupported formats skipped"
+        if self.stopped:
+            text += " (stopped)"
+        elif self.interrupted:
+            text += " (interrupted)"
         return text + (" (cancelled)" if self.cancelled else "")
 
-
-def collect_files(paths: list[Path | str]) -> list[Path]:
-    """Expand folders recursively into photo files, sorted; named files are kept as given.
-
-    Inside folders only files with a photo suffix are taken (case-insensitive), so a
-    labels CSV or notes beside the photos are not reported as failures. A file reached twice,
-    as when it is named on its own and inside a folder, is kept once.
-    """
-    files: list[Path] = []
-    for entry in map(Path, paths):
-        if entry.is_dir():
-            found = [
-                p
-                for p in entry.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in PHOTO_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(entry).parts)
-            ]
-            files.extend(sorted(found))
-        else:
-            files.append(entry)
-    unique: dict[str, Path] = {}
-    for path in files:
-        unique.setdefault(_same_file_key(path), path)
-    return list(unique.values())
-
-
-def _same_file_key(path: Path) -> str:
-    try:
-        return str(path.resolve())
-    except OSError:  # a loop of links: keep it as named, and let its import report the error
-        return str(path.absolute())
+    def notes(self) -> list[str]:
+        """Return sentences for the user about what the import passed over and why it stopped."""
+        notes = search_notes(self.catalogue_folders, self.unsupported)
+        if not self.found and self.searched:
+            notes.append(no_photos_message(self.searched))
+        if self.stopped:
+            notes.append(self.stopped)
+        return notes
 
 
 def import_paths(
@@ -115,59 +119,214 @@ def import_paths(
     With `find_fluke`, each new photo's crop is set to the box `locate_fluke` finds, so
     matching looks at the fluke rather than the sea around it. The user can adjust it later.
     Raises LabelsError before touching the catalogue when the labels file is invalid.
-    Cancelling stops between files; everything imported until then stays.
+    Cancelling stops between files; everything imported until then stays. A full disk, a
+    read-only catalogue or a source folder that went away stops the import at that file, with
+    `report.stopped` saying why. Ctrl+C (KeyboardInterrupt) raises ImportInterrupted, which
+    carries the report; the labels are then not applied.
     """
     progress = progress or Progress()
     labels = read_labels(labels_csv) if labels_csv else {}
-    files = collect_files(paths)
-    report = ImportReport()
+    found = find_files(paths)
+    files = found.photos
+    report = ImportReport(
+        searched=[valid_text(str(path)) for path in paths],
+        found=len(files),
+        unsupported=[valid_text(str(path)) for path in found.unsupported],
+        catalogue_folders=list(found.catalogue_folders),
+        failed=list(found.unreadable),
+    )
     # The photos each labelled file name reached in this import, in input order.
     named: dict[str, dict[int, str]] = {}
+    apply_labels = True
     log.info("Importing %s into %s", counted(len(files), "file"), catalogue.folder)
     with catalogue.session() as session:
         for index, path in enumerate(files):
-            progress.report(index, len(files), path.name)
             try:
+                progress.report(index, len(files), valid_text(path.name))
                 progress.check()
+                remaining = len(files) - index
+                imported = _import_or_report(catalogue, session, path, find_fluke, report, found.folders, remaining)
+                if imported is not None:
+                    _record_photo(catalogue, session, report, path, *imported)
+                    # read_labels strips the names, as spreadsheets add stray spaces.
+                    if path.name.strip() in labels:
+                        named.setdefault(path.name.strip(), {}).setdefault(imported[0], valid_text(str(path)))
             except Cancelled:
                 report.cancelled = True
                 break
-            try:
-                photo_id, is_new = _import_one(catalogue, session, path, find_fluke)
-            except ImageError as exc:
-                report.failed.append((str(path), exc.reason))
-                # Expected for a card of mixed files; the report lists it for the user.
-                log.info("Import failed for %s: %s", path, exc.reason)
-                continue
-            except (OSError, SQLAlchemyError) as exc:
+            except _ImportStopped as stop:
+                report.stopped = stop.message
+                # Every write fails after a storage error, so the labels would fail too.
+                apply_labels = not stop.storage_failed
+                log.info("Import into %s stopped: %s", catalogue.folder, stop.message)
+                break
+            except KeyboardInterrupt:
                 session.rollback()
-                report.failed.append((str(path), f"could not store the photo: {exc}"))
-                log.exception("Import failed for %s", path)
-                continue
-            except Exception as exc:  # a bug or a library's surprise must not end the batch
-                session.rollback()
-                report.failed.append((str(path), f"unexpected error ({type(exc).__name__}: {exc}); please report it"))
-                log.exception("Import failed for %s", path)
-                continue
-            report.photo_ids.append(photo_id)
-            if is_new:
-                report.imported += 1
-                stored_name = get_photo(session, photo_id).stored_name
-                if (catalogue.folder / REMOVED_FOLDER / stored_name).exists():
-                    # Imported all the same: the user may want it back, and may remove it again.
-                    report.removed_before.append(str(path))
-            else:
-                report.duplicates += 1
-                report.duplicate_of.append((str(path), get_photo(session, photo_id).original_name))
-            if path.name in labels:
-                named.setdefault(path.name, {}).setdefault(photo_id, str(path))
+                report.interrupted = True
+                apply_labels = False
+                break
         progress.report(len(files), len(files), "")
-        for name, photos in named.items():
-            _apply_label(session, report, name, labels[name], photos)
-    if not report.cancelled:
-        report.unmatched_labels = sorted(set(labels) - set(named) - {p.name for p in files})
+        if apply_labels:
+            for name, photos in named.items():
+                _apply_label(session, report, name, labels[name], photos)
+    if not (report.cancelled or report.stopped or report.interrupted):
+        report.unmatched_labels = sorted(set(labels) - set(named) - {p.name.strip() for p in files})
     log.info("Import into %s finished: %s", catalogue.folder, report.summary())
+    if report.interrupted:
+        raise ImportInterrupted(report)
     return report
+
+
+class ImportInterrupted(KeyboardInterrupt):
+    """Raised by `import_paths` after Ctrl+C; `report` describes the import until then."""
+
+    def __init__(self, report: ImportReport):
+        super().__init__("import interrupted")
+        self.report = report
+
+
+class _ImportStopped(Exception):
+    """An error that every later file of the import would hit too; `message` is the advice for the user."""
+
+    def __init__(self, message: str, storage_failed: bool):
+        super().__init__(message)
+        self.message = message
+        self.storage_failed = storage_failed
+
+
+def _record_photo(
+    catalogue: Catalogue, session, report: ImportReport, path: Path, photo_id: int, is_new: bool
+) -> None:
+    report.photo_ids.append(photo_id)
+    if is_new:
+        report.imported += 1
+        stored_name = get_photo(session, photo_id).stored_name
+        if (catalogue.folder / REMOVED_FOLDER / stored_name).exists():
+            # Imported all the same: the user may want it back, and may remove it again.
+            report.removed_before.append(valid_text(str(path)))
+    else:
+        report.duplicates += 1
+        report.duplicate_of.append((valid_text(str(path)), get_photo(session, photo_id).original_name))
+
+
+def _import_or_report(
+    catalogue: Catalogue, session, path: Path, find_fluke: bool, report: ImportReport,
+    folders: set[Path], remaining: int,
+) -> tuple[int, bool] | None:
+    """Import one file and return (photo id, whether it was new), or add its failure to `report`
+    and return None.
+
+    Raises _ImportStopped when the catalogue cannot be written or the file's folder went away,
+    because then every one of the `remaining` files, this one included, would fail the same way.
+    """
+    path_text = valid_text(str(path))
+    try:
+        return _import_logging_warnings(catalogue, session, path, find_fluke)
+    except ImageError as exc:
+        _raise_if_folder_gone(path, folders, remaining)
+        reason = valid_text(_with_supported_formats(path, exc.reason))
+        report.failed.append((path_text, reason))
+        # Expected for a card of mixed files; the report lists it for the user.
+        log.info("Import failed for %s: %s", path_text, reason)
+    except (OSError, SQLAlchemyError) as exc:
+        session.rollback()
+        _raise_if_storage_failed(catalogue, exc, remaining)
+        _raise_if_folder_gone(path, folders, remaining)
+        reason = valid_text(f"could not store the photo: {error_text(exc)}")
+        report.failed.append((path_text, reason))
+        # The traceback helps only when debugging, so it is logged only at DEBUG level.
+        log.info("Import failed for %s: %s", path_text, reason, exc_info=log.isEnabledFor(logging.DEBUG))
+    except Exception as exc:  # a bug or a library's surprise must not end the batch
+        session.rollback()
+        reason = valid_text(f"unexpected error ({type(exc).__name__}: {error_text(exc)}); please report it")
+        report.failed.append((path_text, reason))
+        log.exception("Import failed for %s", path_text)
+    return None
+
+
+def _import_logging_warnings(catalogue: Catalogue, session, path: Path, find_fluke: bool) -> tuple[int, bool]:
+    """Run `_import_one`, logging each warning raised meanwhile with the file's path.
+
+    Pillow warns about corrupt EXIF data or a very large image without naming the file.
+    NOTE: catch_warnings changes process-wide state, so a warning that another thread raises
+    during this file's import is logged with this file's path.
+    """
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            return _import_one(catalogue, session, path, find_fluke)
+    finally:
+        for warning in caught:
+            # A decompression bomb warning means a photo near the size limit, which is slow and needs much memory.
+            large = issubclass(warning.category, Image.DecompressionBombWarning)
+            level = logging.WARNING if large else logging.INFO
+            log.log(level, "%s: %s", valid_text(str(path)), warning.message)
+
+
+def _with_supported_formats(path: Path, reason: str) -> str:
+    """Add the supported formats to the failure of a file in a format whalecat cannot import."""
+    unsupported = path.suffix.lower() in UNSUPPORTED_IMAGE_SUFFIXES or reason.startswith("unsupported image format")
+    if not unsupported or "convert" in reason:  # the reason already names formats to convert to
+        return reason
+    return f"{reason}; {supported_formats_sentence()}, so convert it to JPEG or TIFF"
+
+
+def _raise_if_storage_failed(catalogue: Catalogue, exc: Exception, remaining: int) -> None:
+    """Raise _ImportStopped when `exc` means that the catalogue cannot take any more photos."""
+    problem = _storage_problem(exc)
+    if problem is None:
+        return
+    cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else error_text(exc)
+    not_imported = f"{counted(remaining, 'file')} {'was' if remaining == 1 else 'were'} not imported"
+    folder = catalogue.folder
+    if problem == "full":
+        message = (
+            f"the disk holding the catalogue {folder} is full ({cause}), so {not_imported}; "
+            f"free space on the disk holding {folder}, then import again; the photos imported so far are kept"
+        )
+    else:
+        message = (
+            f"the catalogue {folder} is read-only ({cause}), so {not_imported}; make the folder and "
+            f"its {DATABASE_NAME} writable, then import again; the photos imported so far are kept"
+        )
+    raise _ImportStopped(valid_text(message), storage_failed=True) from exc
+
+
+def _storage_problem(exc: Exception) -> str | None:
+    """Return "full" or "read-only" for a storage error that every later write would hit, else None."""
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return "full"
+        if exc.errno == errno.EROFS:
+            return "read-only"
+    if isinstance(exc, DBAPIError):
+        # SQLite's messages for SQLITE_FULL and SQLITE_READONLY.
+        message = str(exc.orig).lower()
+        if "database or disk is full" in message:
+            return "full"
+        if "readonly database" in message:
+            return "read-only"
+    return None
+
+
+def _raise_if_folder_gone(path: Path, folders: set[Path], remaining: int) -> None:
+    """Raise _ImportStopped when the folder that `path` was found in no longer exists.
+
+    Only a folder that existed during the search counts, so a mistyped folder in a named
+    path fails alone. A card taken out mid-import takes all its folders with it.
+    """
+    folder = path.parent
+    if folder not in folders or os.path.exists(folder):
+        return
+    while not os.path.exists(folder.parent):
+        folder = folder.parent
+    message = (
+        f"the folder {folder} is no longer there (card removed?), so {counted(remaining, 'file')} "
+        f"{'was' if remaining == 1 else 'were'} not imported; reconnect it and import again, "
+        "and the photos already imported will be skipped"
+    )
+    raise _ImportStopped(valid_text(message), storage_failed=False)
 
 
 def _apply_label(session, report: ImportReport, name: str, label: str, photos: dict[int, str]) -> None:
@@ -206,6 +365,8 @@ def _import_one(catalogue: Catalogue, session, path: Path, find_fluke: bool) -> 
         raise ImageError(path, "is a folder, not a photo") from None
     except PermissionError:
         raise ImageError(path, "permission denied; check the file's read permission") from None
+    except OSError as exc:  # an input/output error on a failing card, say
+        raise ImageError(path, f"cannot read the file ({exc.strerror or exc}); copy it again from the card") from None
     sha256 = hashlib.sha256(data).hexdigest()
     existing = find_photo_by_sha256(session, sha256)
     if existing is not None:
@@ -213,19 +374,20 @@ def _import_one(catalogue: Catalogue, session, path: Path, find_fluke: bool) -> 
         return existing.id, False
 
     upright = open_photo(path)
+    check_size(path, upright)
     metadata = read_metadata(path, upright)
     crop = _fluke_box(upright) if find_fluke else None
     stored_name = f"photos/{sha256[:2]}/{sha256}{STORED_SUFFIX.get(metadata.format, '.img')}"
     target = catalogue.folder / stored_name
     thumb_target = catalogue.thumbnail_path(sha256)
-    _write_atomically(target, data)
     try:
+        _write_atomically(target, data)
         _save_thumbnail(upright, thumb_target)
         photo = Photo(
             sha256=sha256,
             stored_name=stored_name,
-            original_name=path.name,
-            original_folder=str(path.parent.resolve()),
+            original_name=valid_text(path.name),
+            original_folder=valid_text(str(path.parent.resolve())),
             format=metadata.format,
             width=metadata.width,
             height=metadata.height,
@@ -271,8 +433,12 @@ def _save_thumbnail(upright, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     small = thumbnail(upright, THUMBNAIL_SIDE).convert("RGB")
     temporary = target.with_name(target.name + ".part")
-    small.save(temporary, format="JPEG", quality=85)
-    os.replace(temporary, target)
+    try:
+        small.save(temporary, format="JPEG", quality=85)
+        os.replace(temporary, target)
+    except BaseException:  # Ctrl+C too, which must not leave a .part file behind
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def stored_path(catalogue: Catalogue, stored_name: str) -> Path:
@@ -282,5 +448,3 @@ def stored_path(catalogue: Catalogue, stored_name: str) -> Path:
 def thumbnail_path(catalogue: Catalogue, sha256: str) -> Path:
     return catalogue.thumbnail_path(sha256)
 
-
-__all__ = ["ImportReport", "import_paths", "collect_files", "stored_path", "thumbnail_path"]
