@@ -167,10 +167,12 @@ def test_commands_need_an_existing_catalogue(tmp_path, capsys):
 
 
 def test_identify_prints_confidences(tmp_path, capsys):
-    for name, individual, sighting in [("a.jpg", 1, 0), ("b.jpg", 1, 1), ("c.jpg", 2, 0)]:
+    photos = [("a.jpg", 1, 0), ("b.jpg", 1, 1), ("c.jpg", 2, 0), ("d.jpg", 2, 1)]
+    for name, individual, sighting in photos:
         save_fluke(tmp_path / "photos" / name, individual=individual, sighting=sighting)
     labels = tmp_path / "labels.csv"
-    labels.write_text("Image,Id\na.jpg,w_first\nb.jpg,w_first\nc.jpg,w_second_with_a_long_id\n")
+    labels.write_text("Image,Id\na.jpg,w_first\nb.jpg,w_first\nc.jpg,w_second_with_a_long_id\n"
+                      "d.jpg,w_second_with_a_long_id\n")
     catalogue = str(tmp_path / "c")
     assert main(["--catalogue", catalogue, "import", str(tmp_path / "photos"), "--labels", str(labels)]) == 0
     query = save_fluke(tmp_path / "query.jpg", individual=1, sighting=2)
@@ -188,6 +190,23 @@ def test_identify_prints_confidences(tmp_path, capsys):
     assert all("confidence" in line for line in whales)
     new = [line for line in lines[1:] if "new_whale" in line]
     assert all("confidence" not in line and "threshold" in line for line in new)
+
+
+def test_identify_without_fitted_threshold_shows_no_confidence(tmp_path, capsys):
+    for name, individual in [("a.jpg", 1), ("b.jpg", 2)]:
+        save_fluke(tmp_path / "photos" / name, individual=individual)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\na.jpg,w_first\nb.jpg,w_second\n")
+    catalogue = str(tmp_path / "c")
+    assert main(["--catalogue", catalogue, "import", str(tmp_path / "photos"), "--labels", str(labels)]) == 0
+    query = save_fluke(tmp_path / "query.jpg", individual=1, sighting=2)
+    capsys.readouterr()
+
+    assert main(["--catalogue", catalogue, "identify", str(query), "--method", "embedding"]) == 0
+
+    printed = capsys.readouterr()
+    assert "no confidences yet: the new_whale threshold is a default" in printed.err
+    assert "confidence" not in printed.out
 
 
 # Four whales of the real fluke set, two photos each. The bundled model ranks photo
@@ -359,7 +378,9 @@ def test_remove_takes_photo_out(tmp_path, capsys):
 
     assert main(["--catalogue", catalogue, "remove", str(photo)]) == 0
 
-    assert "removed from the catalogue; its copy is kept in" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"dolphin.jpg: removed from the catalogue; its copy is kept as {tmp_path / 'c' / 'removed' / 'photos'}")
+    assert "left the whale list" not in printed  # it was never confirmed
     assert main(["--catalogue", catalogue, "whales"]) == 0
     assert "0 photos not yet identified" in capsys.readouterr().out
     assert main(["--catalogue", catalogue, "remove", str(photo)]) == 2
@@ -557,6 +578,34 @@ def test_import_interrupted_prints_summary(tmp_path, capsys, monkeypatch):
         assert len(session.scalars(select(Photo)).all()) == 1
 
 
+def test_import_ended_by_sigterm_prints_summary(tmp_path, capsys, monkeypatch):
+    import signal
+
+    from PIL import Image
+
+    for index in range(3):
+        save_fluke(tmp_path / "photos" / f"{index}.jpg", individual=index)
+    save_image = Image.Image.save
+    thumbnails = []
+
+    def save_then_terminate(image, target, *args, **kwargs):
+        save_image(image, target, *args, **kwargs)
+        if str(target).endswith(".part"):
+            thumbnails.append(target)
+            if len(thumbnails) == 2:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(Image.Image, "save", save_then_terminate)
+    before = signal.getsignal(signal.SIGTERM)
+
+    code = main(["--catalogue", str(tmp_path / "cat"), "import", str(tmp_path / "photos")])
+
+    assert code == 130
+    assert "(interrupted) in " in capsys.readouterr().out
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert not list((tmp_path / "cat").rglob("*.part"))
+
+
 def test_import_full_disk_is_one_message(tmp_path, capsys, monkeypatch):
     """A real full disk cannot be made in a unit test, so every write of a photo's copy
     fails with ENOSPC, as it would on a full disk."""
@@ -597,4 +646,17 @@ def test_import_makes_no_catalogue_in_a_card_folder(tmp_path, capsys):
         "Choose an empty folder for a new catalogue, or open an existing one.\n"
     )
     assert sorted(p.name for p in card.iterdir()) == ["IMG_0001.jpg"]
+
+
+def test_removing_a_whales_only_photo_says_the_whale_left(tmp_path, capsys):
+    images, labels = save_labelled_flukes(tmp_path, whales=2, photos_per_whale=1)
+    catalogue = str(tmp_path / "c")
+    assert main(["--catalogue", catalogue, "import", str(images), "--labels", str(labels)]) == 0
+    capsys.readouterr()
+
+    assert main(["--catalogue", catalogue, "remove", str(images / "w0_s0.jpg")]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("w_0000000 had no other photo, so it left the whale list; to bring it back, import ")
+    assert lines[1].endswith(" again and confirm it as w_0000000")
 

@@ -983,3 +983,21 @@ def test_stack_undo_saves_no_box(qtbot, window, caplog):
     assert stored_crop(window, second) == crop
     assert "Dropped the unsaved crop box" in caplog.text
     qtbot.waitUntil(lambda: not window.pool.workers, timeout=WAIT_MS)
+
+
+def test_undo_shows_the_photo_whose_crop_it_changes(qtbot, window):
+    large = select_photo(qtbot, window, "large.jpg")
+    located = stored_crop(window, large)  # the fluke box found at import
+    store_crop(qtbot, window, large, (400, 300, 1200, 900))
+    select_photo(qtbot, window, "small.jpg")
+    window.right_tabs.setCurrentWidget(window.identify_panel)
+
+    window.undo_action.trigger()
+
+    assert stored_crop(window, large) == located
+    assert window.browser.current_photo_id == large
+    assert window.right_tabs.currentWidget() is window.photo_view
+    wait_for_reload(qtbot, window, located)
+    window.redo_action.trigger()
+    assert stored_crop(window, large) == (400, 300, 1200, 900)
+    assert window.browser.current_photo_id == large

@@ -8,8 +8,10 @@ import sqlite3
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from sqlalchemy import event
 
+from tests.helpers import save_labelled_flukes
 from tests.test_gui_support import (  # noqa: F401  (fixtures)
     WAIT_MS,
     labelled_sample,
@@ -17,12 +19,12 @@ from tests.test_gui_support import (  # noqa: F401  (fixtures)
     window,
     write_labels,
 )
-from sqlalchemy import event
-
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.records import list_whales
 from whalecat.cli import main
+from whalecat.gui.identify_panel import CANDIDATE_ICON
 from whalecat.gui.worker import running_threads
+from whalecat.importing import import_paths
 
 IDENTIFY_WAIT_MS = 120_000  # the first identification loads TensorFlow and the model
 
@@ -108,6 +110,21 @@ def test_catalogue_the_window_cannot_read_is_not_kept_open(window, tmp_path):
     assert window.settings.last_catalogue == (tmp_path / "catalogue").resolve()
 
 
+def test_other_catalogue_lists_start_at_the_top(qtbot, window, tmp_path):
+    images, labels = save_labelled_flukes(tmp_path, whales=30, photos_per_whale=1)
+    with Catalogue.open(tmp_path / "many") as other:
+        import_paths(other, [images], labels, find_fluke=False)
+    assert window.open_catalogue(tmp_path / "many")
+    scroll_bar = window.browser.whale_view.verticalScrollBar()
+    qtbot.waitUntil(lambda: scroll_bar.maximum() > 0, timeout=WAIT_MS)  # laid out
+    scroll_bar.setValue(scroll_bar.maximum())
+    assert scroll_bar.value() > 0
+
+    assert window.open_catalogue(tmp_path / "many")
+
+    assert scroll_bar.value() == 0
+
+
 def test_new_whale_tab_shows_its_underscore(qtbot):
     from whalecat.gui.browser import CataloguePanel
 
@@ -181,6 +198,11 @@ def test_identify_confirm_and_undo(qtbot, window, fluke_data, tmp_path):
     assert target_whale in labels_ranked
     assert len(labels_ranked) <= 5
     assert window.identify_panel.candidates.count() == len(labels_ranked)
+    # Every photo icon has the list's icon size, so the candidates' text lines up.
+    icons = [window.identify_panel.candidates.item(row).icon() for row in range(len(labels_ranked))]
+    assert {size.toTuple() for icon in icons if not icon.isNull() for size in icon.availableSizes()} == {
+        CANDIDATE_ICON.toTuple()
+    }
 
     row = labels_ranked.index(target_whale)
     window.identify_panel.candidates.setCurrentRow(row)
@@ -238,6 +260,9 @@ def test_whale_id_dialog(qtbot, window, fluke_data, tmp_path):
     dialog.id_edit.setText("w_\tbad")
     assert not ok.isEnabled()
     assert "invalid whale id" in dialog.message.text()
+    dialog.id_edit.setText("")
+    assert not ok.isEnabled()
+    assert dialog.message.text() == "Type the whale's id."
 
     dialog.id_edit.setText("w_test001")
     assert ok.isEnabled()
@@ -302,6 +327,23 @@ def test_confirmation_that_cannot_be_saved_is_reported(qtbot, window, fluke_data
     assert "The photo stays as it was" in window.error_box.informativeText()
     assert [p.id for p in window.browser.unidentified_model.photos] == [photo_id]
     assert not window.undo_action.isEnabled()
+
+
+def test_photo_whose_copy_is_lost_is_named_without_widening_the_window(qtbot, window, fluke_data):
+    import_and_wait(qtbot, window, [fluke_data / "images" / "0000e88ab.jpg"])
+    window.import_panel.summary_box.accept()
+    photo = window.browser.unidentified_model.photos[0]
+    (window.catalogue.folder / photo.stored_name).unlink()
+    width = window.width()
+
+    worker = window.photo_view.show_photo(photo.id)
+    with qtbot.waitSignal(worker.done, timeout=WAIT_MS):
+        pass
+
+    status = window.photo_view.status.text()
+    assert status.startswith("Cannot show the photo: 0000e88ab.jpg: the catalogue's copy (photos/")
+    assert "is missing; restore the catalogue folder from a backup" in status
+    assert window.minimumSizeHint().width() <= width, "the message widened the window"
 
 
 def test_confirming_selects_next_photo(qtbot, window, fluke_data):
@@ -624,6 +666,8 @@ def test_identify_on_select_setting(qtbot, window, fluke_data):
     assert window.identify_panel.worker is None  # off by default
 
     window.identify_on_select_action.setChecked(True)
+    window.activateWindow()
+    window.browser.unidentified_view.setFocus()
     window.browser.select_unidentified_photo(photos[1])
 
     assert window.settings.identify_on_select
@@ -633,6 +677,8 @@ def test_identify_on_select_setting(qtbot, window, fluke_data):
     with qtbot.waitSignal(worker.done, timeout=IDENTIFY_WAIT_MS):
         pass
     assert window.identify_panel.result.photo_id == photos[1]
+    # The candidates did not take the keys from the photo list the user is moving down.
+    assert QApplication.focusWidget() is window.browser.unidentified_view
     window.browser.select_unidentified_photo(photos[0])
     assert window.identify_panel.busy_label.text() == "Identifying…"  # the model is loaded now
     with qtbot.waitSignal(window.identify_panel.worker.done, timeout=IDENTIFY_WAIT_MS):

@@ -527,3 +527,44 @@ def test_pillow_warning_logged_with_path(catalogue, tmp_path, monkeypatch, caplo
     assert logged
     assert logged[0].startswith(f"{source}: Image size (153600 pixels) exceeds limit")
 
+
+
+def test_import_again_restores_lost_copy_and_thumbnail(catalogue, tmp_path):
+    photo = save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    import_paths(catalogue, [photo])
+    with catalogue.session() as session:
+        stored_name, sha256 = session.execute(select(Photo.stored_name, Photo.sha256)).one()
+    (catalogue.folder / stored_name).unlink()
+    thumbnail_path(catalogue, sha256).unlink()
+
+    report = import_paths(catalogue, [photo])
+
+    assert (report.imported, report.duplicates, report.restored) == (0, 1, [str(photo)])
+    assert "1 lost copy restored" in report.summary()
+    assert (catalogue.folder / stored_name).read_bytes() == photo.read_bytes()
+    assert Image.open(thumbnail_path(catalogue, sha256)).size[0] > 0
+    assert import_paths(catalogue, [photo]).restored == []
+
+
+def test_interrupt_after_commit_keeps_the_photo_files(catalogue, tmp_path, monkeypatch):
+    """Ctrl+C landing after SQLite committed, but before commit() returned: a real signal
+    cannot be timed that precisely, so commit raises KeyboardInterrupt after committing."""
+    from sqlalchemy.orm import Session
+
+    photo = save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    commit = Session.commit
+
+    def commit_then_interrupt(session):
+        commit(session)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Session, "commit", commit_then_interrupt)
+
+    with pytest.raises(KeyboardInterrupt):
+        import_paths(catalogue, [photo])
+
+    monkeypatch.setattr(Session, "commit", commit)
+    with catalogue.session() as session:
+        stored_name, sha256 = session.execute(select(Photo.stored_name, Photo.sha256)).one()
+    assert (catalogue.folder / stored_name).is_file()
+    assert thumbnail_path(catalogue, sha256).is_file()

@@ -83,9 +83,17 @@ def test_candidates_new_whale_first_below_threshold():
 
 def test_candidates_new_whale_after_confident_whales():
     whales = scores(("A", 0.9), ("B", 0.7), ("C", 0.2), ("D", 0.1), ("E", 0.0))
-    candidates = ranking.to_candidates(whales, ranking.Calibration(0.5, 0.1))
+    candidates = ranking.to_candidates(whales, ranking.Calibration(0.5, 0.1, match_scores=12))
     assert [c.label for c in candidates] == ["A", "B", NEW_WHALE, "C", "D"]
     assert candidates[0].details["confidence"] > 0.9
+
+
+def test_default_threshold_gives_no_confidences():
+    whales = scores(("A", 0.9), ("B", 0.2))
+    candidates = ranking.to_candidates(whales, ranking.Calibration.default())
+    assert [c.label for c in candidates] == ["A", NEW_WHALE, "B"]
+    assert [c.details["confidence"] for c in candidates] == [None, None, None]
+    assert ranking.unfitted(candidates)
 
 
 def test_candidates_new_whale_fifth_when_all_confident():

@@ -45,6 +45,15 @@ def test_remove_moves_files_and_rows(catalogue):
     assert not thumbnail.exists()
     assert (catalogue.folder / REMOVED_FOLDER / photo.stored_name).is_file()
     assert removed.original_name == "a.jpg"
+    assert removed.left_empty == ("w_1287fbc",)
+
+
+def test_whale_with_other_photos_is_not_left_empty(catalogue):
+    with catalogue.session() as session:
+        confirm_label(session, 1, "w_1287fbc", "manual")
+        confirm_label(session, 2, "w_1287fbc", "manual")
+
+    assert remove_photo(catalogue, 1).left_empty == ()
 
 
 def test_restore_puts_back_crop_and_confirmation(catalogue):

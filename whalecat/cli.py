@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -256,7 +257,21 @@ class _ProgressPrinter:
             print(f"{done}/{total} {message}{suffix}", file=sys.stderr, flush=True)
 
 
+def _interrupt(_signal_number, _frame) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_import(args) -> int:
+    # A terminal closed or a `kill` ends the import as Ctrl+C does, with its summary.
+    previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return _import(args)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _import(args) -> int:
     from whalecat.importing.files import find_files, no_photos_message
     from whalecat.importing.importer import ImportInterrupted, import_paths
     from whalecat.progress import Progress
@@ -330,7 +345,7 @@ def cmd_identify(args) -> int:
     from whalecat.imaging.io import open_photo
     from whalecat.matching.device import select_device
     from whalecat.matching.methods import SHORTLIST
-    from whalecat.matching.ranking import shown_confidence
+    from whalecat.matching.ranking import UNFITTED_NOTE, shown_confidence, unfitted
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, not {args.top}")
@@ -361,6 +376,8 @@ def cmd_identify(args) -> int:
               "most similar by embedding, and new_whale", file=sys.stderr)
     print(f"{args.photo}: top {len(candidates)} by method {args.method} ({seconds:.2f} s)")
     width = max(len(candidate.label) for candidate in candidates) if candidates else 0
+    if unfitted(candidates):
+        print(UNFITTED_NOTE, file=sys.stderr)
     for rank, candidate in enumerate(candidates, start=1):
         confidence = shown_confidence(rank, candidate)
         if candidate.label == NEW_WHALE:
@@ -425,15 +442,18 @@ def _describe_rotation(rotation: int) -> str:
 
 
 def cmd_remove(args) -> int:
-    from whalecat.catalogue.removal import REMOVED_FOLDER, remove_photo
+    from whalecat.catalogue.removal import remove_photo
 
     with _open(args) as catalogue:
         removed = remove_photo(catalogue, _imported_photo_id(catalogue, args.photo, "so there is nothing to remove"))
-        removed_folder = catalogue.folder / REMOVED_FOLDER
-    if any(original == removed.photo["stored_name"] for original, _ in removed.moved):
-        print(f"{args.photo.name}: removed from the catalogue; its copy is kept in {removed_folder}")
+    kept = [catalogue.folder / copy for original, copy in removed.moved if original == removed.photo["stored_name"]]
+    if kept:
+        print(f"{args.photo.name}: removed from the catalogue; its copy is kept as {kept[0]}")
     else:
         print(f"{args.photo.name}: removed from the catalogue; its copy was already missing from photos/")
+    for whale_id in removed.left_empty:
+        print(f"{whale_id} had no other photo, so it left the whale list; to bring it back, import "
+              f"{kept[0] if kept else 'the photo'} again and confirm it as {whale_id}")
     return 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import select
@@ -33,6 +33,8 @@ class RemovedPhoto:
     identifications: list[dict]
     whales: list[dict]  # the whales its identifications name, in case the removal left them empty
     moved: list[tuple[str, str]]  # (path in the catalogue, path in removed/), relative to the folder
+    # Whales confirmed on no other photo, which leave the whale list with this one.
+    left_empty: tuple[str, ...] = ()
 
     @property
     def photo_id(self) -> int:
@@ -70,6 +72,10 @@ def remove_photo(catalogue: Catalogue, photo_id: int) -> RemovedPhoto:
             _move_all(catalogue, [(kept, catalogue_path) for catalogue_path, kept in snapshot.moved])
             raise
         delete_orphan_whales(session)
+        own = {row["whale_id"] for row in identifications if row["status"] == CONFIRMED and row["whale_id"]}
+        confirmed = select(Identification.whale_id).where(Identification.status == CONFIRMED)
+        still_confirmed = set(session.scalars(confirmed.where(Identification.whale_id.in_(own))))
+    snapshot = replace(snapshot, left_empty=tuple(sorted(own - still_confirmed)))
     log.info("Removed photo %d (%s) to %s", photo_id, snapshot.original_name, catalogue.folder / REMOVED_FOLDER)
     return snapshot
 

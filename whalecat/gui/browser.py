@@ -21,7 +21,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QPainter, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
@@ -45,7 +45,7 @@ from whalecat.catalogue.records import (
     photos_of_whale,
     unidentified_photos,
 )
-from whalecat.gui.images import load_thumbnail
+from whalecat.gui.images import centred, load_thumbnail
 from whalecat.importing.importer import thumbnail_path
 
 log = logging.getLogger(__name__)
@@ -80,23 +80,8 @@ class ThumbnailCache:
             image = load_thumbnail(thumbnail_path(self.catalogue, sha256))
             if image.isNull():
                 return None
-            self._pixmaps[key] = _centred(QPixmap.fromImage(image), size)
+            self._pixmaps[key] = centred(QPixmap.fromImage(image), size)
         return self._pixmaps[key]
-
-
-def _centred(pixmap: QPixmap, size: QSize) -> QPixmap:
-    """Return `pixmap` scaled to fit `size` and centred on a transparent pixmap of exactly that size.
-
-    Every thumbnail then has the same size. The whale list sizes all rows by its first, so a
-    wide first fluke made every row too short for the taller thumbnails below it.
-    """
-    scaled = pixmap.scaled(size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-    canvas = QPixmap(size)
-    canvas.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(canvas)
-    painter.drawPixmap((size.width() - scaled.width()) // 2, (size.height() - scaled.height()) // 2, scaled)
-    painter.end()
-    return canvas
 
 
 @dataclass(frozen=True)
@@ -264,6 +249,9 @@ class CataloguePanel(QWidget):
         self.thumbnails.reset(catalogue)
         self.filter_edit.clear()
         self.refresh()
+        # Another catalogue's lists start at the top, not where the previous one's were scrolled.
+        for view in (self.whale_view, *self._photo_views()):
+            view.scrollToTop()
 
     def refresh(self) -> None:
         """Reload the lists, keeping the selected whale and each list's selected photo where still listed.

@@ -345,6 +345,7 @@ class CropCommand(StoredCommand):
         self.file_name = photo.original_name
         self.before = before
         self.after = after
+        self.shown_photo = photo.id
 
     def reapply(self) -> bool:
         return self._editor.restore_crop(self.photo_id, self.file_name, self.after)

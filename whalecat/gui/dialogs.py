@@ -158,7 +158,11 @@ class WhaleIdDialog(QDialog):
 
     def _check(self, text: str) -> None:
         problem = self._problem(text)
-        if problem is not None:
+        if not text.strip():
+            # Nothing typed yet is not a mistake, so it gets a hint, not an error.
+            self.message.setText("Type the whale's id.")
+            self.message.setStyleSheet("")
+        elif problem is not None:
             self.message.setText(problem)
             self.message.setStyleSheet(PROBLEM_STYLE)
         else:

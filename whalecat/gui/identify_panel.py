@@ -38,14 +38,14 @@ from whalecat.catalogue.orientation import open_catalogue_photo
 from whalecat.catalogue.records import PhotoSummary, RecordError, find_photo_by_sha256, get_photo
 from whalecat.gui.confirmations import Confirmations
 from whalecat.gui.dialogs import WhaleIdDialog
-from whalecat.gui.images import pil_to_qimage
+from whalecat.gui.images import centred, pil_to_qimage
 from whalecat.gui.match_view import MatchView, Pair, ShownImage
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.identification import Identifier, candidates_key
 from whalecat.imaging.io import ImageError
 from whalecat.imaging.preprocess import thumbnail
 from whalecat.matching.base import NEW_WHALE, Candidate
-from whalecat.matching.ranking import shown_confidence
+from whalecat.matching.ranking import UNFITTED_NOTE, shown_confidence
 from whalecat.progress import Progress
 from whalecat.text import error_text
 
@@ -156,6 +156,8 @@ def explain_candidate(candidate: Candidate) -> str:
             text += " (few, so the confidences are rough)." if photos < FEW_CALIBRATION_PHOTOS else "."
         return f"<p>{html.escape(text)}</p>"
     text = f"{candidate.label}: the score of its most similar photo."
+    if details.get("fitted") is False:
+        text += f" It has {UNFITTED_NOTE}."
     if details.get("cosine") is not None:  # the default method's fused score
         pairs = details["inliers"]
         counted = f"the {pairs} keypoint pairs" if pairs else "keypoint pairs (none here)"
@@ -201,6 +203,7 @@ class IdentifyPanel(QWidget):
         self.photo_id: int | None = None
         self.result: IdentifyResult | None = None
         self.worker: Worker | None = None
+        self._focus_candidates = True  # whether the running identification may take the keyboard
         self.whale_id_dialog: WhaleIdDialog | None = None
         # The latest candidates of recently identified photos, by photo id, the newest last.
         self._kept_results: dict[int, IdentifyResult] = {}
@@ -286,7 +289,7 @@ class IdentifyPanel(QWidget):
         self.result = None
         self.candidates.clear()
         self.match_view.set_images(None, None, [])
-        return self.identify_current()
+        return self.identify_current(take_focus=False)
 
     def forget_results(self) -> None:
         """Drop the kept candidates after a change that `candidates_key` does not cover, such as a new model."""
@@ -311,11 +314,18 @@ class IdentifyPanel(QWidget):
             self._show_kept_result(photo_id)
         self._update_buttons()
 
-    def identify_current(self) -> Worker | None:
-        """Start identifying the current photo, and return the worker (None without a photo or catalogue)."""
+    def identify_current(self, take_focus: bool = True) -> Worker | None:
+        """Start identifying the current photo, and return the worker (None without a photo or catalogue).
+
+        With `take_focus`, the candidate list takes the keyboard when the candidates arrive,
+        so arrow keys choose among them. A run the user did not request, such as one started
+        by selecting a photo, leaves the keyboard where it is. The user may be moving down the
+        photo list, and the next key would otherwise select another candidate.
+        """
         identifier = self._identifier_for()
         if self.photo_id is None or identifier is None:
             return None
+        self._focus_candidates = take_focus
         if self.worker is not None:
             return self.worker  # already identifying this photo
         photo_id = self.photo_id
@@ -415,7 +425,7 @@ class IdentifyPanel(QWidget):
         if result.catalogue_key is not None:
             self._keep(result)
         self._show_result(result)
-        if result.candidates:
+        if result.candidates and self._focus_candidates:
             self.candidates.setFocus()
 
     def _show_kept_result(self, photo_id: int) -> None:
@@ -444,7 +454,8 @@ class IdentifyPanel(QWidget):
             item.setToolTip(explain_candidate(candidate))
             shown = result.best_photos.get(candidate.best_photo_key or "")
             if shown is not None:
-                item.setIcon(QIcon(QPixmap.fromImage(shown.image)))
+                # Padded to one size, so that every candidate's text starts at the same place.
+                item.setIcon(QIcon(centred(QPixmap.fromImage(shown.image), CANDIDATE_ICON)))
             self.candidates.addItem(item)
         if result.candidates:
             self.candidates.setCurrentRow(0)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QImage, QPainter, QPixmap
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +65,18 @@ def load_thumbnail(path: Path) -> QImage:
     if image.isNull():
         log.warning("Thumbnail %s is missing or unreadable", path)
     return image
+
+
+def centred(pixmap: QPixmap, size: QSize) -> QPixmap:
+    """Return `pixmap` scaled to fit `size` and centred on a transparent pixmap of exactly that size.
+
+    Every thumbnail then has the same size. The whale list sizes all rows by its first, so a
+    wide first fluke made every row too short for the taller thumbnails below it.
+    """
+    scaled = pixmap.scaled(size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    canvas = QPixmap(size)
+    canvas.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(canvas)
+    painter.drawPixmap((size.width() - scaled.width()) // 2, (size.height() - scaled.height()) // 2, scaled)
+    painter.end()
+    return canvas

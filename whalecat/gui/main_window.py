@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self.browser.current_photo_changed.connect(self._on_photo_selected)
         self.confirmations.changed.connect(self._on_confirmation_changed)
         self.photo_view.crop_changed.connect(self._on_crop_changed)
+        self.confirmations.undo_stack.photo_stepped.connect(self._show_stepped_photo)
         self.photo_view.turned.connect(self._on_turned)
         self.photo_view.error.connect(self.show_error)
         self.remover.about_to_remove.connect(self.pool.abandon_photo)
@@ -345,7 +346,7 @@ class MainWindow(QMainWindow):
         if self.settings.identify_on_select and unidentified and self.identify_panel.result is None:
             # Working through a card then takes one key per photo: Enter confirms, and the
             # next photo is selected and identified.
-            self.identify_panel.identify_current()
+            self.identify_panel.identify_current(take_focus=False)
 
     def _on_confirmation_changed(self, photo_id: int) -> None:
         self.browser.refresh()
@@ -371,6 +372,15 @@ class MainWindow(QMainWindow):
         if not exists and self.identify_panel.photo_id == photo_id:
             self.identify_panel.set_photo(None)
         self._update_title()
+
+    def _show_stepped_photo(self, photo_id: int) -> None:
+        """Show the photo whose crop or turn an undo or redo changed, when another one is shown.
+
+        The Photo tab then shows the change. On the photo shown, the tabs stay as they are, as
+        they do for the turn itself.
+        """
+        if self.browser.current_photo_id != photo_id and self.browser.select_photo(photo_id):
+            self.right_tabs.setCurrentWidget(self.photo_view)
 
     def _on_turned(self, photo_id: int) -> None:
         self.browser.thumbnail_changed(photo_id)

@@ -150,6 +150,8 @@ class PhotoViewPanel(QWidget):
         legend.setPixmap(QPixmap.fromImage(diverging_legend(160, 10)))
         legend.setToolTip(f"blue: -{DIVERGING_LIMIT:g} σ, white: 0, red: +{DIVERGING_LIMIT:g} σ")
         self.status = QLabel()
+        # A long message would otherwise widen the whole window past the screen.
+        self.status.setWordWrap(True)
 
         grid = QGridLayout()
         grid.addWidget(_caption("Original (upright) with its crop"), 0, 0)
@@ -241,10 +243,8 @@ class PhotoViewPanel(QWidget):
         if worker is not self.loader:
             return
         self.clear()
-        self.status.setText(
-            f"Photo {photo_id} could not be shown: {message}. "
-            "Check that the catalogue folder is complete and readable."
-        )
+        # The message names the photo file and what to do about it.
+        self.status.setText(f"Cannot show the photo: {message}.")
 
     def _on_turned(self, photo_id: int) -> None:
         # A photo without a crop keeps none, and no box is proposed, because the user did not

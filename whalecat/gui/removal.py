@@ -72,7 +72,10 @@ class PhotoRemover(QObject):
         if removed is None:
             return False
         self._undo_stack.push(RemoveCommand(self, removed))
-        self.removed.emit(f"Removed {removed.original_name}. Its copy is kept in the catalogue's {REMOVED_FOLDER} folder.")
+        message = f"Removed {removed.original_name}. Its copy is kept in the catalogue's {REMOVED_FOLDER} folder."
+        if removed.left_empty:
+            message += f" {', '.join(removed.left_empty)} had no other photo and left the whale list; Ctrl+Z brings it back."
+        self.removed.emit(message)
         return True
 
     def store_removal(self, photo_id: int) -> RemovedPhoto | None:

@@ -34,6 +34,7 @@ class TurnCommand(StoredCommand):
         self.photo_id = photo.id
         self.file_name = photo.original_name
         self.clockwise = clockwise
+        self.shown_photo = photo.id
 
     def reapply(self) -> bool:
         return self._turner.store_turn(self.photo_id, self.file_name, self.clockwise)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 
@@ -13,6 +14,10 @@ class UndoStack(QUndoStack):
     step being undone, so the history would no longer match the catalogue. `push` raises
     instead, and code that stores a change checks `running` first.
     """
+
+    # A photo whose crop or turn an undo or redo just changed. The window shows that photo,
+    # so the researcher sees the step, which may concern a photo selected long ago.
+    photo_stepped = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -42,6 +47,8 @@ class StoredCommand(QUndoCommand):
         super().__init__(text)
         self._pushed = False
         self.stack: UndoStack | None = None  # set by `UndoStack.push`
+        # The photo to show after an undo or redo, or None where the command selects one itself.
+        self.shown_photo: int | None = None
 
     def redo(self) -> None:
         if not self._pushed:
@@ -63,6 +70,8 @@ class StoredCommand(QUndoCommand):
                 stack.running = None
         if not stored:
             self.setObsolete(True)
+        elif stack is not None and self.shown_photo is not None:
+            stack.photo_stepped.emit(self.shown_photo)
 
     def reapply(self) -> bool:
         raise NotImplementedError

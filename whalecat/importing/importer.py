@@ -22,7 +22,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import Photo
-from whalecat.catalogue.records import confirm_label, find_photo_by_sha256, get_photo
+from whalecat.catalogue.orientation import turned
+from whalecat.catalogue.records import PhotoSummary, confirm_label, find_photo_by_sha256, get_photo
 from whalecat.catalogue.removal import REMOVED_FOLDER
 from whalecat.catalogue.store import DATABASE_NAME
 from whalecat.imaging.crop import check_size, locate_fluke, whole_image
@@ -63,6 +64,8 @@ class ImportReport:
     photo_ids: list[int] = field(default_factory=list)
     # Paths imported again although a copy of theirs is in the catalogue's removed/ folder.
     removed_before: list[str] = field(default_factory=list)
+    # Paths already in the catalogue whose lost stored copy or thumbnail they put back.
+    restored: list[str] = field(default_factory=list)
     cancelled: bool = False
     # The paths given to the import, and the number of files found in them to import.
     searched: list[str] = field(default_factory=list)
@@ -89,6 +92,8 @@ class ImportReport:
             text += f", {counted(len(self.ambiguous_labels), 'label')} naming several photos not applied"
         if self.removed_before:
             text += f", {len(self.removed_before)} imported again after removal"
+        if self.restored:
+            text += f", {counted(len(self.restored), 'lost copy', 'lost copies')} restored"
         if self.unsupported:
             text += f", {len(self.unsupported)} in unsupported formats skipped"
         if self.stopped:
@@ -221,7 +226,7 @@ def _import_or_report(
     """
     path_text = valid_text(str(path))
     try:
-        return _import_logging_warnings(catalogue, session, path, find_fluke)
+        return _import_logging_warnings(catalogue, session, path, find_fluke, report)
     except ImageError as exc:
         _raise_if_folder_gone(path, folders, remaining)
         reason = valid_text(_with_supported_formats(path, exc.reason))
@@ -244,7 +249,9 @@ def _import_or_report(
     return None
 
 
-def _import_logging_warnings(catalogue: Catalogue, session, path: Path, find_fluke: bool) -> tuple[int, bool]:
+def _import_logging_warnings(
+    catalogue: Catalogue, session, path: Path, find_fluke: bool, report: ImportReport
+) -> tuple[int, bool]:
     """Run `_import_one`, logging each warning raised meanwhile with the file's path.
 
     Pillow warns about corrupt EXIF data or a very large image without naming the file.
@@ -255,7 +262,7 @@ def _import_logging_warnings(catalogue: Catalogue, session, path: Path, find_flu
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            return _import_one(catalogue, session, path, find_fluke)
+            return _import_one(catalogue, session, path, find_fluke, report)
     finally:
         for warning in caught:
             # A decompression bomb warning means a photo near the size limit, which is slow and needs much memory.
@@ -355,8 +362,14 @@ def _apply_label(session, report: ImportReport, name: str, label: str, photos: d
     report.labelled += 1
 
 
-def _import_one(catalogue: Catalogue, session, path: Path, find_fluke: bool) -> tuple[int, bool]:
-    """Import one file; return (photo id, whether it was new). Leaves nothing on failure."""
+def _import_one(
+    catalogue: Catalogue, session, path: Path, find_fluke: bool, report: ImportReport
+) -> tuple[int, bool]:
+    """Import one file; return (photo id, whether it was new). Leaves nothing on failure.
+
+    A file already in the catalogue puts back its stored copy or thumbnail if either is lost,
+    and is then listed in `report.restored`.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -371,6 +384,8 @@ def _import_one(catalogue: Catalogue, session, path: Path, find_fluke: bool) -> 
     existing = find_photo_by_sha256(session, sha256)
     if existing is not None:
         log.debug("%s is a duplicate of photo %d (%s)", path, existing.id, existing.original_name)
+        if _restore_lost_files(catalogue, existing, path, data):
+            report.restored.append(valid_text(str(path)))
         return existing.id, False
 
     upright = open_photo(path)
@@ -402,13 +417,44 @@ def _import_one(catalogue: Catalogue, session, path: Path, find_fluke: bool) -> 
         session.commit()
     except BaseException:
         session.rollback()
-        target.unlink(missing_ok=True)
-        thumb_target.unlink(missing_ok=True)
+        if not _committed(session, sha256):
+            target.unlink(missing_ok=True)
+            thumb_target.unlink(missing_ok=True)
         raise
     # The photo is decoded now anyway; storing its network inputs spares training and
     # re-embedding from decoding it again.
     InputCache(catalogue.inputs_dir).store(sha256, upright, import_sizes(), crop)
     return photo.id, True
+
+
+def _committed(session, sha256: str) -> bool:
+    """Tell whether the photo's row is in the catalogue after all.
+
+    Ctrl+C can land after SQLite has committed the row but before commit() returns, and then
+    the stored copy and thumbnail belong to that row.
+    """
+    try:
+        return find_photo_by_sha256(session, sha256) is not None
+    except SQLAlchemyError:  # the database is failing, so the commit most likely failed too
+        return False
+
+
+def _restore_lost_files(catalogue: Catalogue, photo: PhotoSummary, path: Path, data: bytes) -> bool:
+    """Put back a catalogue photo's stored copy or thumbnail from the same file imported again.
+
+    Returns whether anything was missing. The file has the photo's content, so its copy is
+    as good as the lost one.
+    """
+    target = catalogue.folder / photo.stored_name
+    thumb_target = catalogue.thumbnail_path(photo.sha256)
+    if target.is_file() and thumb_target.is_file():
+        return False
+    if not target.is_file():
+        _write_atomically(target, data)
+    if not thumb_target.is_file():
+        _save_thumbnail(turned(open_photo(path), photo.rotation), thumb_target)
+    log.info("Restored the missing files of %s from %s", photo.original_name, valid_text(str(path)))
+    return True
 
 
 def _fluke_box(upright) -> tuple[int, int, int, int] | None:

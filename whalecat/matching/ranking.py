@@ -143,14 +143,23 @@ def to_candidates(
 
     Whales scoring at or above the threshold rank before `new_whale`. Every candidate's
     details carry its confidence; `new_whale` gets one minus the best whale's confidence.
+    With a default threshold, fitted on no catalogue photo, the confidences are None.
     """
+    # A default threshold still orders whales against new_whale, but a percentage from it
+    # would look measured when nothing was fitted, so those candidates get no confidence.
+    # The keypoints method's fixed inlier count is a deliberate setting, not a stand-in.
+    fitted = calibration.match_scores > 0 or calibration.source != "default"
+
+    def confidence(score: float) -> float | None:
+        return calibration.confidence(score) if fitted else None
+
     best_confidence = calibration.confidence(whales[0].score) if whales else 0.0
     new_whale = Candidate(
         NEW_WHALE,
         calibration.threshold,
         None,
-        {"confidence": 1.0 - best_confidence, "method": method,
-         "calibrated_on": calibration.match_scores},
+        {"confidence": 1.0 - best_confidence if fitted else None, "method": method,
+         "calibrated_on": calibration.match_scores, "fitted": fitted},
     )
     candidates: list[Candidate] = []
     placed = False
@@ -158,7 +167,7 @@ def to_candidates(
         if not placed and whale.score < calibration.threshold:
             candidates.append(new_whale)
             placed = True
-        details = {"confidence": calibration.confidence(whale.score), "method": method}
+        details = {"confidence": confidence(whale.score), "method": method, "fitted": fitted}
         details.update(whale.details or {})
         candidates.append(Candidate(whale.whale_id, whale.score, whale.best_photo_key, details))
         if len(candidates) >= top + 1:
@@ -166,6 +175,17 @@ def to_candidates(
     if not placed:
         candidates.insert(min(len(candidates), top - 1), new_whale)
     return candidates[:top]
+
+
+UNFITTED_NOTE = (
+    "no confidences yet: the new_whale threshold is a default until the catalogue has "
+    f"{MIN_CALIBRATION_PAIRS} or more confirmed photos of whales with two or more photos"
+)
+
+
+def unfitted(candidates: Sequence[Candidate]) -> bool:
+    """Tell whether candidates were ranked with the default threshold, fitted on no photo."""
+    return any(candidate.details.get("fitted") is False for candidate in candidates)
 
 
 def shown_confidence(rank: int, candidate: Candidate) -> float | None:
