@@ -660,3 +660,38 @@ def test_removing_a_whales_only_photo_says_the_whale_left(tmp_path, capsys):
     assert lines[1].startswith("w_0000000 had no other photo, so it left the whale list; to bring it back, import ")
     assert lines[1].endswith(" again and confirm it as w_0000000")
 
+
+
+def test_remove_by_file_name_once_the_card_is_gone(tmp_path, capsys):
+    first = save_fluke(tmp_path / "card1" / "IMG_0001.jpg", individual=1)
+    save_fluke(tmp_path / "card1" / "IMG_0002.jpg", individual=2)
+    save_fluke(tmp_path / "card2" / "IMG_0002.jpg", individual=3)
+    catalogue = str(tmp_path / "c")
+    assert main(["--catalogue", catalogue, "import", str(tmp_path / "card1"), str(tmp_path / "card2")]) == 0
+    shutil.rmtree(tmp_path / "card1")
+    capsys.readouterr()
+
+    assert main(["--catalogue", catalogue, "remove", str(first)]) == 0
+    assert capsys.readouterr().out.startswith("IMG_0001.jpg: removed from the catalogue")
+
+    assert main(["--catalogue", catalogue, "remove", "IMG_0002.jpg"]) == 2
+    error = capsys.readouterr().err
+    assert "2 catalogue photos were imported from files named IMG_0002.jpg" in error
+    assert str(tmp_path / "card2") in error
+    assert main(["--catalogue", catalogue, "rotate", "IMG_9999.jpg", "left"]) == 2
+    assert "no catalogue photo was imported from a file of that name" in capsys.readouterr().err
+
+
+def test_import_again_lists_ten_files_already_there(tmp_path, capsys):
+    for index in range(12):
+        save_fluke(tmp_path / "card" / f"{index:02d}.jpg", individual=index)
+    catalogue = str(tmp_path / "c")
+    assert main(["--catalogue", catalogue, "import", str(tmp_path / "card")]) == 0
+    capsys.readouterr()
+
+    assert main(["--catalogue", catalogue, "import", str(tmp_path / "card")]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    listed = [line for line in lines if line.startswith("already in the catalogue: ")]
+    assert len(listed) == 11
+    assert listed[-1] == "already in the catalogue: 2 more files; -v lists each one"

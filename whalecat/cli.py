@@ -22,6 +22,7 @@ DEVICES = ("auto", "cpu", "gpu")
 # The names whalecat.matching.methods.create_method accepts; listed here so that parsing
 # the command line does not import the matching code.
 METHODS = ("default", "embedding", "keypoints", "seed")
+DUPLICATES_LISTED = 10  # files already in the catalogue that an import lists by name
 
 
 def _add_command(commands, name: str, summary: str, details: str = "") -> argparse.ArgumentParser:
@@ -319,8 +320,12 @@ def _import(args) -> int:
         print(f"failed: {path}: {reason}")
     for path, label, confirmed in report.conflicts:
         print(f"kept: {path} is confirmed as {confirmed}; the labels file says {label}")
-    for path, existing in report.duplicate_of:
+    # A card imported again lists every photo here, so a long list is cut short.
+    for path, existing in report.duplicate_of[:DUPLICATES_LISTED]:
         print(f"already in the catalogue: {path} (as {existing})")
+    if len(report.duplicate_of) > DUPLICATES_LISTED:
+        print(f"already in the catalogue: {len(report.duplicate_of) - DUPLICATES_LISTED} more files; "
+              "-v lists each one")
     for path in report.removed_before:
         print(f"imported again after removal: {path}; remove it again if it is still unwanted")
     for name, paths in report.ambiguous_labels:
@@ -407,7 +412,7 @@ def _imported_photo_id(catalogue, path: Path, absent: str = "") -> int:
     from whalecat.catalogue.records import find_photo_by_sha256
 
     if not path.is_file():
-        raise ValueError(f"{path} not found; give the photo file that was imported")
+        return _photo_id_by_name(catalogue, path)
     sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     with catalogue.session() as session:
         photo = find_photo_by_sha256(session, sha256)
@@ -417,6 +422,34 @@ def _imported_photo_id(catalogue, path: Path, absent: str = "") -> int:
             f"{path} is not in the catalogue at {catalogue.folder} (no imported photo has its content); {advice}"
         )
     return photo.id
+
+
+def _photo_id_by_name(catalogue, path: Path) -> int:
+    """Return the id of the one catalogue photo imported from a file named `path`'s name.
+
+    The card may be gone by the time a photo is rotated or removed, so a file name alone is
+    enough, unless photos from several cards share it.
+    """
+    from sqlalchemy import select
+
+    from whalecat.catalogue.models import Photo
+
+    with catalogue.session() as session:
+        rows = session.execute(
+            select(Photo.id, Photo.original_folder).where(Photo.original_name == path.name)
+        ).all()
+    if len(rows) == 1:
+        return rows[0].id
+    if not rows:
+        raise ValueError(
+            f"{path} not found, and no catalogue photo was imported from a file of that name; "
+            "give the photo file that was imported, or its file name"
+        )
+    folders = ", ".join(sorted(row.original_folder for row in rows))
+    raise ValueError(
+        f"{path} not found, and {len(rows)} catalogue photos were imported from files named {path.name} "
+        f"(from {folders}); give the photo file itself"
+    )
 
 
 def cmd_rotate(args) -> int:
