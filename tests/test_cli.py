@@ -695,3 +695,36 @@ def test_import_again_lists_ten_files_already_there(tmp_path, capsys):
     listed = [line for line in lines if line.startswith("already in the catalogue: ")]
     assert len(listed) == 11
     assert listed[-1] == "already in the catalogue: 2 more files; -v lists each one"
+
+
+def test_check_finds_and_repairs_what_a_copy_lost(tmp_path, capsys):
+    for name, individual in [("a.jpg", 1), ("b.jpg", 2), ("c.jpg", 3)]:
+        save_fluke(tmp_path / "card" / name, individual=individual)
+    catalogue = tmp_path / "c"
+    assert main(["--catalogue", str(catalogue), "import", str(tmp_path / "card")]) == 0
+    assert main(["--catalogue", str(catalogue), "check"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "3 photos checked, no problems found"
+    with Catalogue.open(catalogue) as opened, opened.session() as session:
+        stored = dict(session.execute(select(Photo.original_name, Photo.stored_name)).all())
+        sha256 = dict(session.execute(select(Photo.original_name, Photo.sha256)).all())
+    (catalogue / stored["a.jpg"]).unlink()
+    (catalogue / "thumbnails" / f"{sha256['b.jpg']}.jpg").unlink()
+    (catalogue / "photos" / "zz").mkdir()
+    (catalogue / "photos" / "zz" / "stray.jpg").write_bytes(b"left by a killed import")
+
+    assert main(["--catalogue", str(catalogue), "check"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert f"missing copy: a.jpg (stored as {stored['a.jpg']}); import the original again to put it back" in lines
+    assert "missing preview: b.jpg; run whalecat check --repair to make it again" in lines
+    assert "file without a photo: photos/zz/stray.jpg; import the card again, which adds it" in lines
+    assert lines[-1] == "3 photos checked, 3 problems found"
+
+    assert main(["--catalogue", str(catalogue), "check", "--repair"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert "preview made again: b.jpg" in lines
+    assert lines[-1] == "3 photos checked, 2 problems found, 1 preview made again"
+    assert (catalogue / "thumbnails" / f"{sha256['b.jpg']}.jpg").is_file()
+
+    assert main(["--catalogue", str(catalogue), "import", str(tmp_path / "card" / "a.jpg")]) == 0
+    (catalogue / "photos" / "zz" / "stray.jpg").unlink()
+    assert main(["--catalogue", str(catalogue), "check"]) == 0

@@ -122,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("photo", type=Path, metavar="PHOTO", help="the photo file as imported")
 
+    p = _add_command(
+        commands, "check", "check that the catalogue folder is whole",
+        "Checks the database's integrity, and that every photo has its stored copy and its "
+        "preview, and lists files in photos/ that no photo names. It reads file names, not the "
+        "photos' content. Exits with 1 when it finds a problem.",
+    )
+    p.add_argument("--repair", action="store_true", help="make missing previews again from the photos' copies")
+
     _add_command(
         commands, "whales", "list the catalogue's whales with their photo counts",
         "Takes no arguments. Each whale's row gives its number of confirmed photos, and its name "
@@ -490,6 +498,20 @@ def cmd_remove(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from whalecat.catalogue.check import check_catalogue
+    from whalecat.progress import Progress
+
+    with _open(args) as catalogue:
+        report = check_catalogue(catalogue, repair=args.repair, progress=Progress(_ProgressPrinter()))
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    for line in report.lines():
+        print(line)
+    print(report.summary())
+    return 1 if report.problems else 0
+
+
 def cmd_whales(args) -> int:
     from whalecat.catalogue.records import confirmed_labels, list_whales, unidentified_photos
 
@@ -609,6 +631,7 @@ COMMANDS = {
     "identify": cmd_identify,
     "rotate": cmd_rotate,
     "remove": cmd_remove,
+    "check": cmd_check,
     "whales": cmd_whales,
     "export": cmd_export,
     "train": cmd_train,

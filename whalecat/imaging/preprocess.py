@@ -6,6 +6,9 @@ normalized on its own to zero mean and unit variance.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -51,11 +54,27 @@ def seed_input(image: Image.Image, size: tuple[int, int] = SEED_INPUT_SIZE) -> n
     return seed_from_pixels(network_pixels(image, None, size))
 
 
-def thumbnail(image: Image.Image, max_side: int = 256) -> Image.Image:
+THUMBNAIL_SIDE = 256  # pixels on the longer side of a catalogue's stored previews
+
+
+def thumbnail(image: Image.Image, max_side: int = THUMBNAIL_SIDE) -> Image.Image:
     """Return a copy no larger than `max_side` on its longer side, for previews."""
     copy = image.copy()
     copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return copy
+
+
+def save_thumbnail(upright: Image.Image, target: Path) -> None:
+    """Write the preview of an upright photo to `target` as a JPEG, whole or not at all."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    small = thumbnail(upright).convert("RGB")
+    temporary = target.with_name(target.name + ".part")
+    try:
+        small.save(temporary, format="JPEG", quality=85)
+        os.replace(temporary, target)
+    except BaseException:  # Ctrl+C too, which must not leave a .part file behind
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 # Embedding network input: grayscale at a 2:1 width:height ratio, which suits a fluke's span.

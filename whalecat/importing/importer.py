@@ -29,7 +29,7 @@ from whalecat.catalogue.store import DATABASE_NAME
 from whalecat.imaging.crop import check_size, locate_fluke, whole_image
 from whalecat.imaging.input_cache import InputCache, import_sizes
 from whalecat.imaging.io import ImageError, open_photo, read_metadata
-from whalecat.imaging.preprocess import thumbnail
+from whalecat.imaging.preprocess import save_thumbnail
 from whalecat.importing.files import (
     UNSUPPORTED_IMAGE_SUFFIXES,
     find_files,
@@ -44,7 +44,6 @@ from whalecat.text import counted, error_text, valid_text
 log = logging.getLogger(__name__)
 
 STORED_SUFFIX = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "TIFF": ".tif", "HEIF": ".heic"}
-THUMBNAIL_SIDE = 256
 
 @dataclass
 class ImportReport:
@@ -397,7 +396,7 @@ def _import_one(
     thumb_target = catalogue.thumbnail_path(sha256)
     try:
         _write_atomically(target, data)
-        _save_thumbnail(upright, thumb_target)
+        save_thumbnail(upright, thumb_target)
         photo = Photo(
             sha256=sha256,
             stored_name=stored_name,
@@ -452,7 +451,7 @@ def _restore_lost_files(catalogue: Catalogue, photo: PhotoSummary, path: Path, d
     if not target.is_file():
         _write_atomically(target, data)
     if not thumb_target.is_file():
-        _save_thumbnail(turned(open_photo(path), photo.rotation), thumb_target)
+        save_thumbnail(turned(open_photo(path), photo.rotation), thumb_target)
     log.info("Restored the missing files of %s from %s", photo.original_name, valid_text(str(path)))
     return True
 
@@ -472,18 +471,6 @@ def _write_atomically(target: Path, data: bytes) -> None:
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _save_thumbnail(upright, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    small = thumbnail(upright, THUMBNAIL_SIDE).convert("RGB")
-    temporary = target.with_name(target.name + ".part")
-    try:
-        small.save(temporary, format="JPEG", quality=85)
-        os.replace(temporary, target)
-    except BaseException:  # Ctrl+C too, which must not leave a .part file behind
-        temporary.unlink(missing_ok=True)
         raise
 
 
