@@ -728,3 +728,27 @@ def test_check_finds_and_repairs_what_a_copy_lost(tmp_path, capsys):
     assert main(["--catalogue", str(catalogue), "import", str(tmp_path / "card" / "a.jpg")]) == 0
     (catalogue / "photos" / "zz" / "stray.jpg").unlink()
     assert main(["--catalogue", str(catalogue), "check"]) == 0
+
+
+def test_identify_a_card_as_kaggle_rows(tmp_path, capsys):
+    images, labels = save_labelled_flukes(tmp_path, whales=3, photos_per_whale=2)
+    catalogue = str(tmp_path / "c")
+    assert main(["--catalogue", catalogue, "import", str(images), "--labels", str(labels)]) == 0
+    card = tmp_path / "card"
+    save_fluke(card / "day1, first.jpg", individual=0, sighting=3)
+    save_fluke(card / "day1_second.jpg", individual=2, sighting=3)
+    (card / "day1_broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    capsys.readouterr()
+
+    code = main(["--catalogue", catalogue, "identify", str(card), "--method", "keypoints", "--csv", "--top", "3"])
+
+    printed = capsys.readouterr()
+    assert code == 1
+    rows = list(csv.reader(printed.out.splitlines()))
+    assert rows[0] == ["Image", "Id"]
+    assert [row[0] for row in rows[1:]] == ["day1, first.jpg", "day1_second.jpg"]
+    assert all(len(row[1].split(" ")) == 3 for row in rows[1:])
+    assert rows[1][1].split(" ")[0] == "w_0000000"
+    assert rows[2][1].split(" ")[0] == "w_0000002"
+    assert f"failed: {card / 'day1_broken.jpg'}: " in printed.err
+    assert "1 photo of 3 could not be identified" in printed.err

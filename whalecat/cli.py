@@ -72,12 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
         "probability. new_whale's score is that threshold, so the whales ranked below new_whale "
         "scored under it. new_whale has a confidence only when it ranks first.",
     )
-    p.add_argument("photo", type=Path, metavar="PHOTO", help="a photo file, imported or not")
+    p.add_argument(
+        "photos", nargs="+", type=Path, metavar="PHOTO",
+        help="a photo file, imported or not, or a folder of them; several may be given",
+    )
     p.add_argument("--top", type=int, default=5, help="number of candidates (default: 5)")
     p.add_argument("--method", choices=METHODS, default="default", help="matching method (default: default)")
-    p.add_argument(
+    output = p.add_mutually_exclusive_group()
+    output.add_argument(
         "--json", action="store_true",
-        help="print the candidates as JSON; new_whale's confidence is null unless it ranks first",
+        help="print each photo's candidates as one line of JSON; new_whale's confidence is null "
+        "unless it ranks first",
+    )
+    output.add_argument(
+        "--csv", action="store_true",
+        help="print Image,Id rows with each photo's labels best first, separated by spaces, as "
+        "Kaggle's humpback challenge scored them",
     )
     p.add_argument(
         "--whole-photo", action="store_true",
@@ -242,8 +252,8 @@ def _open(args, create: bool = False) -> Catalogue:
         # As File -> New Catalogue does, so that a catalogue never mixes with a card's files.
         problem = new_catalogue_problem(folder.absolute())
         if problem is not None:
-            what, todo = problem
-            raise CatalogueError(f"cannot make a new catalogue: {what} {todo}")
+            problem_text, advice = problem
+            raise CatalogueError(f"cannot make a new catalogue: {problem_text} {advice}")
     return Catalogue.open(folder)
 
 
@@ -354,15 +364,18 @@ def _import(args) -> int:
 def cmd_identify(args) -> int:
     from whalecat.catalogue.records import list_whales
     from whalecat.identification import Identifier
-    from whalecat.matching.base import NEW_WHALE
-    from whalecat.imaging.io import open_photo
+    from whalecat.imaging.io import ImageError, open_photo
+    from whalecat.importing.files import find_files, no_photos_message
     from whalecat.matching.device import select_device
-    from whalecat.matching.methods import SHORTLIST
-    from whalecat.matching.ranking import UNFITTED_NOTE, shown_confidence, unfitted
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, not {args.top}")
-    open_photo(args.photo)  # reject an unusable photo before TensorFlow takes seconds to load
+    photos = find_files(args.photos).photos
+    if not photos:
+        raise ValueError(no_photos_message(args.photos))
+    if len(photos) == 1:
+        open_photo(photos[0])  # reject an unusable photo before TensorFlow takes seconds to load
+    failed = 0
     with _open(args) as catalogue:
         with catalogue.session() as session:
             whales = sum(1 for whale in list_whales(session) if whale.photo_count)
@@ -373,24 +386,57 @@ def cmd_identify(args) -> int:
                 )
         select_device(args.device)
         identifier = Identifier(catalogue, args.method, args.device, find_fluke=not args.whole_photo)
-        started = time.perf_counter()
-        candidates = identifier.identify_file(args.photo, top=args.top)
-        seconds = time.perf_counter() - started
+        # On a terminal the candidates themselves show how far it got.
+        progress = _ProgressPrinter() if len(photos) > 1 and not sys.stdout.isatty() else None
+        if args.csv:
+            print("Image,Id")
+        for number, photo in enumerate(photos):
+            if progress is not None:
+                progress(number, len(photos), photo.name)
+            started = time.perf_counter()
+            try:
+                candidates = identifier.identify_file(photo, top=args.top)
+            except ImageError as exc:
+                if len(photos) == 1:
+                    raise
+                # One bad file on a card must not stop the others.
+                failed += 1
+                print(f"failed: {exc}", file=sys.stderr)
+                continue
+            _print_candidates(args, photo, candidates, time.perf_counter() - started, whales, number)
+        if progress is not None:
+            progress(len(photos), len(photos), "")
+    if failed:
+        print(f"{counted(failed, 'photo')} of {len(photos)} could not be identified", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _print_candidates(args, photo: Path, candidates, seconds: float, whales: int, number: int) -> None:
+    """Print one photo's candidates as JSON, as a CSV row or as text, following the options."""
+    from whalecat.matching.base import NEW_WHALE
+    from whalecat.matching.methods import SHORTLIST
+    from whalecat.matching.ranking import UNFITTED_NOTE, shown_confidence, unfitted
+
     if args.json:
         rows = [
             {"rank": rank, "label": candidate.label, "score": round(float(candidate.score), 6),
              "confidence": _rounded(shown_confidence(rank, candidate))}
             for rank, candidate in enumerate(candidates, start=1)
         ]
-        print(json.dumps({"photo": str(args.photo), "candidates": rows, "seconds": seconds}))
-        return 0
-    if len(candidates) < args.top and args.method == "default" and whales + 1 > len(candidates):
+        print(json.dumps({"photo": str(photo), "candidates": rows, "seconds": seconds}), flush=True)
+        return
+    if args.csv:
+        print(_csv_row(photo.name, " ".join(candidate.label for candidate in candidates)), flush=True)
+        return
+    if number == 0 and len(candidates) < args.top and args.method == "default" and whales + 1 > len(candidates):
         print(f"{len(candidates)} candidates: the default method ranks only the {SHORTLIST} whales "
               "most similar by embedding, and new_whale", file=sys.stderr)
-    print(f"{args.photo}: top {len(candidates)} by method {args.method} ({seconds:.2f} s)")
-    width = max(len(candidate.label) for candidate in candidates) if candidates else 0
-    if unfitted(candidates):
+    if number == 0 and unfitted(candidates):
         print(UNFITTED_NOTE, file=sys.stderr)
+    if number > 0:
+        print()
+    print(f"{photo}: top {len(candidates)} by method {args.method} ({seconds:.2f} s)")
+    width = max(len(candidate.label) for candidate in candidates) if candidates else 0
     for rank, candidate in enumerate(candidates, start=1):
         confidence = shown_confidence(rank, candidate)
         if candidate.label == NEW_WHALE:
@@ -402,8 +448,17 @@ def cmd_identify(args) -> int:
             print(f"{rank}. {candidate.label:<{width}}  threshold {candidate.score:.3f}{note}")
             continue
         suffix = f"  confidence {confidence:.0%}" if confidence is not None else ""
-        print(f"{rank}. {candidate.label:<{width}}  score {candidate.score:.3f}{suffix}")
-    return 0
+        print(f"{rank}. {candidate.label:<{width}}  score {candidate.score:.3f}{suffix}", flush=True)
+
+
+def _csv_row(*values: str) -> str:
+    """Return one CSV line, quoting values that need it, as the labels and export files do."""
+    import csv
+    import io
+
+    line = io.StringIO()
+    csv.writer(line, lineterminator="").writerow(values)
+    return line.getvalue()
 
 
 def _rounded(confidence: float | None) -> float | None:
