@@ -328,7 +328,7 @@ def test_closed_pipe_ends_quietly(tmp_path):
 
 
 def test_progress_without_a_terminal_prints_tenths(capsys):
-    from whalecat.cli import _ProgressPrinter
+    from whalecat.cli.common import ProgressPrinter as _ProgressPrinter
 
     printer = _ProgressPrinter()
     for done in range(1, 101):
