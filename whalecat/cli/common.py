@@ -1,5 +1,5 @@
-"""What the command line's commands share: opening the catalogue, progress on stderr, and
-finding an imported photo from a file the user names."""
+"""Helpers shared by the command line's commands: opening the catalogue, progress on stderr,
+and finding an imported photo from a file the user names."""
 
 from __future__ import annotations
 
