@@ -458,6 +458,20 @@ def test_reload_shows_photos_imported_from_the_command_line(qtbot, window, fluke
     assert "1 photo, 1 unidentified" in window.catalogue_label.text()
 
 
+def test_long_import_shows_photos_before_it_ends(qtbot, window, fluke_data, monkeypatch):
+    monkeypatch.setattr("whalecat.gui.import_panel.SHOW_STORED_EVERY_S", 0.0)
+    names = ["0000e88ab.jpg", "000a6daec.jpg", "009a4db9.jpg"]
+
+    with qtbot.waitSignal(window.import_panel.stored_more, timeout=WAIT_MS):
+        worker = window.import_paths([fluke_data / "images" / name for name in names])
+
+    assert window.browser.unidentified_model.photos
+    assert "0 photos" not in window.catalogue_label.text()
+    with qtbot.waitSignal(worker.done, timeout=WAIT_MS):
+        pass
+    assert len(window.browser.unidentified_model.photos) == 3
+
+
 def test_close_during_import_joins(qtbot, window, fluke_data):
     worker = window.import_paths([fluke_data / "images"])
     qtbot.waitUntil(lambda: window.import_panel.bar.value() > 0, timeout=WAIT_MS)

@@ -7,6 +7,7 @@ file never undoes the photos already imported.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -20,12 +21,17 @@ from whalecat.progress import TimeLeft, clock_text
 
 log = logging.getLogger(__name__)
 
+# A long import shows its photos this often; reloading the lists costs the GUI thread a moment.
+SHOW_STORED_EVERY_S = 5.0
+
 
 class ImportPanel(QWidget):
     """A status-bar strip that runs one import at a time; hidden while idle."""
 
     # After every import, also one that failed: the photos stored before an error are kept.
     ended = Signal()
+    # Every few seconds during an import, so the lists and counts can show the photos stored so far.
+    stored_more = Signal()
     error = Signal(str, str)  # (what failed, what to do)
 
     def __init__(self, pool: WorkerPool, parent: QWidget | None = None):
@@ -36,6 +42,7 @@ class ImportPanel(QWidget):
         self.last_report: ImportReport | None = None
         self.summary_box: QMessageBox | None = None
         self._time_left = TimeLeft()
+        self._last_shown = 0.0  # time.monotonic() when `stored_more` was last sent
 
         self.label = QLabel()
         self.bar = QProgressBar()
@@ -79,6 +86,7 @@ class ImportPanel(QWidget):
         worker.done.connect(self._on_done)
         self.worker = worker
         self._time_left = TimeLeft()
+        self._last_shown = time.monotonic()
         self.label.setText("Importing…")
         self.bar.setRange(0, 0)
         self.cancel_button.setEnabled(True)
@@ -94,6 +102,9 @@ class ImportPanel(QWidget):
     def _on_progress(self, done: int, total: int, message: str) -> None:
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
+        if done and time.monotonic() - self._last_shown >= SHOW_STORED_EVERY_S:
+            self._last_shown = time.monotonic()
+            self.stored_more.emit()
         left = self._time_left.update(done, total)
         if message and self.cancel_button.isEnabled():
             text = f"Importing {message}"

@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
         self.remover.error.connect(self.show_error)
         self.remover.removed.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
         self.import_panel.ended.connect(self._on_import_ended)
+        self.import_panel.stored_more.connect(self.reload_catalogue_quietly)
         self.import_panel.error.connect(self.show_error)
         self.identify_panel.error.connect(self.show_error)
         self.identify_panel.confirmed.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
@@ -214,11 +215,16 @@ class MainWindow(QMainWindow):
 
     def reload_catalogue(self) -> None:
         """Read the lists and counts again, for changes made outside this window."""
+        if self.reload_catalogue_quietly():
+            self.statusBar().showMessage("Catalogue reloaded", STEP_MESSAGE_MS)
+
+    def reload_catalogue_quietly(self) -> bool:
+        """Read the lists and counts again without a message; return False without a catalogue."""
         if self.catalogue is None:
-            return
+            return False
         self.browser.refresh()
         self._update_title()
-        self.statusBar().showMessage("Catalogue reloaded", STEP_MESSAGE_MS)
+        return True
 
     def close_catalogue(self, grace_ms: int | None = None) -> None:
         """Stop all work on the current catalogue, dropping late results, and close it.
