@@ -183,7 +183,9 @@ def test_identify_prints_confidences(tmp_path, capsys):
     assert all(0.0 <= row["confidence"] <= 1.0 for row in rows if row["label"] != "new_whale")
     assert [row["confidence"] for row in rows[1:] if row["label"] == "new_whale"] == [None]
     assert main(["--catalogue", catalogue, "identify", str(query), "--method", "embedding"]) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines() if line[:2] in ("1.", "2.", "3.", "4.")]
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{query}: top 3 by method embedding, model bundled (")
+    lines = [line for line in printed.splitlines() if line[:2] in ("1.", "2.", "3.", "4.")]
     whales = [line for line in lines if "new_whale" not in line]
     # Labels are padded to the longest, so the scores line up.
     assert len({line.index("score") for line in whales}) == 1

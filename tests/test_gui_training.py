@@ -11,7 +11,7 @@ import shutil
 import time
 
 import pytest
-from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox
 
@@ -312,6 +312,12 @@ def test_too_few_whales_shows_advice(qtbot, window, tmp_path):
     assert window.retrain_action.isEnabled()
     assert version_folders(window.catalogue) == []
 
+    # Catalogue → Retrain says so at once, before asking for epochs.
+    window.error_box = None
+    assert window.retrain() is None
+    assert window.error_box.text().startswith("Cannot retrain: too few whales with two or more")
+    assert panel.dialog is None or not panel.dialog.isVisible()
+
 
 def test_missing_photo_shows_advice(qtbot, window, tmp_path):
     add_flukes(window, tmp_path, whales=2, photos_per_whale=2)
@@ -380,6 +386,15 @@ def test_models_dialog_switches_versions(qtbot, window, tmp_path):
     dialog.activate_button.click()
     assert active_version(window.catalogue) == result.version
     assert dialog.marked_active() == [result.version]
+
+    # From the keyboard: Enter on a row makes it active, and the dialog stays open.
+    dialog.activateWindow()
+    dialog.table.setFocus()
+    assert dialog.select_version(BUNDLED_VERSION)
+    qtbot.keyClick(dialog.table, Qt.Key.Key_Return)
+    assert active_version(window.catalogue) == BUNDLED_VERSION
+    assert dialog.isVisible()
+    assert not dialog.table.tabKeyNavigation()
 
 
 def test_switch_reembeds_in_background(qtbot, real_window, tmp_path):

@@ -6,8 +6,8 @@ import shutil
 import sqlite3
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
-from PySide6.QtGui import QDropEvent, QImage
+from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QPoint, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QImage, QKeyEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from sqlalchemy import event
 
@@ -20,7 +20,7 @@ from tests.test_gui_support import (  # noqa: F401  (fixtures)
     write_labels,
 )
 from whalecat.catalogue import Catalogue
-from whalecat.catalogue.records import list_whales
+from whalecat.catalogue.records import confirm_label, list_whales
 from whalecat.cli import main
 from whalecat.gui.identify_panel import CANDIDATE_ICON
 from whalecat.gui.worker import running_threads
@@ -92,6 +92,8 @@ def test_open_folder_without_catalogue_refused(qtbot, window, tmp_path, fluke_da
     assert window.statusBar().currentMessage() == ""  # it covered the catalogue's counts
     assert not window.open_catalogue(tmp_path / "typo")
     assert not (tmp_path / "typo").exists()
+    assert window.error_box.text() == f"The catalogue folder {tmp_path / 'typo'} is not there."
+    assert "moved or renamed" in window.error_box.informativeText()
 
 
 def test_catalogue_the_window_cannot_read_is_not_kept_open(window, tmp_path):
@@ -123,6 +125,19 @@ def test_other_catalogue_lists_start_at_the_top(qtbot, window, tmp_path):
     assert window.open_catalogue(tmp_path / "many")
 
     assert scroll_bar.value() == 0
+
+
+def test_ctrl_e_exports_from_the_whale_filter(window):
+    """On X11 a text box claims Ctrl+E (end of line), which the offscreen platform does not, so
+    the override the box would make is accepted here by hand and must be given up."""
+    override = QKeyEvent(QEvent.Type.ShortcutOverride, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    override.accept()
+
+    assert window.eventFilter(window.browser.filter_edit, override)
+
+    assert not override.isAccepted()
+    typing = QKeyEvent(QEvent.Type.ShortcutOverride, Qt.Key.Key_E, Qt.KeyboardModifier.NoModifier)
+    assert not window.eventFilter(window.browser.filter_edit, typing)
 
 
 def test_new_whale_tab_shows_its_underscore(qtbot):
@@ -285,10 +300,18 @@ def test_whale_id_dialog_assigns_catalogued_whale(qtbot, window, fluke_data, tmp
     dialog.id_edit.setText("W_F48451C")
     assert not ok.isEnabled()
     assert "only in case" in dialog.message.text()
-    dialog.id_edit.setText("w_f48451c")
+    dialog.id_edit.clear()
+    dialog.activateWindow()
+    dialog.id_edit.setFocus()
+    qtbot.keyClicks(dialog.id_edit, "w_f48")
+    popup = dialog.id_edit.completer().popup()
+    qtbot.waitUntil(popup.isVisible, timeout=WAIT_MS)
+    qtbot.keyClicks(popup, "451c")  # the list of matching ids passes typing on to the box
+    assert dialog.id_edit.text() == "w_f48451c"
     assert ok.isEnabled()
     assert "in the catalogue with 1 photo:" in dialog.message.text()
-    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    # One Enter confirms an existing id, as it does a new one, while the list is still open.
+    qtbot.keyClick(popup, Qt.Key.Key_Return)
 
     assert window.browser.whale_counts() == {"w_f48451c": 2}
     assert window.browser.unidentified_model.photos == []
@@ -307,6 +330,9 @@ def test_mark_new_whale_leaves_browser(qtbot, window, fluke_data):
     assert window.browser.whale_counts() == {}
     assert [p.id for p in window.browser.new_whale_model.photos] == [photo_id]
     assert window.statusBar().currentMessage() == "Confirmed 0000e88ab.jpg as new_whale"
+    # The message leaves the catalogue's counts in view.
+    assert window.catalogue_label.isVisible()
+    assert "0 unidentified" in window.catalogue_label.text()
     # No photo is left selected in the tab on show, so the panes show none.
     assert window.identify_panel.photo_id is None
     assert window.photo_view.photo_id is None
@@ -344,6 +370,41 @@ def test_photo_whose_copy_is_lost_is_named_without_widening_the_window(qtbot, wi
     assert status.startswith("Cannot show the photo: 0000e88ab.jpg: the catalogue's copy (photos/")
     assert "is missing; restore the catalogue folder from a backup" in status
     assert window.minimumSizeHint().width() <= width, "the message widened the window"
+
+
+def test_go_to_unidentified_selects_the_next_card(qtbot, window, fluke_data):
+    import_and_wait(qtbot, window, [fluke_data / "images" / "0000e88ab.jpg"])
+    window.browser.show_tab(1)
+    window.identify_panel.mark_new_whale()  # the card is done, and the list empty
+    window.browser.show_tab(0)
+    import_and_wait(qtbot, window, [fluke_data / "images" / name for name in ("000a6daec.jpg", "009a4db9.jpg")])
+    # A list view that gains the keyboard makes its first row current without selecting it.
+    view = window.browser.unidentified_view
+    view.selectionModel().setCurrentIndex(view.model().index(0, 0), QItemSelectionModel.SelectionFlag.NoUpdate)
+
+    window.browser.show_tab(1)
+
+    first = window.browser.unidentified_model.photos[0].id
+    assert window.browser.current_photo_id == first
+    assert window.identify_panel.photo_id == first
+
+
+def test_changing_a_confirmed_photo_names_what_it_was(qtbot, window, fluke_data):
+    import_and_wait(qtbot, window, [fluke_data / "images" / "0000e88ab.jpg"])
+    photo_id = window.browser.unidentified_model.photos[0].id
+    with window.catalogue.session() as session:
+        confirm_label(session, photo_id, "w_only", method="manual")
+    window.browser.refresh()
+    assert window.browser.select_photo(photo_id)
+
+    window.identify_panel.mark_new_whale()
+
+    assert window.statusBar().currentMessage() == (
+        "Confirmed 0000e88ab.jpg as new_whale, no longer w_only, which had no other photo and left "
+        "the whale list; Ctrl+Z takes it back"
+    )
+    window.undo_action.trigger()
+    assert window.browser.whale_counts() == {"w_only": 1}
 
 
 def test_confirming_selects_next_photo(qtbot, window, fluke_data):
@@ -679,11 +740,12 @@ def test_identify_on_select_setting(qtbot, window, fluke_data):
     window.browser.select_unidentified_photo(photos[0])
     assert window.identify_panel.worker is None  # off by default
 
-    window.identify_on_select_action.setChecked(True)
     window.activateWindow()
     window.browser.unidentified_view.setFocus()
     window.browser.select_unidentified_photo(photos[1])
+    window.identify_on_select_action.setChecked(True)
 
+    # Turning the setting on identifies the photo shown, as selecting it would have.
     assert window.settings.identify_on_select
     worker = window.identify_panel.worker
     assert worker is not None
@@ -693,6 +755,11 @@ def test_identify_on_select_setting(qtbot, window, fluke_data):
     assert window.identify_panel.result.photo_id == photos[1]
     # The candidates did not take the keys from the photo list the user is moving down.
     assert QApplication.focusWidget() is window.browser.unidentified_view
+    # Enter in the list confirms the first candidate, so a card takes one key per photo.
+    first = window.identify_panel.result.candidates[0].label
+    qtbot.keyClick(window.browser.unidentified_view, Qt.Key.Key_Return)
+    assert window.statusBar().currentMessage() == f"Confirmed 000a6daec.jpg as {first}"
+    window.undo_action.trigger()
     window.browser.select_unidentified_photo(photos[0])
     assert window.identify_panel.busy_label.text() == "Identifying…"  # the model is loaded now
     with qtbot.waitSignal(window.identify_panel.worker.done, timeout=IDENTIFY_WAIT_MS):

@@ -222,3 +222,27 @@ def test_shown_confidence_hides_new_whale_below_first():
     assert ranking.shown_confidence(3, candidates[2]) < 0.5
     first = ranking.to_candidates([ranking.WhaleScore("w_a", 0.3, "a")], calibration, top=5)
     assert ranking.shown_confidence(1, first[0]) > 0.5
+
+
+def test_calibration_kept_until_a_tenth_of_the_gallery_changed(monkeypatch, tmp_path):
+    from whalecat.matching import methods
+    from whalecat.matching.base import Gallery
+
+    monkeypatch.setattr(methods, "KEEP_CALIBRATION_PHOTOS", 10)
+    gallery = fluke_gallery(tmp_path, whales=6, sightings=3)  # 18 photos, all with a partner
+    method = methods.create_method("default")
+    calibrations = []
+    calibrate = method._calibrate
+    monkeypatch.setattr(method, "_calibrate", lambda progress: calibrations.append(1) or calibrate(progress))
+    method.prepare(gallery)
+    fitted = method.calibration
+    assert fitted.match_scores == 18
+
+    # One confirmation more: 1 of 18 photos changed.
+    method.prepare(Gallery(gallery.photos[:-1], gallery.open_image))
+    assert len(calibrations) == 1
+    assert method.calibration == fitted
+    # Two more are beyond a tenth, so the threshold is fitted again.
+    method.prepare(Gallery(gallery.photos[:-2], gallery.open_image))
+    assert len(calibrations) == 2
+

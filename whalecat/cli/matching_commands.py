@@ -54,7 +54,8 @@ def cmd_identify(args) -> int:
                 failed += 1
                 print(f"failed: {exc}", file=sys.stderr)
                 continue
-            _print_candidates(args, photo, candidates, time.perf_counter() - started, whales, number)
+            seconds = time.perf_counter() - started
+            _print_candidates(args, photo, candidates, seconds, whales, number, identifier.model_version)
         if progress is not None:
             progress(len(photos), len(photos), "")
     if failed:
@@ -62,7 +63,9 @@ def cmd_identify(args) -> int:
     return 1 if failed else 0
 
 
-def _print_candidates(args, photo: Path, candidates, seconds: float, whales: int, number: int) -> None:
+def _print_candidates(
+    args, photo: Path, candidates, seconds: float, whales: int, number: int, model: str | None
+) -> None:
     """Print one photo's candidates as JSON, as a CSV row or as text, following the options."""
     from whalecat.matching.base import NEW_WHALE
     from whalecat.matching.methods import SHORTLIST
@@ -86,7 +89,8 @@ def _print_candidates(args, photo: Path, candidates, seconds: float, whales: int
         print(UNFITTED_NOTE, file=sys.stderr)
     if number > 0:
         print()
-    print(f"{photo}: top {len(candidates)} by method {args.method} ({seconds:.2f} s)")
+    using = f", model {model}" if model else ""
+    print(f"{photo}: top {len(candidates)} by method {args.method}{using} ({seconds:.2f} s)")
     width = max(len(candidate.label) for candidate in candidates) if candidates else 0
     for rank, candidate in enumerate(candidates, start=1):
         confidence = shown_confidence(rank, candidate)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
     QSize,
@@ -295,13 +296,17 @@ class CataloguePanel(QWidget):
     def show_tab(self, index: int) -> None:
         """Show tab `index` (0 Whales, 1 Unidentified, 2 new_whale) with the keyboard in its list.
 
-        Without a current item the first is selected, so the arrow keys move from there.
+        Without a selected item the one the keyboard is on, or else the first, is selected, so
+        the panes show it and the arrow keys move from there. A list emptied and filled again
+        keeps a current row without a selection.
         """
         view = (self.whale_view, self.unidentified_view, self.new_whale_view)[index]
         with self._one_change():
             self.tabs.setCurrentIndex(index)
-            if not view.currentIndex().isValid() and view.model().rowCount() > 0:
-                view.setCurrentIndex(view.model().index(0, 0))
+            if _selected_row(view) is None and view.model().rowCount() > 0:
+                current = view.currentIndex()
+                view.setCurrentIndex(current if current.isValid() else view.model().index(0, 0))
+                view.selectionModel().select(view.currentIndex(), QItemSelectionModel.SelectionFlag.ClearAndSelect)
         view.setFocus()
 
     def thumbnail_changed(self, photo_id: int) -> None:

@@ -72,8 +72,11 @@ class Confirmations(QObject):
             raise RuntimeError("no catalogue is open")
         return self.catalogue
 
-    def confirm(self, photo_id: int, label: str, method: str = "manual", score: float | None = None) -> None:
-        """Confirm `photo_id` as whale `label` or NEW_WHALE; raises RecordError on an invalid id."""
+    def confirm(self, photo_id: int, label: str, method: str = "manual", score: float | None = None) -> str | None:
+        """Confirm `photo_id` as whale `label` or NEW_WHALE, and return the label it had before.
+
+        Raises RecordError on an invalid id.
+        """
         catalogue = self.require_catalogue()
         if score is not None and not math.isfinite(score):
             score = None
@@ -88,3 +91,4 @@ class Confirmations(QObject):
             ConfirmCommand(self, photo_id, photo_name, label, method, score, before, confirmed_at)
         )
         self.changed.emit(photo_id)
+        return before.label

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from html import escape
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCompleter,
@@ -137,6 +137,8 @@ class WhaleIdDialog(QDialog):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.id_edit.setCompleter(completer)
+        self._completions = completer.popup()
+        self._completions.installEventFilter(self)
         self.message = _message_label()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
@@ -151,6 +153,20 @@ class WhaleIdDialog(QDialog):
 
     def whale_id(self) -> str:
         return self.id_edit.text().strip()
+
+    def eventFilter(self, watched, event) -> bool:
+        # Enter in the list of matching ids, with none of them chosen, would only close the
+        # list, so an existing id took two Enters where a new one takes one.
+        if (
+            watched is self._completions
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and not self._completions.currentIndex().isValid()
+        ):
+            self._completions.hide()
+            self.accept()
+            return True
+        return super().eventFilter(watched, event)
 
     def accept(self) -> None:
         if self._problem(self.id_edit.text()) is None:
@@ -253,6 +269,9 @@ def _listed(lines: list[str]) -> list[str]:
 KEYS_WITHOUT_ACTION = [
     ("Arrow keys", "Select the next photo, whale or candidate in the list that has focus"),
     ("Tab, Shift+Tab", "Move between the photo lists, the candidates and the buttons"),
+    ("Ctrl+Tab", "Switch between the Photo and Identify tabs while the keyboard is in one of them"),
+    ("Enter in the Unidentified list", "Confirm the selected candidate of the photo shown"),
+    ("Space", "Select the photo the keyboard is on"),
     ("Drag on the photo", "Draw a crop box in the Photo tab"),
     ("Arrow keys on the photo",
      "Move the crop box by 1 % of the photo, starting from the stored crop. Without a crop, the "

@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.orientation import open_catalogue_photo
-from whalecat.catalogue.records import PhotoSummary, RecordError, find_photo_by_sha256, get_photo
+from whalecat.catalogue.records import PhotoSummary, RecordError, find_photo_by_sha256, get_photo, list_whales
 from whalecat.gui.confirmations import Confirmations
 from whalecat.gui.dialogs import WhaleIdDialog
 from whalecat.gui.images import centred, pil_to_qimage
@@ -382,7 +382,7 @@ class IdentifyPanel(QWidget):
     def _confirm(self, label: str, method: str, score: float | None = None) -> None:
         photo_id = self.photo_id
         try:
-            self._confirmations.confirm(photo_id, label, method, score)
+            before = self._confirmations.confirm(photo_id, label, method, score)
         except RecordError as exc:
             QMessageBox.warning(self, "Cannot confirm", f"{exc}\nChoose another id and confirm again.")
             return
@@ -393,8 +393,21 @@ class IdentifyPanel(QWidget):
                 "then confirm again.",
             )
             return
-        self.confirmed.emit(f"Confirmed {self._photo_name(photo_id)} as {label}")
+        self.confirmed.emit(self._confirmed_text(photo_id, label, before))
         self.refresh_heading()
+
+    def _confirmed_text(self, photo_id: int, label: str, before: str | None) -> str:
+        """Say what a confirmation did, naming the label it replaced, which Ctrl+Z brings back."""
+        text = f"Confirmed {self._photo_name(photo_id)} as {label}"
+        if before is None or before == label:
+            return text
+        text += f", no longer {before}"
+        if before != NEW_WHALE and self.catalogue is not None:
+            with self.catalogue.session() as session:
+                listed = any(whale.id == before for whale in list_whales(session))
+            if not listed:
+                text += ", which had no other photo and left the whale list"
+        return text + "; Ctrl+Z takes it back"
 
     def refresh_heading(self) -> None:
         if self.photo_id is not None:

@@ -127,7 +127,8 @@ class MainWindow(QMainWindow):
         self.training_dock.hide()
 
         self.catalogue_label = QLabel()
-        self.statusBar().addWidget(self.catalogue_label, stretch=1)
+        # Permanent, so the counts stay in view beside the message each confirmation shows.
+        self.statusBar().addPermanentWidget(self.catalogue_label)
         self.statusBar().addPermanentWidget(self.reembed_status)
         self.statusBar().addPermanentWidget(self.import_panel)
 
@@ -176,6 +177,12 @@ class MainWindow(QMainWindow):
         become an empty catalogue.
         """
         folder = Path(folder)
+        if not create and not folder.exists():
+            self.show_error(
+                f"The catalogue folder {folder} is not there.",
+                "If it was moved or renamed, open it from its new place with File → Open Catalogue….",
+            )
+            return False
         if not create and not (folder / DATABASE_NAME).is_file():
             self.show_error(
                 f"No catalogue in {folder}.",
@@ -417,16 +424,15 @@ class MainWindow(QMainWindow):
         if self.catalogue is None:
             self.setWindowTitle("whalecat")
             self.catalogue_label.setText("No catalogue open: use File → Open Catalogue… or New Catalogue…")
+            self.catalogue_label.setToolTip("")
             return
         self.setWindowTitle(f"whalecat — {self.catalogue.folder.name}")
+        self.catalogue_label.setToolTip(str(self.catalogue.folder))
         with self.catalogue.session() as session:
             photos = session.scalar(select(func.count(Photo.id))) or 0
             whales = len(list_whales(session))  # as the Whales tab counts them
             unidentified = len(unidentified_photos(session))
-        self.catalogue_label.setText(
-            f"{self.catalogue.folder}   ·   {counted(whales, 'whale')}, {counted(photos, 'photo')}, "
-            f"{unidentified} unidentified"
-        )
+        self.catalogue_label.setText(f"{counted(whales, 'whale')}, {counted(photos, 'photo')}, {unidentified} unidentified")
 
     # -- menus and dialogs ------------------------------------------------------------------
 
@@ -438,7 +444,10 @@ class MainWindow(QMainWindow):
         self.import_files_action = self._action(file_menu, "&Import Photos…", self._choose_photos, "Ctrl+I")
         self._action(file_menu, "Import &Folder…", self._choose_folder, "Ctrl+Shift+I")
         self._action(file_menu, "Import Photos with &Labels…", self._choose_labelled_folder)
-        self._action(file_menu, "&Export Identifications…", self._choose_export, "Ctrl+E")
+        self.export_action = self._action(file_menu, "&Export Identifications…", self._choose_export, "Ctrl+E")
+        # On X11 a text box takes Ctrl+E to move to the end of the line, which would
+        # leave Export without its key whenever the whale filter had the keyboard.
+        self.browser.filter_edit.installEventFilter(self)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -468,9 +477,12 @@ class MainWindow(QMainWindow):
         self._action(identify_menu, "&Identify Selected Photo", self.identify_selected, "Ctrl+R")
         confirm = self._action(identify_menu, "&Confirm Candidate", self.identify_panel.confirm_selected)
         confirm.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
-        # Enter confirms only while the identify panel has focus, so it never fires from the filter box.
+        # Enter confirms only while the identify panel or the Unidentified list has focus, so it
+        # never fires from the filter box. From the list, a card is worked through with the
+        # arrow keys and Enter alone when photos are identified as they are selected.
         confirm.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.identify_panel.addAction(confirm)
+        self.browser.unidentified_view.addAction(confirm)
         self._action(identify_menu, "&Whale ID…", self.identify_panel.ask_whale_id, "Ctrl+Shift+N")
         new_whale = self._action(identify_menu, "Mark as &new_whale", self.identify_panel.mark_new_whale, "Ctrl+Shift+M")
         # Each confirmation selects the next photo, so a held key must not confirm photos unseen.
@@ -524,6 +536,8 @@ class MainWindow(QMainWindow):
 
     def _set_identify_on_select(self, enabled: bool) -> None:
         self.settings.identify_on_select = enabled
+        if enabled and self.identify_panel.photo_id is not None:
+            self._identify_if_on_select()  # the photo shown, as if it had just been selected
 
     def _set_find_fluke(self, enabled: bool) -> None:
         self.settings.find_fluke = enabled
@@ -685,6 +699,16 @@ class MainWindow(QMainWindow):
         )
 
     # -- drag and drop, closing ------------------------------------------------------------
+
+    def eventFilter(self, watched, event) -> bool:
+        if (
+            watched is self.browser.filter_edit
+            and event.type() == QEvent.Type.ShortcutOverride
+            and QKeySequence(event.keyCombination()) in self.export_action.shortcuts()
+        ):
+            event.ignore()  # not overridden, so the window's Ctrl+E runs
+            return True
+        return super().eventFilter(watched, event)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):

@@ -63,6 +63,10 @@ class ModelsDialog(QDialog):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemSelectionChanged.connect(self._update_buttons)
+        # Tab leaves the table for the buttons instead of walking its cells, and Enter on a
+        # row makes that version active, so the dialog works from the keyboard.
+        self.table.setTabKeyNavigation(False)
+        self.table.activated.connect(lambda _index: self.activate_selected())
         note = QLabel(
             "Figures are MAP@5, top-1 and top-5 on the photos held back when each version was trained. "
             "Versions trained at different times were scored on different photos. * The bundled model's "
@@ -71,10 +75,13 @@ class ModelsDialog(QDialog):
             "then, scored on the same photos."
         )
         note.setWordWrap(True)
-        self.activate_button = QPushButton("Make Active")
+        self.activate_button = QPushButton("Make &Active")
         self.activate_button.clicked.connect(self.activate_selected)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        # Not the default button, so Enter on a row activates it without closing the dialog.
+        buttons.button(QDialogButtonBox.StandardButton.Close).setAutoDefault(False)
+        self.activate_button.setAutoDefault(False)
         buttons.addButton(self.activate_button, QDialogButtonBox.ButtonRole.ActionRole)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)

@@ -36,7 +36,7 @@ from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.matching.versions import active_version, set_active_version
 from whalecat.progress import Progress, TimeLeft, clock_text
 from whalecat.identification import build_gallery
-from whalecat.training import DEFAULT_EPOCHS, TrainingResult, check_trainable
+from whalecat.training import DEFAULT_EPOCHS, TrainingError, TrainingResult, check_trainable
 from whalecat.training_process import train_in_child
 
 log = logging.getLogger(__name__)
@@ -235,6 +235,12 @@ class TrainingPanel(QWidget):
     def ask_retrain(self) -> RetrainDialog | None:
         """Open the Retrain dialog without blocking; accepting it starts the training."""
         if self._start_blocked():
+            return None
+        try:
+            # Before the dialog, so that a catalogue too small to train on is not asked for epochs.
+            check_trainable(build_gallery(self.catalogue))
+        except TrainingError as exc:
+            self.error.emit(f"Cannot retrain: {exc}.", advice_for(str(exc)))
             return None
         dialog = RetrainDialog(self._device_for(), self.chosen_epochs, self.chosen_kind, self)
         dialog.accepted.connect(lambda: self._start_chosen(dialog.kind(), dialog.epochs()))
