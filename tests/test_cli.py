@@ -548,7 +548,9 @@ def test_import_prints_undecodable_names(tmp_path):
     assert "Traceback" not in imported.stderr
 
 
-def test_import_interrupted_prints_summary(tmp_path, capsys, monkeypatch):
+def _stop_at_second_thumbnail(tmp_path, monkeypatch, stop) -> None:
+    """Save three photos to import, and call `stop` once the second one's preview is written,
+    as Ctrl+C or a signal would arrive in the middle of an import."""
     from PIL import Image
 
     for index in range(3):
@@ -556,14 +558,21 @@ def test_import_interrupted_prints_summary(tmp_path, capsys, monkeypatch):
     save_image = Image.Image.save
     thumbnails = []
 
-    def save_then_interrupt_second_thumbnail(image, target, *args, **kwargs):
+    def save_then_stop(image, target, *args, **kwargs):
         save_image(image, target, *args, **kwargs)
         if str(target).endswith(".part"):
             thumbnails.append(target)
             if len(thumbnails) == 2:
-                raise KeyboardInterrupt
+                stop()
 
-    monkeypatch.setattr(Image.Image, "save", save_then_interrupt_second_thumbnail)
+    monkeypatch.setattr(Image.Image, "save", save_then_stop)
+
+
+def test_import_interrupted_prints_summary(tmp_path, capsys, monkeypatch):
+    def interrupt():
+        raise KeyboardInterrupt
+
+    _stop_at_second_thumbnail(tmp_path, monkeypatch, interrupt)
     catalogue = tmp_path / "cat"
 
     try:
@@ -583,21 +592,7 @@ def test_import_interrupted_prints_summary(tmp_path, capsys, monkeypatch):
 def test_import_ended_by_sigterm_prints_summary(tmp_path, capsys, monkeypatch):
     import signal
 
-    from PIL import Image
-
-    for index in range(3):
-        save_fluke(tmp_path / "photos" / f"{index}.jpg", individual=index)
-    save_image = Image.Image.save
-    thumbnails = []
-
-    def save_then_terminate(image, target, *args, **kwargs):
-        save_image(image, target, *args, **kwargs)
-        if str(target).endswith(".part"):
-            thumbnails.append(target)
-            if len(thumbnails) == 2:
-                os.kill(os.getpid(), signal.SIGTERM)
-
-    monkeypatch.setattr(Image.Image, "save", save_then_terminate)
+    _stop_at_second_thumbnail(tmp_path, monkeypatch, lambda: os.kill(os.getpid(), signal.SIGTERM))
     before = signal.getsignal(signal.SIGTERM)
 
     code = main(["--catalogue", str(tmp_path / "cat"), "import", str(tmp_path / "photos")])
