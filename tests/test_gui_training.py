@@ -13,7 +13,7 @@ import time
 import pytest
 from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
 from tests.helpers import save_fluke, save_labelled_flukes
 from tests.test_gui_support import WAIT_MS, make_identifier, no_thread_left, window  # noqa: F401  (fixtures)
@@ -395,6 +395,11 @@ def test_models_dialog_switches_versions(qtbot, window, tmp_path):
     assert active_version(window.catalogue) == BUNDLED_VERSION
     assert dialog.isVisible()
     assert not dialog.table.tabKeyNavigation()
+    # Enter on the focused Close button still closes it.
+    close = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Close)
+    close.setFocus()
+    qtbot.keyClick(close, Qt.Key.Key_Return)
+    assert not dialog.isVisible()
 
 
 def test_switch_reembeds_in_background(qtbot, real_window, tmp_path):

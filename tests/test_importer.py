@@ -20,7 +20,7 @@ from whalecat.catalogue.records import list_whales, unidentified_photos
 from whalecat.catalogue.removal import remove_photo
 from whalecat.importing import import_paths
 from whalecat.importing.files import collect_files, supported_formats_sentence
-from whalecat.importing.importer import thumbnail_path
+from whalecat.importing.importer import ImportInterrupted, thumbnail_path
 from whalecat.importing.labels import LabelsError
 from whalecat.progress import CancelToken, Progress
 
@@ -336,7 +336,7 @@ def test_unsupported_formats_counted(catalogue, tmp_path):
     assert report.failed == []
     assert report.unsupported == [str(card / "b.webp"), str(card / "c.CR2")]
     assert report.notes() == [
-        "skipped 2 files in formats whalecat cannot import (.cr2, .webp); convert them to JPEG or TIFF to import them"
+        "skipped 2 files in formats whalecat cannot import (b.webp, c.CR2); convert them to JPEG or TIFF to import them"
     ]
     assert report.summary() == "1 imported, 0 already in the catalogue, 0 failed, 2 in unsupported formats skipped"
 
@@ -568,3 +568,37 @@ def test_interrupt_after_commit_keeps_the_photo_files(catalogue, tmp_path, monke
         stored_name, sha256 = session.execute(select(Photo.stored_name, Photo.sha256)).one()
     assert (catalogue.folder / stored_name).is_file()
     assert thumbnail_path(catalogue, sha256).is_file()
+
+
+def test_photo_copies_follow_the_umask(catalogue, tmp_path):
+    photo = save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    previous = os.umask(0o022)
+    try:
+        import_paths(catalogue, [photo])
+    finally:
+        os.umask(previous)
+
+    with catalogue.session() as session:
+        stored = session.scalar(select(Photo.stored_name))
+    assert (catalogue.folder / stored).stat().st_mode & 0o777 == 0o644
+
+
+def test_interrupted_import_says_its_labels_were_not_applied(catalogue, tmp_path):
+    for index in range(3):
+        save_fluke(tmp_path / "card" / f"{index}.jpg", individual=index)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\n0.jpg,w_a\n1.jpg,w_b\n2.jpg,w_c\n")
+    reports = []
+
+    def interrupt_after_first(done, total, message):
+        reports.append(done)
+        if done == 1:
+            raise KeyboardInterrupt  # as Ctrl+C arriving between two files
+
+    with pytest.raises(ImportInterrupted) as interrupted:
+        import_paths(catalogue, [tmp_path / "card"], labels, Progress(interrupt_after_first))
+
+    report = interrupted.value.report
+    assert (report.imported, report.labelled) == (1, 0)
+    assert report.notes()[-1].startswith("the labels file was not applied to the photos imported so far")
+    assert reports[-1] < 3  # no final report of all three files, which would read as done

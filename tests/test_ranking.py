@@ -158,15 +158,15 @@ def test_fused_calibration_samples_large_gallery(monkeypatch, tmp_path):
     from whalecat.matching import methods
     from whalecat.progress import Progress
 
-    monkeypatch.setattr(methods, "CALIBRATION_PHOTOS", 5)
+    monkeypatch.setattr(methods, "CALIBRATION_PHOTOS", 10)
     totals = []
     progress = Progress(
         lambda done, total, message: totals.append(total) if "Calibrating" in message else None
     )
     method = methods.create_method("default")
     method.prepare(fluke_gallery(tmp_path, whales=4, sightings=3), progress)
-    assert set(totals) == {5}
-    assert method.calibration.match_scores == 5
+    assert set(totals) == {10}
+    assert method.calibration.match_scores == 10
 
 
 def test_small_gallery_floor_and_scores(tmp_path):
@@ -175,8 +175,8 @@ def test_small_gallery_floor_and_scores(tmp_path):
     gallery = fluke_gallery(tmp_path, whales=4, sightings=3)
     method = methods.create_method("default")
     method.prepare(gallery)
-    # 12 calibration photos are too few to trust their own floor alone.
-    assert method.inlier_floor >= methods.DEFAULT_INLIER_FLOOR
+    # 12 calibration photos are too few to trust their own floor.
+    assert method.inlier_floor == methods.DEFAULT_INLIER_FLOOR
     query = gallery.open_image(gallery.photos[0])
     for candidate in method.query(query, exclude_keys=frozenset({gallery.photos[0].key})):
         if candidate.label == NEW_WHALE:
@@ -245,4 +245,14 @@ def test_calibration_kept_until_a_tenth_of_the_gallery_changed(monkeypatch, tmp_
     # Two more are beyond a tenth, so the threshold is fitted again.
     method.prepare(Gallery(gallery.photos[:-2], gallery.open_image))
     assert len(calibrations) == 2
+
+
+def test_few_calibration_photos_keep_the_default_threshold(tmp_path):
+    from whalecat.matching import methods
+
+    # Two whales with two photos each: four photos could calibrate, too few to trust.
+    method = methods.create_method("default")
+    method.prepare(fluke_gallery(tmp_path, whales=2, sightings=2))
+    assert method.calibration == ranking.Calibration.default()
+    assert method.inlier_floor == methods.DEFAULT_INLIER_FLOOR
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from sqlalchemy import select
 
@@ -16,7 +17,7 @@ from whalecat.catalogue.models import Photo
 from whalecat.catalogue.orientation import open_catalogue_photo
 from whalecat.catalogue.records import photo_summary
 from whalecat.catalogue.store import Catalogue
-from whalecat.imaging.io import ImageError
+from whalecat.imaging.io import PHOTO_SUFFIXES, ImageError
 from whalecat.imaging.preprocess import save_thumbnail
 from whalecat.progress import Progress
 from whalecat.text import counted, error_text
@@ -51,8 +52,11 @@ class CheckReport:
         lines += [f"missing preview: {name}; run whalecat check --repair to make it again"
                   for name in self.missing_thumbnails]
         lines += [f"preview made again: {name}" for name in self.remade_thumbnails]
-        lines += [f"file without a photo: {path}; import the card again, which adds it"
-                  for path in self.stray_files]
+        for path in self.stray_files:
+            if PurePosixPath(path).suffix.lower() in PHOTO_SUFFIXES:
+                lines.append(f"file without a photo: {path}; import the card again, which adds it")
+            else:
+                lines.append(f"file that is not a photo copy: {path}; move it out of the photos folder")
         return lines
 
     def summary(self) -> str:

@@ -95,6 +95,10 @@ def _photo_id_by_name(catalogue, path: Path) -> int:
         rows = session.execute(
             select(Photo.id, Photo.original_folder).where(Photo.original_name == path.name)
         ).all()
+    if len(rows) > 1:
+        # The folder of a card that is gone still tells same-named photos apart.
+        folder = str(path.parent.resolve())
+        rows = [row for row in rows if row.original_folder == folder] or rows
     if len(rows) == 1:
         return rows[0].id
     if not rows:
@@ -105,5 +109,5 @@ def _photo_id_by_name(catalogue, path: Path) -> int:
     folders = ", ".join(sorted(row.original_folder for row in rows))
     raise ValueError(
         f"{path} not found, and {len(rows)} catalogue photos were imported from files named {path.name} "
-        f"(from {folders}); give the photo file itself"
+        f"(from {folders}); give the photo file with its folder, or its copy in the catalogue's photos/ folder"
     )

@@ -18,6 +18,7 @@ def cmd_identify(args) -> int:
     from whalecat.imaging.io import ImageError, open_photo
     from whalecat.importing.files import find_files, no_photos_message
     from whalecat.matching.device import select_device
+    from whalecat.progress import Progress
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, not {args.top}")
@@ -45,14 +46,18 @@ def cmd_identify(args) -> int:
             if progress is not None:
                 progress(number, len(photos), photo.name)
             started = time.perf_counter()
+            # The first photo prepares the catalogue: on a large one, a minute of embedding and calibrating.
+            preparing = Progress(ProgressPrinter()) if number == 0 else None
             try:
-                candidates = identifier.identify_file(photo, top=args.top)
+                candidates = identifier.identify_file(photo, top=args.top, progress=preparing)
             except ImageError as exc:
                 if len(photos) == 1:
                     raise
                 # One bad file on a card must not stop the others.
                 failed += 1
                 print(f"failed: {exc}", file=sys.stderr)
+                if args.json:  # a line for every photo, so a script reading the output sees it too
+                    print(json.dumps({"photo": str(photo), "error": exc.reason}), flush=True)
                 continue
             seconds = time.perf_counter() - started
             _print_candidates(args, photo, candidates, seconds, whales, number, identifier.model_version)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -64,9 +64,9 @@ class ModelsDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         # Tab leaves the table for the buttons instead of walking its cells, and Enter on a
-        # row makes that version active, so the dialog works from the keyboard.
+        # row makes that version active (see eventFilter), so the dialog works from the keyboard.
         self.table.setTabKeyNavigation(False)
-        self.table.activated.connect(lambda _index: self.activate_selected())
+        self.table.installEventFilter(self)
         note = QLabel(
             "Figures are MAP@5, top-1 and top-5 on the photos held back when each version was trained. "
             "Versions trained at different times were scored on different photos. * The bundled model's "
@@ -79,15 +79,23 @@ class ModelsDialog(QDialog):
         self.activate_button.clicked.connect(self.activate_selected)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
-        # Not the default button, so Enter on a row activates it without closing the dialog.
-        buttons.button(QDialogButtonBox.StandardButton.Close).setAutoDefault(False)
-        self.activate_button.setAutoDefault(False)
         buttons.addButton(self.activate_button, QDialogButtonBox.ButtonRole.ActionRole)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(note)
         layout.addWidget(buttons)
         self.refresh()
+
+    def eventFilter(self, watched, event) -> bool:
+        # Taken here, so that the dialog's own Enter handling does not also close it.
+        if (
+            watched is self.table
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        ):
+            self.activate_selected()
+            return True
+        return super().eventFilter(watched, event)
 
     def refresh(self) -> None:
         """Reload the versions from the catalogue's models folder, keeping the selected one."""

@@ -27,6 +27,7 @@ UNSUPPORTED_IMAGE_SUFFIXES = {
 }
 # Folders of a catalogue that hold previews, cached network inputs and models, not photos.
 CATALOGUE_DATA_FOLDERS = {"thumbnails", "cache", "models"}
+NAMED_FILES = 5  # skipped files a report names, before "and N more"
 _CATALOGUE_ADVICE = "to import the photos in it, name its photos folder"
 
 
@@ -54,9 +55,11 @@ class FoundFiles:
 def search_notes(catalogue_folders: list[tuple[str, str]], unsupported: list[str]) -> list[str]:
     notes = [f"skipped the catalogue folder {folder}; {advice}" for folder, advice in catalogue_folders]
     if unsupported:
-        suffixes = ", ".join(sorted({Path(path).suffix.lower() for path in unsupported}))
+        names = ", ".join(Path(path).name for path in unsupported[:NAMED_FILES])
+        if len(unsupported) > NAMED_FILES:
+            names += f" and {len(unsupported) - NAMED_FILES} more"
         notes.append(
-            f"skipped {counted(len(unsupported), 'file')} in formats whalecat cannot import ({suffixes}); "
+            f"skipped {counted(len(unsupported), 'file')} in formats whalecat cannot import ({names}); "
             f"convert {'it' if len(unsupported) == 1 else 'them'} to JPEG or TIFF to import "
             f"{'it' if len(unsupported) == 1 else 'them'}"
         )

@@ -12,7 +12,7 @@ import errno
 import hashlib
 import logging
 import os
-import tempfile
+import secrets
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +77,8 @@ class ImportReport:
     stopped: str | None = None
     # Set when Ctrl+C ended the import. The photos imported before it are kept.
     interrupted: bool = False
+    # Set when the import stopped before the labels file could be applied to its photos.
+    labels_not_applied: bool = False
 
     def summary(self) -> str:
         text = (
@@ -108,6 +110,9 @@ class ImportReport:
             notes.append(no_photos_message(self.searched))
         if self.stopped:
             notes.append(self.stopped)
+        if self.labels_not_applied:
+            notes.append("the labels file was not applied to the photos imported so far; import the "
+                         "same photos again with the labels file to apply it")
         return notes
 
 
@@ -169,10 +174,13 @@ def import_paths(
                 report.interrupted = True
                 apply_labels = False
                 break
-        progress.report(len(files), len(files), "")
+        if not (report.cancelled or report.stopped or report.interrupted):
+            progress.report(len(files), len(files), "")  # not at a stop, which would read as done
         if apply_labels:
             for name, photos in named.items():
                 _apply_label(session, report, name, labels[name], photos)
+        else:
+            report.labels_not_applied = bool(labels)
     if not (report.cancelled or report.stopped or report.interrupted):
         report.unmatched_labels = sorted(set(labels) - set(named) - {p.name.strip() for p in files})
     log.info("Import into %s finished: %s", catalogue.folder, report.summary())
@@ -464,7 +472,10 @@ def _fluke_box(upright) -> tuple[int, int, int, int] | None:
 
 def _write_atomically(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".importing-")
+    # Not tempfile.mkstemp, which makes the file readable by its owner only: in a catalogue
+    # that a lab group shares, the others could read the database but not the photos.
+    temporary = target.parent / f".importing-{os.getpid()}-{secrets.token_hex(6)}"
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # less the umask
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)

@@ -36,12 +36,17 @@ CALIBRATION_PHOTOS = 400
 # The inlier floor is this quantile of the best stranger's inlier count over the calibration
 # photos: keypoint pairs that the best wrong whale often reaches are weak evidence of a match.
 INLIER_FLOOR_QUANTILE = 0.9
-# NOTE: with fewer calibration photos than this, or none, the floor is at least the default,
-# which is the floor calibrated on 230 right-whale photos. A small catalogue calibrates too
-# low: 32 fluke photos, 8 of them calibrating, gave 2.1 while spray lent a wrong whale 6
-# pairs (measured before keypoints were described upright, when the default was 6).
+# NOTE: with fewer calibration photos than this, or none, the floor is the default, which is
+# the floor calibrated on 230 right-whale photos. A few photos give a floor anywhere: 32 fluke
+# photos, 8 of them calibrating, gave 2.1 while spray lent a wrong whale 6 pairs (measured
+# before keypoints were described upright, when the default was 6), and 4 photos gave 13.5,
+# which dropped a whale found with 11 pairs below new_whale.
 FLOOR_CALIBRATION_PHOTOS = 30
 DEFAULT_INLIER_FLOOR = 8.0
+# NOTE: the threshold stays the default until this many photos of whales with two or more
+# photos can calibrate it. Fitted on 4 photos it moved from 0.5 to 1.07 with one confirmation
+# and reordered other photos' candidates. An estimate, not a fitted value.
+MIN_FITTED_PHOTOS = 10
 # A calibration on this many photos or more is kept until this share of the gallery's photos
 # has changed. Each confirmation changes the gallery, and calibrating again took 4 to 7 s on
 # 150 photos and 19 s on 2,700 (2 CPU cores), before every next photo's candidates. One
@@ -103,6 +108,8 @@ class FusedMethod:
             index for index, photo in enumerate(photos)
             if len(self.photos_by_whale[photo.whale_id]) > 1
         ]
+        if len(with_partner) < MIN_FITTED_PHOTOS:
+            return ranking.Calibration.default()
         step = max(len(with_partner) / CALIBRATION_PHOTOS, 1.0)
         count = min(len(with_partner), CALIBRATION_PHOTOS)
         chosen = sorted({with_partner[int(number * step)] for number in range(count)})
@@ -126,8 +133,6 @@ class FusedMethod:
         calibrated = float(np.quantile(best_stranger_inliers, INLIER_FLOOR_QUANTILE))
         if len(best_stranger_inliers) >= FLOOR_CALIBRATION_PHOTOS:
             self.inlier_floor = calibrated
-        else:
-            self.inlier_floor = max(calibrated, DEFAULT_INLIER_FLOOR)
 
         def fused(whale: ranking.WhaleScore) -> float:
             return ranking.fuse(whale.details["cosine"], whale.details["inliers"], self.inlier_floor)

@@ -178,8 +178,8 @@ def to_candidates(
 
 
 UNFITTED_NOTE = (
-    "no confidences yet: the new_whale threshold is a default until the catalogue has "
-    f"{MIN_CALIBRATION_PAIRS} or more confirmed photos of whales with two or more photos"
+    "no confidences yet: the new_whale threshold is a default until more whales in the "
+    "catalogue have two or more confirmed photos"
 )
 
 
