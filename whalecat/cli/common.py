@@ -96,7 +96,7 @@ def _photo_id_by_name(catalogue, path: Path) -> int:
             select(Photo.id, Photo.original_folder).where(Photo.original_name == path.name)
         ).all()
     if len(rows) > 1:
-        # The folder of a card that is gone still tells same-named photos apart.
+        # The folder of a card that is gone still distinguishes same-named photos.
         folder = str(path.parent.resolve())
         rows = [row for row in rows if row.original_folder == folder] or rows
     if len(rows) == 1:

@@ -56,7 +56,7 @@ def cmd_identify(args) -> int:
                 # One bad file on a card must not stop the others.
                 failed += 1
                 print(f"failed: {exc}", file=sys.stderr)
-                if args.json:  # a line for every photo, so a script reading the output sees it too
+                if args.json:  # a line for every photo, so that a script reading the output gets the failure too
                     print(json.dumps({"photo": str(photo), "error": exc.reason}), flush=True)
                 continue
             seconds = time.perf_counter() - started

@@ -37,10 +37,10 @@ CALIBRATION_PHOTOS = 400
 # photos: keypoint pairs that the best wrong whale often reaches are weak evidence of a match.
 INLIER_FLOOR_QUANTILE = 0.9
 # NOTE: with fewer calibration photos than this, or none, the floor is the default, which is
-# the floor calibrated on 230 right-whale photos. A few photos give a floor anywhere: 32 fluke
+# the floor calibrated on 230 right-whale photos. A few photos give a floor anywhere. 32 fluke
 # photos, 8 of them calibrating, gave 2.1 while spray lent a wrong whale 6 pairs (measured
-# before keypoints were described upright, when the default was 6), and 4 photos gave 13.5,
-# which dropped a whale found with 11 pairs below new_whale.
+# before keypoints were described upright, when the default was 6). 4 photos gave 13.5, which
+# dropped a whale found with 11 pairs below new_whale.
 FLOOR_CALIBRATION_PHOTOS = 30
 DEFAULT_INLIER_FLOOR = 8.0
 # NOTE: the threshold stays the default until this many photos of whales with two or more
