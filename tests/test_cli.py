@@ -92,7 +92,8 @@ def test_database_failing_after_opening_is_one_clear_line(tmp_path, capsys):
 
     printed = capsys.readouterr().err
     assert printed.startswith("whalecat whales: error: the catalogue's database failed: no such table: whale;")
-    assert "SELECT" not in printed and "Traceback" not in printed
+    assert "SELECT" not in printed
+    assert "Traceback" not in printed
 
 
 def test_python_dash_m_runs(tmp_path):
@@ -331,9 +332,9 @@ def test_closed_pipe_ends_quietly(tmp_path):
 
 
 def test_progress_without_a_terminal_prints_tenths(capsys):
-    from whalecat.cli.common import ProgressPrinter as _ProgressPrinter
+    from whalecat.cli.common import ProgressPrinter
 
-    printer = _ProgressPrinter()
+    printer = ProgressPrinter()
     for done in range(1, 101):
         printer(done, 100, "Evaluating default")
     lines = capsys.readouterr().err.splitlines()
@@ -480,7 +481,7 @@ def test_lost_photo_copy_is_named_and_left_out(tmp_path, capsys, caplog):
     assert "its copy was already missing from photos/" in capsys.readouterr().out
 
 
-def test_identifying_a_photo_whose_copy_is_lost_names_it(tmp_path):
+def test_identify_lost_copy_names_photo(tmp_path):
     images, labels = save_labelled_flukes(tmp_path, whales=2, photos_per_whale=2)
     with Catalogue.open(tmp_path / "c") as catalogue:
         import_paths(catalogue, [images], labels, find_fluke=False)
@@ -646,7 +647,7 @@ def test_import_makes_no_catalogue_in_a_card_folder(tmp_path, capsys):
     assert sorted(p.name for p in card.iterdir()) == ["IMG_0001.jpg"]
 
 
-def test_removing_a_whales_only_photo_says_the_whale_left(tmp_path, capsys):
+def test_remove_only_photo_of_whale(tmp_path, capsys):
     images, labels = save_labelled_flukes(tmp_path, whales=2, photos_per_whale=1)
     catalogue = str(tmp_path / "c")
     assert main(["--catalogue", catalogue, "import", str(images), "--labels", str(labels)]) == 0
@@ -660,7 +661,7 @@ def test_removing_a_whales_only_photo_says_the_whale_left(tmp_path, capsys):
 
 
 
-def test_remove_by_file_name_once_the_card_is_gone(tmp_path, capsys):
+def test_remove_by_file_name(tmp_path, capsys):
     first = save_fluke(tmp_path / "card1" / "IMG_0001.jpg", individual=1)
     save_fluke(tmp_path / "card1" / "IMG_0002.jpg", individual=2)
     save_fluke(tmp_path / "card2" / "IMG_0002.jpg", individual=3)
@@ -760,4 +761,5 @@ def test_identify_a_card_as_kaggle_rows(tmp_path, capsys):
     assert main(["--catalogue", catalogue, "identify", str(card), "--method", "keypoints", "--json"]) == 1
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [Path(line["photo"]).name for line in lines] == ["day1, first.jpg", "day1_broken.jpg", "day1_second.jpg"]
-    assert "candidates" not in lines[1] and lines[1]["error"]
+    assert "candidates" not in lines[1]
+    assert lines[1]["error"]

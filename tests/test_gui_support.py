@@ -92,7 +92,7 @@ def test_candidate_text_shows_new_whale_confidence_only_first():
     default = ranking.to_candidates(whales, ranking.Calibration.default(), top=5)
     new = next(c for c in default if c.label == NEW_WHALE)
     assert "fixed default" in explain_candidate(new)
-    # A default threshold gives no percentage, and the tooltip says why.
+    # A default threshold gives no percentage, and the tooltip explains why.
     assert "confidence" not in describe_candidate(1, default[0])
     assert "no confidences yet" in explain_candidate(default[0])
 

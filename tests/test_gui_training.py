@@ -312,7 +312,7 @@ def test_too_few_whales_shows_advice(qtbot, window, tmp_path):
     assert window.retrain_action.isEnabled()
     assert version_folders(window.catalogue) == []
 
-    # Catalogue → Retrain says so at once, before asking for epochs.
+    # Catalogue → Retrain reports it at once, before asking for epochs.
     window.error_box = None
     assert window.retrain() is None
     assert window.error_box.text().startswith("Cannot retrain: too few whales with two or more")

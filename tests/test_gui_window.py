@@ -96,7 +96,7 @@ def test_open_folder_without_catalogue_refused(qtbot, window, tmp_path, fluke_da
     assert "moved or renamed" in window.error_box.informativeText()
 
 
-def test_catalogue_the_window_cannot_read_is_not_kept_open(window, tmp_path):
+def test_unreadable_catalogue_not_kept_open(window, tmp_path):
     """A table dropped by hand passes SQLite's check on opening but fails the first query."""
     Catalogue.open(tmp_path / "edited").close()
     with sqlite3.connect(tmp_path / "edited" / "catalogue.sqlite") as connection:
@@ -355,7 +355,7 @@ def test_confirmation_that_cannot_be_saved_is_reported(qtbot, window, fluke_data
     assert not window.undo_action.isEnabled()
 
 
-def test_photo_whose_copy_is_lost_is_named_without_widening_the_window(qtbot, window, fluke_data):
+def test_lost_copy_message_wraps(qtbot, window, fluke_data):
     import_and_wait(qtbot, window, [fluke_data / "images" / "0000e88ab.jpg"])
     window.import_panel.summary_box.accept()
     photo = window.browser.unidentified_model.photos[0]

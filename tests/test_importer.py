@@ -132,7 +132,7 @@ def test_photo_too_small_to_identify_fails_alone(catalogue, tmp_path, size):
     assert _count(catalogue, Photo) == 1
 
 
-def test_label_reaches_a_file_whose_name_ends_in_a_space(catalogue, tmp_path):
+def test_label_reaches_name_with_space(catalogue, tmp_path):
     photo = save_fluke(tmp_path / "card" / "IMG_0001.jpg ", individual=1)
     labels = tmp_path / "labels.csv"
     labels.write_text("Image,Id\nIMG_0001.jpg ,w_space\n")
@@ -602,3 +602,18 @@ def test_interrupted_import_says_its_labels_were_not_applied(catalogue, tmp_path
     assert (report.imported, report.labelled) == (1, 0)
     assert report.notes()[-1].startswith("the labels file was not applied to the photos imported so far")
     assert reports[-1] < 3  # no final report of all three files, which would read as done
+
+
+def test_import_uses_callers_search(catalogue, tmp_path, monkeypatch):
+    from whalecat.importing import importer
+
+    save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    found = importer.find_files([tmp_path / "card"])
+
+    def no_second_search(paths):
+        raise AssertionError("the folders were searched again")
+
+    monkeypatch.setattr(importer, "find_files", no_second_search)
+    report = import_paths(catalogue, [tmp_path / "card"], found=found)
+
+    assert report.imported == 1

@@ -178,10 +178,11 @@ def test_damaged_database_is_refused_with_its_backup_named(tmp_path):
     message = str(raised.value)
     assert str((tmp_path / "c" / DATABASE_NAME).resolve()) in message
     assert "damaged" in message or "malformed" in message
-    assert "restore" in message and "backup" in message
+    assert "restore" in message
+    assert "backup" in message
 
 
-def test_damaged_database_names_the_copy_saved_before_an_upgrade(tmp_path):
+def test_damaged_database_names_upgrade_copy(tmp_path):
     _catalogue_with_whales(tmp_path / "c")
     (tmp_path / "c" / "catalogue-before-0003-20261201-101500.sqlite").write_bytes(b"")
     _damage(tmp_path / "c" / DATABASE_NAME, first_page=3, pages=1)
@@ -196,12 +197,12 @@ def test_emptied_database_beside_photos_is_refused(tmp_path):
     (tmp_path / "c" / "photos" / "ab" / "ab12.jpg").write_bytes(b"a photo")
     (tmp_path / "c" / DATABASE_NAME).write_bytes(b"")
 
-    with pytest.raises(CatalogueError, match=r"is empty \(0 bytes\), although photos/ holds imported photos"):
+    with pytest.raises(CatalogueError, match=r"is empty \(0 bytes\), although photos/ contains imported photos"):
         Catalogue.open(tmp_path / "c")
     assert (tmp_path / "c" / DATABASE_NAME).stat().st_size == 0  # left for the user to restore
 
 
-def test_empty_database_without_photos_opens_as_a_new_catalogue(tmp_path):
+def test_empty_database_without_photos_opens(tmp_path):
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / DATABASE_NAME).write_bytes(b"")
 

@@ -224,7 +224,7 @@ def test_shown_confidence_hides_new_whale_below_first():
     assert ranking.shown_confidence(1, first[0]) > 0.5
 
 
-def test_calibration_kept_until_a_tenth_of_the_gallery_changed(monkeypatch, tmp_path):
+def test_calibration_kept_until_tenth_changes(monkeypatch, tmp_path):
     from whalecat.matching import methods
     from whalecat.matching.base import Gallery
 

@@ -194,7 +194,7 @@ class Catalogue:
 
 
 def _check_database_file(folder: Path) -> None:
-    """Refuse a database file that whalecat cannot use although the folder holds photos.
+    """Raise CatalogueError for a database file that whalecat cannot use beside imported photos.
 
     SQLite treats an empty file as a new database, so a catalogue.sqlite emptied by a failed
     copy or sync would open as an empty catalogue beside the photos it used to describe.
@@ -204,7 +204,7 @@ def _check_database_file(folder: Path) -> None:
         return
     if database.stat().st_size == 0 and any((folder / "photos").rglob("*.*")):
         raise CatalogueError(
-            f"the database {database} is empty (0 bytes), although photos/ holds imported photos; "
+            f"the database {database} is empty (0 bytes), although photos/ contains imported photos; "
             f"restore catalogue.sqlite from a backup of the folder{_backups_hint(folder)}"
         )
     if not os.access(database, os.W_OK):

@@ -61,7 +61,7 @@ def _import(args) -> int:
         with open_catalogue(args, create=True) as catalogue:
             report = import_paths(
                 catalogue, args.paths, args.labels, Progress(ProgressPrinter()),
-                find_fluke=not args.whole_photo,
+                find_fluke=not args.whole_photo, found=found,
             )
     except ImportInterrupted as interrupted:  # Ctrl+C between or during files
         report = interrupted.report
@@ -127,14 +127,14 @@ def cmd_remove(args) -> int:
 
     with open_catalogue(args) as catalogue:
         removed = remove_photo(catalogue, imported_photo_id(catalogue, args.photo, "so there is nothing to remove"))
-    kept = [catalogue.folder / copy for original, copy in removed.moved if original == removed.photo["stored_name"]]
-    if kept:
-        print(f"{args.photo.name}: removed from the catalogue; its copy is kept as {kept[0]}")
+    copies = [catalogue.folder / copy for original, copy in removed.moved if original == removed.photo["stored_name"]]
+    if copies:
+        print(f"{args.photo.name}: removed from the catalogue; its copy is kept as {copies[0]}")
     else:
         print(f"{args.photo.name}: removed from the catalogue; its copy was already missing from photos/")
     for whale_id in removed.left_empty:
         print(f"{whale_id} had no other photo, so it left the whale list; to bring it back, import "
-              f"{kept[0] if kept else 'the photo'} again and confirm it as {whale_id}")
+              f"{copies[0] if copies else 'the photo'} again and confirm it as {whale_id}")
     return 0
 
 

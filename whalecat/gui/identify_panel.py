@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.orientation import open_catalogue_photo
-from whalecat.catalogue.records import PhotoSummary, RecordError, find_photo_by_sha256, get_photo, list_whales
+from whalecat.catalogue.records import PhotoSummary, RecordError, find_photo_by_sha256, get_photo, photos_of_whale
 from whalecat.gui.confirmations import Confirmations
 from whalecat.gui.dialogs import WhaleIdDialog
 from whalecat.gui.images import centred, pil_to_qimage
@@ -404,8 +404,8 @@ class IdentifyPanel(QWidget):
         text += f", no longer {before}"
         if before != NEW_WHALE and self.catalogue is not None:
             with self.catalogue.session() as session:
-                listed = any(whale.id == before for whale in list_whales(session))
-            if not listed:
+                left = not photos_of_whale(session, before)
+            if left:
                 text += ", which had no other photo and left the whale list"
         return text + "; Ctrl+Z takes it back"
 

@@ -16,7 +16,7 @@ class UndoStack(QUndoStack):
     """
 
     # A photo whose crop or turn an undo or redo just changed. The window shows that photo,
-    # so the researcher sees the step, which may concern a photo selected long ago.
+    # because the step may concern a photo selected long ago.
     photo_stepped = Signal(int)
 
     def __init__(self, parent=None):

@@ -1,6 +1,6 @@
 """Finding the photo files to import in the files and folders a researcher names.
 
-A card holds more than photos: notes, labels, sidecars and videos are passed over without a
+A card contains more than photos: notes, labels, sidecars and videos are passed over without a
 word, while image formats whalecat cannot read are counted so that the report can name them.
 A whalecat catalogue met on the way is not searched, because its thumbnails would come in as
 photos.

@@ -32,6 +32,7 @@ from whalecat.imaging.io import ImageError, open_photo, read_metadata
 from whalecat.imaging.preprocess import save_thumbnail
 from whalecat.importing.files import (
     UNSUPPORTED_IMAGE_SUFFIXES,
+    FoundFiles,
     find_files,
     no_photos_message,
     search_notes,
@@ -122,8 +123,12 @@ def import_paths(
     labels_csv: Path | str | None = None,
     progress: Progress | None = None,
     find_fluke: bool = True,
+    found: FoundFiles | None = None,
 ) -> ImportReport:
     """Import photos from `paths` (files and folders), optionally labelled by `labels_csv`.
+
+    `found` is what `find_files(paths)` returned, for a caller that searched the folders
+    already; without it they are searched here.
 
     With `find_fluke`, each new photo's crop is set to the box `locate_fluke` finds, so
     matching looks at the fluke rather than the sea around it. The user can adjust it later.
@@ -135,7 +140,7 @@ def import_paths(
     """
     progress = progress or Progress()
     labels = read_labels(labels_csv) if labels_csv else {}
-    found = find_files(paths)
+    found = found or find_files(paths)
     files = found.photos
     report = ImportReport(
         searched=[valid_text(str(path)) for path in paths],
