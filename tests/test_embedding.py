@@ -130,6 +130,18 @@ def test_train_embedding_lowers_loss():
     assert min(losses[-3:]) < losses[0]
 
 
+
+def test_training_model_takes_given_augmenter_and_margin():
+    from whalecat.matching.embedding_train import build_training_model
+
+    augmenter = keras().Sequential([keras().layers.RandomContrast(0.3)], name="my_augment")
+    model = build_training_model(build_embedding_model(width=8, embedding_size=16), 3,
+                                 margin=0.3, scale=30.0, augmenter=augmenter)
+    assert model.get_layer("my_augment") is augmenter
+    head = model.get_layer("arcface")
+    assert (head.margin, head.scale) == (0.3, 30.0)
+
+
 ODD_BATCH_TRAINING = """
 import numpy as np
 from whalecat.imaging.preprocess import EMBEDDING_INPUT_SIZE

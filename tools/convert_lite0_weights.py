@@ -28,7 +28,9 @@ def convert(state: dict) -> dict[str, np.ndarray]:
 
     def conv(source, target, depthwise=False):
         weight = state[source].numpy()  # (out, in, kh, kw); depthwise: (channels, 1, kh, kw)
-        out[f"{target}/kernel"] = weight.transpose(2, 3, 0, 1) if depthwise else weight.transpose(2, 3, 1, 0)
+        # Keras wants (kh, kw, in, out), and (kh, kw, channels, 1) for a depthwise kernel.
+        order = (2, 3, 0, 1) if depthwise else (2, 3, 1, 0)
+        out[f"{target}/kernel"] = weight.transpose(order)
 
     def batch_norm(source, target):
         for torch_name, keras_name in (("weight", "gamma"), ("bias", "beta"),

@@ -101,13 +101,17 @@ def _arcface_layer():
 
 
 def build_training_model(embedder, classes: int, seed: int | None = None,
-                         scale: float = ARCFACE_SCALE, margin: float = ARCFACE_MARGIN):
-    """Wrap the embedder with augmentation and an ArcFace head with `scale` and `margin`."""
+                         scale: float = ARCFACE_SCALE, margin: float = ARCFACE_MARGIN,
+                         augmenter=None):
+    """Wrap the embedder with augmentation and an ArcFace head with `scale` and `margin`.
+
+    `augmenter` replaces `build_augmenter`'s layers when given.
+    """
     k = keras()
     width, height = model_input_size(embedder)
     images = k.Input((height, width, 1), name="image")
     labels = k.Input((1,), dtype="int32", name="label")
-    augmented = build_augmenter(seed)(images)
+    augmented = (augmenter or build_augmenter(seed))(images)
     vectors = embedder(augmented)
     logits = _arcface_layer()(classes, scale=scale, margin=margin, name="arcface")(
         [vectors, labels])
@@ -129,6 +133,7 @@ def train_embedding(
     start_from_centroids: bool = False,
     scale: float = ARCFACE_SCALE,
     margin: float = ARCFACE_MARGIN,
+    augmenter=None,
 ) -> dict:
     """Train `embedder` in place on (n, height, width, 1) [0, 1] inputs and integer labels.
 
@@ -142,7 +147,8 @@ def train_embedding(
     k = keras()
     labels = np.asarray(labels, dtype=np.int32)
     classes = int(labels.max()) + 1
-    model = build_training_model(embedder, classes, seed=seed, scale=scale, margin=margin)
+    model = build_training_model(embedder, classes, seed=seed, scale=scale, margin=margin,
+                                 augmenter=augmenter)
     if start_from_centroids:
         head = model.get_layer("arcface")
         head.centres.assign(np.repeat(class_centroids(embedder, arrays, labels, classes).T,

@@ -49,8 +49,9 @@ def build_lite0_embedding_model(
     not move its vector. Generalized-mean pooling of the stride-16 map is projected to
     `embedding_size`, batch-normalized and L2-normalized. In a PyTorch copy of this network,
     average and max pooling with dropout, as the small network pools, left the ArcFace loss
-    at 15.2 after three epochs, where generalized-mean pooling reached 10.7. `weights` is an `.npz` for
-    `load_weights`, such as the backbone's ImageNet weights.
+    at 15.2 after three epochs, where generalized-mean pooling reached 10.7.
+
+    `weights` is an `.npz` for `load_weights`, such as the backbone's ImageNet weights.
     """
     from whalecat.matching.embedding import _register_layers
 
