@@ -130,8 +130,7 @@ def test_train_embedding_lowers_loss():
     assert min(losses[-3:]) < losses[0]
 
 
-
-def test_training_model_takes_given_augmenter_and_margin():
+def test_training_model_uses_given_settings():
     from whalecat.matching.embedding_train import build_training_model
 
     augmenter = keras().Sequential([keras().layers.RandomContrast(0.3)], name="my_augment")
@@ -139,7 +138,8 @@ def test_training_model_takes_given_augmenter_and_margin():
                                  margin=0.3, scale=30.0, augmenter=augmenter)
     assert model.get_layer("my_augment") is augmenter
     head = model.get_layer("arcface")
-    assert (head.margin, head.scale) == (0.3, 30.0)
+    assert head.margin == 0.3
+    assert head.scale == 30.0
 
 
 ODD_BATCH_TRAINING = """

