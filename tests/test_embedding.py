@@ -114,6 +114,29 @@ def test_method_returns_distinct_labels(small_model, rightwhale_paths):
     assert set(labels) - {NEW_WHALE} == set(rightwhale_paths)
 
 
+def tiny_colour_model():
+    """Return a small RGB embedding network. An untrained Lite0 gives one vector for every
+    photo, because its random stage 5 is negative everywhere and pooling clips it."""
+    k = keras()
+    inputs = k.Input((48, 48, 3), name="image")
+    x = k.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
+    x = k.layers.Dense(16)(k.layers.GlobalAveragePooling2D()(x))
+    return k.Model(inputs, k.layers.UnitNormalization(name="embedding")(x))
+
+
+def test_colour_model_takes_colour_from_gallery_and_query(rightwhale_paths):
+    model = tiny_colour_model()
+    gallery, _ = gallery_from(rightwhale_paths)
+    method = EmbeddingMethod(model=model)
+    method.prepare(gallery)
+    photo = open_photo(gallery.photos[0].path)
+    # The gallery's stored pixels and a query's fresh ones reach the network alike.
+    assert np.allclose(method.embed_query(photo), method.vectors[0], atol=1e-5)
+    assert not np.allclose(method.embed_query(photo.convert("L")), method.vectors[0], atol=1e-3)
+    logs = fine_tune(model, gallery, epochs=1)
+    assert np.isfinite(logs["loss"])
+
+
 @pytest.mark.slow
 def test_train_embedding_lowers_loss():
     width, height = EMBEDDING_INPUT_SIZE

@@ -8,7 +8,7 @@ import pytest
 from tests.helpers import save_labelled_flukes
 from whalecat.catalogue import Catalogue
 from whalecat.identification import build_gallery
-from whalecat.imaging.input_cache import InputCache, import_sizes
+from whalecat.imaging.input_cache import InputCache, import_inputs
 from whalecat.imaging.io import open_photo
 from whalecat.imaging.preprocess import SEED_INPUT_SIZE, network_pixels
 from whalecat.importing import import_paths
@@ -16,9 +16,11 @@ from whalecat.matching.embedding import (
     build_embedding_model,
     embed_gallery_photos,
     load_embedding_model,
+    model_input_channels,
     model_input_size,
 )
 from whalecat.matching.embedding_train import fine_tune
+from whalecat.matching.lite0 import build_lite0_embedding_model
 from whalecat.matching.seed_cnn import seed_inputs
 
 
@@ -46,13 +48,15 @@ def counting(gallery):
 def test_import_stores_the_pixels_networks_start_from(catalogue):
     gallery = build_gallery(catalogue)
     cache = InputCache(catalogue.inputs_dir)
-    assert SEED_INPUT_SIZE in import_sizes()
-    assert model_input_size(load_embedding_model()) in import_sizes()
+    bundled = load_embedding_model()
+    assert (SEED_INPUT_SIZE, 1) in import_inputs()
+    assert (model_input_size(bundled), model_input_channels(bundled)) in import_inputs()
     for photo in gallery.photos:
-        for size in import_sizes():
-            stored = np.load(cache.path(photo.key, size, photo.crop))
-            assert stored.shape == (size[1], size[0])
-            assert np.array_equal(stored, network_pixels(open_photo(photo.path), photo.crop, size))
+        for size, channels in import_inputs():
+            stored = np.load(cache.path(photo.key, size, photo.crop, channels))
+            expected = network_pixels(open_photo(photo.path), photo.crop, size, channels)
+            assert stored.shape == ((size[1], size[0]) if channels == 1 else (size[1], size[0], 3))
+            assert np.array_equal(stored, expected)
 
 
 def test_training_inputs_come_from_the_cache(catalogue):
@@ -60,11 +64,34 @@ def test_training_inputs_come_from_the_cache(catalogue):
     opened = counting(gallery)
     inputs = seed_inputs(gallery, gallery.photos)
     assert inputs.shape == (6, SEED_INPUT_SIZE[1], SEED_INPUT_SIZE[0], 1)
-    # The size import stores for the bundled embedding model, read from its sidecar.
-    model = build_embedding_model(import_sizes()[-1], embedding_size=16, width=8)
+    # The input import stores for the bundled embedding model, read from its sidecar.
+    size, channels = import_inputs()[-1]
+    if channels == 1:
+        model = build_embedding_model(size, embedding_size=16, width=8)
+    else:
+        model = build_lite0_embedding_model(size, 16, channels=channels)
     fine_tune(model, gallery, epochs=1)
     embed_gallery_photos(model, gallery)
     assert opened == []
+
+
+def test_colour_and_gray_inputs_are_kept_apart(catalogue):
+    gallery = build_gallery(catalogue)
+    photo = gallery.photos[0]
+    size = (40, 20)
+    gray = gallery.network_pixels(photo, size)
+    colour = gallery.network_pixels(photo, size, channels=3)
+    assert gray.shape == (20, 40)
+    assert colour.shape == (20, 40, 3)
+    cache = InputCache(catalogue.inputs_dir)
+    assert cache.path(photo.key, size, photo.crop) != cache.path(photo.key, size, photo.crop, 3)
+    opened = counting(gallery)
+    assert np.array_equal(gallery.network_pixels(photo, size, channels=3), colour)
+    assert np.array_equal(gallery.network_pixels(photo, size), gray)
+    assert opened == []
+    # A stored input of the wrong shape is made again rather than fed to a network.
+    np.save(cache.path(photo.key, size, photo.crop, 3), gray)
+    assert np.array_equal(gallery.network_pixels(photo, size, channels=3), colour)
 
 
 def test_cropped_input_computed_once(catalogue):

@@ -30,29 +30,31 @@ BUNDLED_SIDECAR = Path(__file__).resolve().parents[2] / "resources" / "models" /
 
 
 @functools.cache
-def import_sizes() -> tuple[tuple[int, int], ...]:
-    """Return the (width, height) input sizes import stores: the seed CNN's and the bundled
-    embedding model's, read from its sidecar so that import does not load TensorFlow."""
-    sizes = [SEED_INPUT_SIZE]
-    embedding_size = EMBEDDING_INPUT_SIZE
+def import_inputs() -> tuple[tuple[tuple[int, int], int], ...]:
+    """Return the ((width, height), channels) inputs import stores: the seed CNN's and the
+    bundled embedding model's, read from its sidecar so that import does not load TensorFlow."""
+    inputs = [(SEED_INPUT_SIZE, 1)]
+    embedding = (EMBEDDING_INPUT_SIZE, 1)
     try:
-        stored = json.loads(BUNDLED_SIDECAR.read_text(encoding="utf-8"))["input_size"]
-        embedding_size = (int(stored["width"]), int(stored["height"]))
+        stored = json.loads(BUNDLED_SIDECAR.read_text(encoding="utf-8"))
+        size = stored["input_size"]
+        embedding = ((int(size["width"]), int(size["height"])), int(stored.get("channels", 1)))
     except (OSError, KeyError, TypeError, ValueError):
         pass
-    if embedding_size not in sizes:
-        sizes.append(embedding_size)
-    return tuple(sizes)
+    if embedding not in inputs:
+        inputs.append(embedding)
+    return tuple(inputs)
 
 
 class InputCache:
-    """Stored `network_pixels` of catalogue photos, keyed by photo sha256, size and crop."""
+    """Stored `network_pixels` of catalogue photos, keyed by photo sha256, size, channels and crop."""
 
     def __init__(self, folder: Path | str):
         self.folder = Path(folder)
 
-    def path(self, key: str, size: tuple[int, int], crop: Crop | None = None) -> Path:
-        name = f"{key}-{size[0]}x{size[1]}"
+    def path(self, key: str, size: tuple[int, int], crop: Crop | None = None,
+             channels: int = 1) -> Path:
+        name = f"{key}-{size[0]}x{size[1]}" + ("" if channels == 1 else f"x{channels}")
         if crop is not None:
             name += "-" + "_".join(str(int(value)) for value in crop)
         return self.folder / key[:2] / f"{name}.npy"
@@ -63,13 +65,14 @@ class InputCache:
         size: tuple[int, int],
         crop: Crop | None,
         open_image: Callable[[], Image.Image],
+        channels: int = 1,
     ) -> np.ndarray:
         """Return the stored pixels, or compute them from `open_image()` and store them."""
-        path = self.path(key, size, crop)
-        stored = self._read(path, size)
+        path = self.path(key, size, crop, channels)
+        stored = self._read(path, size, channels)
         if stored is not None:
             return stored
-        pixels = network_pixels(open_image(), crop, size)
+        pixels = network_pixels(open_image(), crop, size, channels)
         try:
             self._write(path, pixels)
         except OSError as exc:
@@ -80,19 +83,23 @@ class InputCache:
         self,
         key: str,
         image: Image.Image,
-        sizes: tuple[tuple[int, int], ...],
+        inputs: tuple[tuple[tuple[int, int], int], ...],
         crop: Crop | None = None,
     ) -> None:
-        """Store the pixels of an upright photo cut to `crop` for each size; never raises
-        OSError, because a photo is imported correctly without them."""
-        for size in sizes:
+        """Store the pixels of an upright photo cut to `crop` for each ((width, height),
+        channels) input.
+
+        Never raises OSError, because a photo is imported correctly without them.
+        """
+        for size, channels in inputs:
             try:
-                self._write(self.path(key, size, crop), network_pixels(image, crop, size))
+                self._write(self.path(key, size, crop, channels),
+                            network_pixels(image, crop, size, channels))
             except OSError as exc:
                 log.warning("Failed to store the network inputs of photo %s: %s; training computes them from the photo", key, exc)
                 return
 
-    def _read(self, path: Path, size: tuple[int, int]) -> np.ndarray | None:
+    def _read(self, path: Path, size: tuple[int, int], channels: int) -> np.ndarray | None:
         try:
             pixels = np.load(path, allow_pickle=False)
         except FileNotFoundError:
@@ -100,7 +107,8 @@ class InputCache:
         except (OSError, ValueError) as exc:
             log.warning("Ignoring unreadable cached input %s: %s", path, exc)
             return None
-        if pixels.dtype != np.uint8 or pixels.shape != (size[1], size[0]):
+        shape = (size[1], size[0]) if channels == 1 else (size[1], size[0], channels)
+        if pixels.dtype != np.uint8 or pixels.shape != shape:
             log.warning("Ignoring cached input %s of shape %s", path, pixels.shape)
             return None
         return pixels

@@ -32,16 +32,19 @@ def network_pixels(
     image: Image.Image,
     crop: tuple[int, int, int, int] | None = None,
     size: tuple[int, int] = SEED_INPUT_SIZE,
+    channels: int = 1,
 ) -> np.ndarray:
-    """Return the photo cut to `crop`, in grayscale, resized to `size`: (height, width) uint8.
+    """Return the photo cut to `crop` and resized to `size`, as uint8 pixels.
 
-    Every network input starts from these pixels, and the input cache stores them, so a
-    cached input and a freshly computed one are the same. `crop` is `(left, top, right,
-    bottom)` in upright pixels; the box is stretched to `size` without padding.
+    Grayscale gives (height, width); `channels=3` gives (height, width, 3) in RGB. Every
+    network input starts from these pixels, and the input cache stores them, so a cached
+    input and a freshly computed one are the same. `crop` is `(left, top, right, bottom)` in
+    upright pixels; the box is stretched to `size` without padding.
     """
     if crop is not None:
         image = image.crop(crop)
-    return np.asarray(to_grayscale(image).resize(size, Image.Resampling.BILINEAR), dtype=np.uint8)
+    converted = to_grayscale(image) if channels == 1 else image.convert("RGB")
+    return np.asarray(converted.resize(size, Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
 def seed_from_pixels(pixels: np.ndarray) -> np.ndarray:
@@ -78,22 +81,25 @@ def save_thumbnail(upright: Image.Image, target: Path) -> None:
 
 
 # Embedding network input: grayscale at a 2:1 width:height ratio, which suits a fluke's span.
+# A saved model's own input shape overrides both the size and the channels.
 EMBEDDING_INPUT_SIZE = (128, 64)  # (width, height) in pixels
 
 
 def embedding_from_pixels(pixels: np.ndarray) -> np.ndarray:
-    """Return the embedding network input, (height, width, 1) float32 in [0, 1]."""
-    return (pixels.astype(np.float32) / 255.0)[:, :, np.newaxis]
+    """Return the embedding network input, (height, width, channels) float32 in [0, 1]."""
+    values = pixels.astype(np.float32) / 255.0
+    return values[:, :, np.newaxis] if values.ndim == 2 else values
 
 
 def embedding_input(
     image: Image.Image,
     crop: tuple[int, int, int, int] | None = None,
     size: tuple[int, int] = EMBEDDING_INPUT_SIZE,
+    channels: int = 1,
 ) -> np.ndarray:
-    """Return the embedding network input: shape (height, width, 1), float32 in [0, 1].
+    """Return the embedding network input: shape (height, width, channels), float32 in [0, 1].
 
     The network standardizes each image itself, so training augmentation can change
     contrast on these [0, 1] pixels first.
     """
-    return embedding_from_pixels(network_pixels(image, crop, size))
+    return embedding_from_pixels(network_pixels(image, crop, size, channels))

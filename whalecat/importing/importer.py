@@ -27,7 +27,7 @@ from whalecat.catalogue.records import PhotoSummary, confirm_label, find_photo_b
 from whalecat.catalogue.removal import REMOVED_FOLDER
 from whalecat.catalogue.store import DATABASE_NAME
 from whalecat.imaging.crop import check_size, locate_fluke, whole_image
-from whalecat.imaging.input_cache import InputCache, import_sizes
+from whalecat.imaging.input_cache import InputCache, import_inputs
 from whalecat.imaging.io import ImageError, open_photo, read_metadata
 from whalecat.imaging.preprocess import save_thumbnail
 from whalecat.importing.files import (
@@ -435,7 +435,7 @@ def _import_one(
         raise
     # The photo is decoded now anyway; storing its network inputs spares training and
     # re-embedding from decoding it again.
-    InputCache(catalogue.inputs_dir).store(sha256, upright, import_sizes(), crop)
+    InputCache(catalogue.inputs_dir).store(sha256, upright, import_inputs(), crop)
     return photo.id, True
 
 

@@ -80,11 +80,14 @@ class Gallery:
             "remove those photos and import the originals again"
         )
 
-    def network_pixels(self, photo: GalleryPhoto, size: tuple[int, int]) -> np.ndarray:
-        """Return `photo` cut to its crop, grayscale, at `size`, from the cache when stored."""
+    def network_pixels(self, photo: GalleryPhoto, size: tuple[int, int],
+                       channels: int = 1) -> np.ndarray:
+        """Return `photo` cut to its crop, at `size` with `channels` (1 is grayscale, 3 RGB),
+        from the cache when stored."""
         if self.inputs is None:
-            return network_pixels(self.open_image(photo), photo.crop, size)
-        return self.inputs.pixels(photo.turned_key, size, photo.crop, lambda: self.open_image(photo))
+            return network_pixels(self.open_image(photo), photo.crop, size, channels)
+        return self.inputs.pixels(photo.turned_key, size, photo.crop,
+                                  lambda: self.open_image(photo), channels)
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,11 @@ def model_input_size(model) -> tuple[int, int]:
     return int(width), int(height)
 
 
+def model_input_channels(model) -> int:
+    """Return 1 for a network that takes grayscale photos, 3 for one that takes RGB."""
+    return int(model.input_shape[-1])
+
+
 def embed_arrays(model, arrays: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Return the (n, embedding_size) float32 unit vectors for network inputs `arrays`."""
     if len(arrays) == 0:
@@ -164,9 +169,9 @@ def embed_images(
     model, images: list[Image.Image], crops: list | None = None, batch_size: int = BATCH_SIZE
 ) -> np.ndarray:
     """Return the unit vectors of upright photos, each cut to its crop box first when given."""
-    size = model_input_size(model)
+    size, channels = model_input_size(model), model_input_channels(model)
     crops = crops or [None] * len(images)
-    arrays = np.stack([embedding_input(im, box, size) for im, box in zip(images, crops)])
+    arrays = np.stack([embedding_input(im, box, size, channels) for im, box in zip(images, crops)])
     return embed_arrays(model, arrays, batch_size)
 
 
@@ -184,12 +189,13 @@ def embed_gallery_photos(
     """
     progress = progress or Progress()
     photos = gallery.photos if photos is None else photos
-    size = model_input_size(model)
+    size, channels = model_input_size(model), model_input_channels(model)
     parts = []
     for start in range(0, len(photos), batch_size):
         progress.check()
         batch = photos[start : start + batch_size]
-        arrays = [embedding_from_pixels(gallery.network_pixels(photo, size)) for photo in batch]
+        arrays = [embedding_from_pixels(gallery.network_pixels(photo, size, channels))
+                  for photo in batch]
         parts.append(embed_arrays(model, np.stack(arrays), batch_size))
         progress.report(start + len(batch), len(photos), message)
     if not parts:

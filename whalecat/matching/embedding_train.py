@@ -18,7 +18,7 @@ import numpy as np
 from whalecat.imaging.preprocess import embedding_from_pixels
 from whalecat.matching.base import Gallery
 from whalecat.matching.device import keras, progress_callback, tensorflow
-from whalecat.matching.embedding import embed_arrays, model_input_size
+from whalecat.matching.embedding import embed_arrays, model_input_channels, model_input_size
 from whalecat.progress import Cancelled, Progress
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def build_training_model(embedder, classes: int, seed: int | None = None,
     """
     k = keras()
     width, height = model_input_size(embedder)
-    images = k.Input((height, width, 1), name="image")
+    images = k.Input((height, width, model_input_channels(embedder)), name="image")
     labels = k.Input((1,), dtype="int32", name="label")
     augmented = (augmenter or build_augmenter(seed))(images)
     vectors = embedder(augmented)
@@ -134,11 +134,15 @@ def train_embedding(
     scale: float = ARCFACE_SCALE,
     margin: float = ARCFACE_MARGIN,
     augmenter=None,
+    centre_rate: float = 1.0,
 ) -> dict:
-    """Train `embedder` in place on (n, height, width, 1) [0, 1] inputs and integer labels.
+    """Train `embedder` in place on (n, height, width, channels) [0, 1] inputs and integer labels.
 
     With `start_from_centroids`, each whale's ArcFace centre starts at the mean vector of its
     photos instead of a random direction. Use it when the embedder is trained already.
+    `centre_rate` makes random centres start that many times shorter. Adam moves a weight by
+    about the learning rate whatever its gradient, and a centre is normalized before use, so
+    a shorter centre turns that many times faster, until its length grows.
     Returns the last epoch's logs. Raises Cancelled after the current batch when `progress`
     is cancelled, and the embedder then keeps the weights of the batches already run.
     """
@@ -153,6 +157,9 @@ def train_embedding(
         head = model.get_layer("arcface")
         head.centres.assign(np.repeat(class_centroids(embedder, arrays, labels, classes).T,
                                       head.subcenters, axis=1))
+    if centre_rate != 1.0:
+        head = model.get_layer("arcface")
+        head.centres.assign(head.centres / centre_rate)
 
     # oneDNN's convolution filter gradient corrupts the heap on an odd batch (TensorFlow
     # 2.21), so every training batch has the same even size: the shuffled photos repeat
@@ -226,12 +233,12 @@ def fine_tune(
     if len(whale_ids) < 2:
         raise ValueError(f"fine-tuning needs at least two whales, the gallery has {len(whale_ids)}")
     index = {whale_id: number for number, whale_id in enumerate(whale_ids)}
-    size = model_input_size(model)
-    arrays, labels = _load(gallery.photos, gallery, index, size, progress)
+    size, channels = model_input_size(model), model_input_channels(model)
+    arrays, labels = _load(gallery.photos, gallery, index, size, channels, progress)
     held_back = None
     if validation is not None:
         known = [photo for photo in validation.photos if photo.whale_id in index]
-        held_back = _load(known, validation, index, size, progress)
+        held_back = _load(known, validation, index, size, channels, progress)
     # A lower rate than training from scratch, so the network adapts without forgetting.
     # Centres start at each whale's mean vector. On right-whale photos, random centres ended
     # two epochs on 30 whales at training accuracy 0.008, against 0.969 from the mean vectors.
@@ -243,13 +250,14 @@ def fine_tune(
     )
 
 
-def _load(photos, gallery: Gallery, index: dict[str, int], size, progress: Progress):
+def _load(photos, gallery: Gallery, index: dict[str, int], size, channels: int,
+          progress: Progress):
     """Return (network inputs, class numbers) for `photos`, reporting each one loaded."""
     arrays = []
     for done, photo in enumerate(photos, start=1):
         progress.check()
-        arrays.append(embedding_from_pixels(gallery.network_pixels(photo, size)))
+        arrays.append(embedding_from_pixels(gallery.network_pixels(photo, size, channels)))
         progress.report(done, len(photos), "Loading catalogue photos")
     if not arrays:
-        return np.zeros((0, size[1], size[0], 1), np.float32), np.zeros(0, np.int32)
+        return np.zeros((0, size[1], size[0], channels), np.float32), np.zeros(0, np.int32)
     return np.stack(arrays), np.array([index[photo.whale_id] for photo in photos])

@@ -126,8 +126,9 @@ def describe(trained: TrainedModel) -> dict:
     }
     if trained.kind == "embedding":
         facts["embedding_size"] = int(trained.model.output_shape[-1])
-        facts["preprocessing"] = "grayscale, resized to the input size, scaled to [0, 1]; " \
-            "the network standardizes each image"
+        facts["preprocessing"] = (
+            f"{'RGB' if channels == 3 else 'grayscale'}, resized to the input size, scaled "
+            "to [0, 1]; the network standardizes each image")
     else:
         facts["classes"] = trained.classes
         facts["preprocessing"] = "grayscale, 100x100, each image to zero mean and unit variance"
