@@ -137,3 +137,28 @@ def test_generalized_mean_spans_average_to_max():
     # Negative responses count as nothing, not as large magnitudes.
     pooling.p.assign(2.0)
     assert np.asarray(pooling(-responses)).max() < 1e-5
+
+
+def test_joined_colour_and_gray_networks(tmp_path):
+    spec = importlib.util.spec_from_file_location("combine_embedding_models",
+                                                  TOOLS / "combine_embedding_models.py")
+    combine = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(combine)
+    from whalecat.matching.embedding import build_embedding_model
+
+    colour = build_lite0_embedding_model((48, 48), 16, channels=3)
+    gray = build_embedding_model((48, 24), embedding_size=8, width=8)
+    colour.save(tmp_path / "colour.keras")
+    gray.save(tmp_path / "gray.keras")
+    joined = combine.join(tmp_path / "colour.keras", tmp_path / "gray.keras", (64, 64))
+    assert joined.input_shape == (None, 64, 64, 3)
+
+    rgb = np.random.default_rng(2).random((2, 64, 64, 3)).astype(np.float32)
+    vectors = embed_arrays(joined, rgb)
+    luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    resize = keras().layers.Resizing
+    expected_colour = embed_arrays(colour, np.asarray(resize(48, 48, antialias=True)(rgb)))
+    expected_gray = embed_arrays(gray, np.asarray(resize(24, 48, antialias=True)(luma[..., None])))
+    # Both halves are unit vectors, so the joined one is their concatenation over sqrt(2).
+    assert np.allclose(vectors[:, :16] * np.sqrt(2), expected_colour, atol=1e-4)
+    assert np.allclose(vectors[:, 16:] * np.sqrt(2), expected_gray, atol=1e-4)

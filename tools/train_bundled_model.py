@@ -73,7 +73,8 @@ def read_rows(labels_csv: Path) -> list[dict]:
 
 
 def load_training_set(
-    data: Path, limit: int | None, size: tuple[int, int], with_flukes: bool = True
+    data: Path, limit: int | None, size: tuple[int, int], with_flukes: bool = True,
+    channels: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Return training inputs, integer labels and a summary of what went in."""
     arrays, names = [], []
@@ -86,11 +87,11 @@ def load_training_set(
     started = time.perf_counter()
     for row in trained:
         image = open_photo(data / "rightwhale" / "images" / row["Image"])
-        arrays.append(embedding_input(image, size=size))
+        arrays.append(embedding_input(image, size=size, channels=channels))
         names.append("rightwhale:" + row["Id"])
     for row in flukes:
         image = open_photo(data / "flukes" / "images" / row["Image"])
-        arrays.append(embedding_input(image, locate_fluke(image), size))
+        arrays.append(embedding_input(image, locate_fluke(image), size, channels))
         labelled = row["Id"] and row["Id"] != NEW_WHALE
         names.append("fluke:" + (row["Id"] if labelled else row["Image"]))
     log.info("Loaded %d photos in %.0f s", len(arrays), time.perf_counter() - started)
@@ -183,11 +184,21 @@ def main(argv: list[str] | None = None) -> int:
         "--no-flukes", action="store_true",
         help="train on the right-whale photos only, without a class per fluke photo",
     )
+    parser.add_argument(
+        "--colour", action="store_true",
+        help="lite0 only: take RGB photos, which keep the ImageNet stem's colour filters",
+    )
+    parser.add_argument(
+        "--centre-rate", type=float, default=1.0,
+        help="start the random ArcFace centres this many times shorter, so they turn faster",
+    )
     parser.add_argument("--limit", type=int, help="train on this many photos only (smoke run)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     args = parser.parse_args(argv)
     if args.backbone == "lite0" and args.weights is None:
         parser.error("--backbone lite0 needs --weights (see tools/convert_lite0_weights.py)")
+    if args.colour and args.backbone != "lite0":
+        parser.error("--colour needs --backbone lite0")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     started = time.perf_counter()
@@ -195,10 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     keras().utils.set_random_seed(0)
     holdout = write_holdout_csv(args.data, args.holdout_csv)
     size = tuple(args.input_size)
-    arrays, labels, summary = load_training_set(args.data, args.limit, size, not args.no_flukes)
+    channels = 3 if args.colour else 1
+    arrays, labels, summary = load_training_set(args.data, args.limit, size, not args.no_flukes,
+                                                channels)
 
     if args.backbone == "lite0":
-        embedder = build_lite0_embedding_model(size, args.embedding_size, args.weights)
+        embedder = build_lite0_embedding_model(size, args.embedding_size, args.weights, channels)
     else:
         embedder = build_embedding_model(size, args.embedding_size, args.width)
     train_started = time.perf_counter()
@@ -207,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         learning_rate=args.learning_rate, scale=args.scale, margin=args.margin,
         start_from_centroids=args.start_from_centroids,
         augmenter=crop_augmenter() if args.augmentation == "crop" else None,
+        centre_rate=args.centre_rate,
     )
     train_seconds = time.perf_counter() - train_started
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -237,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         "loss": f"sub-center ArcFace ({SUBCENTERS} centres per class, scale {args.scale:g}, "
         f"margin {args.margin:g})",
         "learning_rate": args.learning_rate,
+        "centre_rate": args.centre_rate,
         "augmentation": args.augmentation,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -245,8 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": round(time.perf_counter() - started, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}",
         "input_size": {"width": size[0], "height": size[1]},
-        "preprocessing": "grayscale, crop box if any, bilinear resize to the input size, "
-        "pixels / 255; the network standardizes each image to zero mean and unit variance",
+        "channels": channels,
+        "preprocessing": f"{'RGB' if args.colour else 'grayscale'}, crop box if any, bilinear "
+        "resize to the input size, pixels / 255; the network standardizes each image to zero "
+        "mean and unit variance",
         "embedding_size": args.embedding_size,
         "parameters": int(embedder.count_params()),
         "file_bytes": file_bytes,

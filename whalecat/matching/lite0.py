@@ -13,8 +13,10 @@ The ImageNet weights are not bundled. `tools/convert_lite0_weights.py` turns the
 PyTorch file into an `.npz` keyed by the layer names used here, and
 `tools/train_bundled_model.py --backbone lite0` starts from it.
 
-NOTE: the bundled model does not use this backbone. Trained on gray 224x112 photos, it matched
-held-out whales worse than the bundled networks (docs/evaluation.md, "A pretrained backbone").
+The bundled model joins a network on this backbone, trained on RGB 160x160 photos, with the
+two gray networks trained from scratch (docs/evaluation.md, "A pretrained backbone"). Trained on
+gray 224x112 photos with its ArcFace centres at their usual length, it had matched held-out
+whales worse than the gray networks.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ BN_EPSILON = 1e-3
 
 
 def build_lite0_embedding_model(
-    input_size: tuple[int, int], embedding_size: int, weights: Path | str | None = None
+    input_size: tuple[int, int], embedding_size: int, weights: Path | str | None = None,
+    channels: int = 1,
 ):
-    """Build the embedding network on the Lite0 backbone for (width, height) grayscale input.
+    """Build the embedding network on the Lite0 backbone for (width, height) input with
+    `channels` (1 for grayscale, 3 for RGB).
 
     Each photo is standardized as the small network's are, so brightness and contrast do
     not move its vector. Generalized-mean pooling of the stride-16 map is projected to
@@ -59,7 +63,7 @@ def build_lite0_embedding_model(
     layers = k.layers
     custom = _register_layers()
     width, height = input_size
-    inputs = k.Input((height, width, 1), name="image")
+    inputs = k.Input((height, width, channels), name="image")
     x = lite0_features(custom["PerImageStandardization"](name="standardize")(inputs))
     x = custom["GeneralizedMeanPooling"](name="gem")(x)
     x = layers.Dense(embedding_size, use_bias=False, name="projection")(x)
