@@ -157,8 +157,8 @@ class PhotoViewPanel(QWidget):
         grid.addWidget(_caption("Original (upright) with its crop"), 0, 0)
         self.grayscale_caption = _caption("Grayscale, cropped")
         grid.addWidget(self.grayscale_caption, 0, 1)
-        # The default method's embedding networks take the same grayscale crop at a wide size.
-        # This panel shows the seed CNN's square input.
+        # Keypoints are found on this grayscale crop. The bundled embedding model takes the
+        # crop in colour, and this panel shows the seed CNN's square input.
         grid.addWidget(_caption("Seed CNN input, normalized (100×100)"), 0, 2)
         grid.addWidget(self.original_view, 1, 0)
         grid.addWidget(self.grayscale_view, 1, 1)
