@@ -362,6 +362,21 @@ def test_close_during_training_exits(qtbot, window, tmp_path):
     assert active_version(catalogue) == BUNDLED_VERSION
 
 
+def test_quit_question_closes_when_training_ends(qtbot, window, tmp_path):
+    add_flukes(window, tmp_path)
+    worker = window.training_panel.start("seed", epochs=1)
+    window.close()
+    question = window.quit_box
+    assert question.isVisible()
+
+    with qtbot.waitSignal(worker.done, timeout=TRAIN_WAIT_MS):
+        pass
+
+    qtbot.waitUntil(lambda: not question.isVisible(), timeout=TRAIN_WAIT_MS)
+    assert window.isVisible()
+    assert window.catalogue is not None
+
+
 def test_models_dialog_switches_versions(qtbot, window, tmp_path):
     add_flukes(window, tmp_path)
     result = train_catalogue_model(window.catalogue, kind="seed", epochs=1, activate="always")

@@ -548,6 +548,22 @@ def test_close_during_import_joins(qtbot, window, fluke_data):
     assert window.catalogue is None
 
 
+def test_quit_question_closes_when_import_ends(qtbot, window, fluke_data):
+    names = ["0000e88ab.jpg", "000a6daec.jpg", "009a4db9.jpg"]
+    worker = window.import_paths([fluke_data / "images" / name for name in names])
+    window.close()
+    question = window.quit_box
+    assert question.isVisible()
+
+    with qtbot.waitSignal(worker.done, timeout=WAIT_MS):
+        pass
+
+    qtbot.waitUntil(lambda: not question.isVisible(), timeout=WAIT_MS)
+    assert window.isVisible()
+    assert window.catalogue is not None
+    assert window.import_panel.summary_box.isVisible()
+
+
 @pytest.mark.parametrize("find_fluke", [True, False])
 def test_fluke_crop_setting_applies_to_import(qtbot, window, fluke_data, find_fluke):
     from whalecat.catalogue.records import get_photo

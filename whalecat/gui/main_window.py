@@ -308,6 +308,17 @@ class MainWindow(QMainWindow):
         self.retrain_action.setEnabled(not running)
         if running:
             self._show_training_dock()
+        else:
+            self._close_stale_quit_question()
+
+    def _close_stale_quit_question(self) -> None:
+        """Close the question "… is still running. Quit anyway?" once no work runs.
+
+        Otherwise it would stay open over the import summary, naming work that has ended.
+        The window stays open, so the researcher can read the summary and quit again.
+        """
+        if self.quit_box is not None and self.quit_box.isVisible() and not self._running_work():
+            self.quit_box.reject()
 
     def follow_active_model(self) -> None:
         """Switch to the catalogue's active model if it was changed outside the window.
@@ -415,6 +426,7 @@ class MainWindow(QMainWindow):
                 self._identify_if_on_select()
 
     def _on_import_ended(self) -> None:
+        self._close_stale_quit_question()
         self.browser.refresh()
         # The summary box shows the report. A status-bar message would hide the catalogue's
         # new counts for as long as it stays up.
