@@ -315,6 +315,17 @@ def test_models_activate_unknown_version(tmp_path, capsys):
     assert "active model: bundled" in capsys.readouterr().out
 
 
+def test_models_names_the_input(tmp_path, capsys):
+    catalogue = tmp_path / "c"
+    Catalogue.open(catalogue).close()
+
+    assert main(["--catalogue", str(catalogue), "models"]) == 0
+
+    bundled = capsys.readouterr().out.splitlines()[0]
+    assert bundled.startswith("* bundled")
+    assert "takes 192×192 RGB" in bundled
+
+
 def test_closed_pipe_ends_quietly(tmp_path):
     # As `whalecat whales | head` once `head` has stopped reading.
     Catalogue.open(tmp_path / "c").close()

@@ -388,6 +388,11 @@ def test_models_dialog_switches_versions(qtbot, window, tmp_path):
     # The bundled model shows the figures its sidecar records from `whalecat evaluate`.
     bundled_map5 = json.loads((bundled_model_dir() / "embedding.json").read_text())["held_out_evaluation"]["map5"]
     assert dialog.table.item(0, COLUMNS.index("MAP@5")).text() == f"{bundled_map5:.3f} *"
+    # The bundled model takes RGB photos and the seed CNN gray 100x100 ones.
+    bundled = json.loads((bundled_model_dir() / "embedding.json").read_text())
+    size = bundled["input_size"]
+    assert dialog.table.item(0, COLUMNS.index("Input")).text() == f"{size['width']}×{size['height']} RGB"
+    assert dialog.table.item(1, COLUMNS.index("Input")).text() == "100×100 gray"
     assert not dialog.activate_button.isEnabled()
 
     assert dialog.select_version(BUNDLED_VERSION)

@@ -34,13 +34,15 @@ from whalecat.matching.versions import (
     BUNDLED_VERSION,
     active_version,
     bundled_figures,
+    bundled_input,
+    input_description,
     set_active_version,
     version_records,
 )
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("Active", "Version", "Kind", "Created", "Epochs", "Device", "MAP@5", "top-1", "top-5")
+COLUMNS = ("Active", "Version", "Kind", "Input", "Created", "Epochs", "Device", "MAP@5", "top-1", "top-5")
 VERSION_COLUMN = 1
 
 
@@ -154,7 +156,8 @@ class ModelsDialog(QDialog):
 def _bundled_row(active: bool) -> tuple[list[str], str]:
     figures = bundled_figures()
     cells = [
-        "✓" if active else "", BUNDLED_VERSION, "embedding", "shipped with whalecat", "", "",
+        "✓" if active else "", BUNDLED_VERSION, "embedding", bundled_input(), "shipped with whalecat",
+        "", "",
         # Marked, because they come from another test than the trained versions' figures.
         *(f"{figures[key]:.3f} *" if key in figures else "" for key in ("map5", "top1", "top5")),
     ]
@@ -173,6 +176,7 @@ def _version_row(record: dict) -> tuple[list[str], str]:
         "✓" if record.get("active") else "",
         record["version"],
         str(record.get("kind", "?")),
+        input_description(record),
         str(record.get("created_at", "")),
         str(record.get("epochs", "")),
         str(record.get("device", "")),

@@ -99,7 +99,8 @@ def list_versions(catalogue) -> list[str]:
     bundled = _bundled_figures()
     lines = [
         f"{'*' if active == BUNDLED_VERSION else ' '} {BUNDLED_VERSION:<28} embedding "
-        f"shipped with whalecat; {bundled or 'no figures'}"
+        f"shipped with whalecat, takes {bundled_input() or 'an unrecorded input'}; "
+        f"{bundled or 'no figures'}"
     ]
     for record in version_records(catalogue):
         evaluation = record.get("evaluation", {})
@@ -111,9 +112,11 @@ def list_versions(catalogue) -> list[str]:
             # A figure from 4 held-back photos reads very differently from one on hundreds.
             figures += f" on {evaluation['held_out_photos']} held-back photos"
         chosen = "; kept back, made active on request" if record.get("made_active_at") and not record.get("activated") else ""
+        takes = f", takes {input_description(record)}" if input_description(record) else ""
         lines.append(
             f"{'*' if record['active'] else ' '} {record['version']:<28} {record.get('kind', '?'):<9} "
-            f"{record.get('epochs', '?')} epochs on {record.get('device', '?')}; {figures or 'no figures'}{chosen}"
+            f"{record.get('epochs', '?')} epochs on {record.get('device', '?')}{takes}; "
+            f"{figures or 'no figures'}{chosen}"
         )
     return lines
 
@@ -127,6 +130,26 @@ def bundled_figures() -> dict[str, float]:
     except (OSError, ValueError):
         return {}
     return {name: figures[name] for name in ("map5", "top1", "top5") if isinstance(figures.get(name), float)}
+
+
+def input_description(sidecar: dict) -> str:
+    """Describe the photo a model takes, such as "192×192 RGB", from its sidecar ('' if unknown).
+
+    Trained versions record the channels inside `input_size`, and the bundled model beside it.
+    """
+    size = sidecar.get("input_size")
+    if not isinstance(size, dict) or "width" not in size or "height" not in size:
+        return ""
+    channels = size.get("channels", sidecar.get("channels", 1))
+    return f"{size['width']}×{size['height']} {'RGB' if channels == 3 else 'gray'}"
+
+
+def bundled_input() -> str:
+    """Describe the photo the bundled model takes, as `input_description` does."""
+    try:
+        return input_description(json.loads((bundled_model_dir() / "embedding.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return ""
 
 
 def _bundled_figures() -> str:
