@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from whalecat.matching import device
@@ -131,3 +133,13 @@ def test_models_keep_float32_output_under_mixed_precision(monkeypatch):
     assert embedding.outputs[0].dtype == "float32"
     assert seed.layers[0].compute_dtype == "float16"
     assert seed.outputs[0].dtype == "float32"
+
+
+def test_retracing_warning_is_dropped(caplog):
+    tf = tensorflow()
+    double = tf.function(lambda values: values * 2)
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for size in range(1, 9):
+            double(tf.zeros((size,)))
+    # Eight traces of one function make TensorFlow warn; the filter on its logger drops that.
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

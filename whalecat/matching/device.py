@@ -45,7 +45,22 @@ def tensorflow() -> ModuleType:
     with writes_nothing("loading TensorFlow"), _frozen_after("tensorflow"):
         import tensorflow as tf
 
+    tf_logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _DropRetracingNotice) for f in tf_logger.filters):
+        tf_logger.addFilter(_DropRetracingNotice())
     return tf
+
+
+class _DropRetracingNotice(logging.Filter):
+    """Drops TensorFlow's warning that a function "triggered tf.function retracing".
+
+    Each embedding model traces its prediction graph once per batch shape: the gallery's
+    batches, the last short batch and a single query. After a few model switches TensorFlow
+    warns about that, and the window's log showed the warning as if something had failed.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
 
 
 def keras() -> ModuleType:
