@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     figures = evaluate(args.holdout_csv, args.data / "rightwhale" / "images", [method])[0]
     width, height = model_input_size(model)
+    channels = model_input_channels(model)
     sidecar = {
         "model": args.output.name,
         "version": method.version,
@@ -133,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         "trained_on": _common_training_set(sidecars),
         "held_out": sidecars[0]["held_out"],
         "input_size": {"width": width, "height": height},
-        "channels": model_input_channels(model),
-        "preprocessing": f"{'RGB' if model_input_channels(model) == 3 else 'grayscale'}, crop "
+        "channels": channels,
+        "preprocessing": f"{'RGB' if channels == 3 else 'grayscale'}, crop "
         "box if any, bilinear resize to the input size, pixels / 255; the second network gets "
         "the image in its own channels (grayscale by ITU-R 601-2 luma) and input size, and "
         "each network standardizes its image to zero mean and unit variance",

@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--centre-rate", type=float, default=1.0,
-        help="start the random ArcFace centres this many times shorter, so they turn faster",
+        help="start the ArcFace centres this many times shorter, so they turn faster",
     )
     parser.add_argument("--limit", type=int, help="train on this many photos only (smoke run)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))

@@ -140,7 +140,7 @@ def train_embedding(
 
     With `start_from_centroids`, each whale's ArcFace centre starts at the mean vector of its
     photos instead of a random direction. Use it when the embedder is trained already.
-    `centre_rate` makes random centres start that many times shorter. Adam moves a weight by
+    `centre_rate` makes the centres start that many times shorter. Adam moves a weight by
     about the learning rate whatever its gradient, and a centre is normalized before use, so
     a shorter centre turns that many times faster, until its length grows.
     Returns the last epoch's logs. Raises Cancelled after the current batch when `progress`
@@ -153,12 +153,11 @@ def train_embedding(
     classes = int(labels.max()) + 1
     model = build_training_model(embedder, classes, seed=seed, scale=scale, margin=margin,
                                  augmenter=augmenter)
+    head = model.get_layer("arcface")
     if start_from_centroids:
-        head = model.get_layer("arcface")
         head.centres.assign(np.repeat(class_centroids(embedder, arrays, labels, classes).T,
                                       head.subcenters, axis=1))
     if centre_rate != 1.0:
-        head = model.get_layer("arcface")
         head.centres.assign(head.centres / centre_rate)
 
     # oneDNN's convolution filter gradient corrupts the heap on an odd batch (TensorFlow

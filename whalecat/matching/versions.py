@@ -112,7 +112,8 @@ def list_versions(catalogue) -> list[str]:
             # A figure from 4 held-back photos reads very differently from one on hundreds.
             figures += f" on {evaluation['held_out_photos']} held-back photos"
         chosen = "; kept back, made active on request" if record.get("made_active_at") and not record.get("activated") else ""
-        takes = f", takes {input_description(record)}" if input_description(record) else ""
+        described = input_description(record)
+        takes = f", takes {described}" if described else ""
         lines.append(
             f"{'*' if record['active'] else ' '} {record['version']:<28} {record.get('kind', '?'):<9} "
             f"{record.get('epochs', '?')} epochs on {record.get('device', '?')}{takes}; "
@@ -124,12 +125,16 @@ def list_versions(catalogue) -> list[str]:
 def bundled_figures() -> dict[str, float]:
     """Return the bundled model's MAP@5, top-1 and top-5 from `whalecat evaluate` on the
     right whales it was not trained on, as its sidecar records them ({} when unreadable)."""
-    sidecar = bundled_model_dir() / "embedding.json"
+    figures = _bundled_sidecar().get("held_out_evaluation", {})
+    return {name: figures[name] for name in ("map5", "top1", "top5") if isinstance(figures.get(name), float)}
+
+
+def _bundled_sidecar() -> dict:
+    """Return the bundled model's JSON sidecar, or {} when it is missing or unreadable."""
     try:
-        figures = json.loads(sidecar.read_text(encoding="utf-8")).get("held_out_evaluation", {})
+        return json.loads((bundled_model_dir() / "embedding.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {name: figures[name] for name in ("map5", "top1", "top5") if isinstance(figures.get(name), float)}
 
 
 def input_description(sidecar: dict) -> str:
@@ -146,10 +151,7 @@ def input_description(sidecar: dict) -> str:
 
 def bundled_input() -> str:
     """Describe the photo the bundled model takes, as `input_description` does."""
-    try:
-        return input_description(json.loads((bundled_model_dir() / "embedding.json").read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return ""
+    return input_description(_bundled_sidecar())
 
 
 def _bundled_figures() -> str:
