@@ -7,9 +7,11 @@ never matches a catalogue photo against itself.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -18,13 +20,20 @@ from sqlalchemy import select
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import CONFIRMED, Identification, Photo
 from whalecat.catalogue.orientation import open_catalogue_photo, turned
-from whalecat.catalogue.records import find_photo_by_sha256, get_photo, record_suggestions
+from whalecat.catalogue.records import (
+    RecordError,
+    find_photo_by_sha256,
+    get_photo,
+    record_suggestions,
+    unidentified_photos,
+)
 from whalecat.imaging.crop import check_size, locate_fluke
 from whalecat.imaging.input_cache import InputCache
-from whalecat.imaging.io import open_photo
-from whalecat.matching.base import Candidate, Gallery, GalleryPhoto, Method
+from whalecat.imaging.io import ImageError, open_photo
+from whalecat.matching.base import NEW_WHALE, Candidate, Gallery, GalleryPhoto, Method
 from whalecat.matching.versions import active_model_path, active_version
 from whalecat.progress import Progress
+from whalecat.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +222,75 @@ class Identifier:
         self.prepare(progress)
         with self._lock:
             return self.method.query(image, top=top, exclude_keys=frozenset({sha256}))
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """The outcome of identifying every unidentified photo; a cancelled run returns none."""
+
+    identified: int = 0
+    likely_new: int = 0  # of `identified`, those with new_whale first
+    failed: tuple[tuple[str, str], ...] = ()  # (photo name, reason)
+    skipped: int = 0  # confirmed or removed during the run, in the window or from the command line
+
+    def summary(self) -> str:
+        """Return what the run did in one sentence, such as "3 photos identified: 2 with ..."."""
+        if not self.identified and not self.failed:
+            return "No photo was left to identify: every photo in the catalogue is confirmed."
+        return (
+            f"{counted(self.identified, 'photo')} identified: {self.identified - self.likely_new} with a "
+            f"catalogued whale first and {self.likely_new} with new_whale first."
+        )
+
+
+def identify_unidentified(
+    identifier: Identifier, progress: Progress, lock: threading.Lock | None = None, top: int = 5
+) -> BatchReport:
+    """Identify every unconfirmed photo, storing each one's top candidates as suggestions.
+
+    Each photo's suggestions are committed on their own, so a cancelled run keeps those already
+    stored. A photo whose copy cannot be read is named in the report and the others go on.
+    `lock`, held for one photo at a time, lets a window identify the photo on show between two
+    photos of the run.
+    """
+    with identifier.catalogue.session() as session:
+        photos = [(photo.id, photo.original_name) for photo in unidentified_photos(session)]
+    guard = lock if lock is not None else contextlib.nullcontext()
+    progress.report(0, 0, "Preparing the catalogue")
+    with guard:
+        gallery = identifier.prepare(progress)
+    if not gallery.photos:
+        raise ValueError(
+            "the catalogue has no confirmed whales to match against; confirm photos of known whales "
+            "first, or import photos with a labels CSV"
+        )
+    identified = likely_new = skipped = 0
+    failed = []
+    for number, (photo_id, name) in enumerate(photos):
+        progress.report(number, len(photos), f"Identifying {name}")
+        progress.check()
+        with guard:
+            try:
+                with identifier.catalogue.session() as session:
+                    confirmed = get_photo(session, photo_id).confirmed_label is not None
+                if confirmed:
+                    skipped += 1
+                    continue
+                candidates = identifier.identify_photo(photo_id, top=top)
+            except RecordError:
+                log.info("Photo %d was removed from the catalogue during the run; skipped", photo_id)
+                skipped += 1
+                continue
+            except ImageError as exc:
+                log.warning("Cannot identify %s: %s", name, exc)
+                failed.append((name, exc.reason))
+                continue
+        identified += 1
+        likely_new += bool(candidates) and candidates[0].label == NEW_WHALE
+    progress.report(len(photos), len(photos), "Identified")
+    log.info("Identified %d photos (%d likely new whales); %d failed, %d skipped",
+             identified, likely_new, len(failed), skipped)
+    return BatchReport(identified, likely_new, tuple(failed), skipped)
 
 
 def candidates_key(catalogue: Catalogue, photo_id: int) -> tuple:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from whalecat.catalogue.models import CONFIRMED, SUGGESTED, Identification, Photo, Whale, utc_now
 from whalecat.matching.base import NEW_WHALE
+from whalecat.matching.ranking import shown_confidence
 
 # Ids come from other catalogues too (Flukebook uses `flukebook:<uuid>`), so only control
 # characters, surrounding spaces and over-long ids are rejected.
@@ -48,6 +49,15 @@ class PhotoSummary:
     confirmed_label: str | None  # a whale id, NEW_WHALE, or None when unidentified
     crop: tuple[int, int, int, int] | None
     rotation: int = 0  # degrees clockwise after the EXIF orientation
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A method's first candidate for a photo, as stored when the photo was last identified."""
+
+    label: str  # a whale id or NEW_WHALE
+    confidence: float | None  # None when the method had no calibration, or before migration 0005
+    method: str
 
 
 @dataclass(frozen=True)
@@ -215,11 +225,25 @@ def record_suggestions(
                 status=SUGGESTED,
                 rank=rank,
                 score=float(candidate.score),
+                confidence=shown_confidence(rank, candidate),
                 method=method,
                 model_version=model_version,
             )
         )
     session.commit()
+
+
+def first_suggestions(session: Session) -> dict[int, Suggestion]:
+    """Return each photo's stored first suggestion, by photo id; photos never identified are absent."""
+    rows = session.execute(
+        select(Identification.photo_id, Identification.whale_id, Identification.is_new_whale,
+               Identification.confidence, Identification.method)
+        .where(Identification.status == SUGGESTED, Identification.rank == 1)
+    )
+    return {
+        photo_id: Suggestion(NEW_WHALE if is_new else whale_id, confidence, method)
+        for photo_id, whale_id, is_new, confidence, method in rows
+    }
 
 
 def list_whales(session: Session) -> list[WhaleSummary]:

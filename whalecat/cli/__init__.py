@@ -73,8 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         "scored under it. new_whale has a confidence only when it ranks first.",
     )
     p.add_argument(
-        "photos", nargs="+", type=Path, metavar="PHOTO",
+        "photos", nargs="*", type=Path, metavar="PHOTO",
         help="a photo file, imported or not, or a folder of them; several may be given",
+    )
+    p.add_argument(
+        "--unidentified", action="store_true",
+        help="identify every unconfirmed photo in the catalogue instead, and store each one's "
+        "candidates as suggestions, which the window's Unidentified list shows",
     )
     p.add_argument("--top", type=int, default=5, help="number of candidates (default: 5)")
     p.add_argument("--method", choices=METHODS, default="default", help="matching method (default: default)")

@@ -22,6 +22,10 @@ def cmd_identify(args) -> int:
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, not {args.top}")
+    if args.unidentified:
+        return _identify_unidentified(args)
+    if not args.photos:
+        raise ValueError("name a photo or a folder of them to identify, or give --unidentified")
     photos = find_files(args.photos).photos
     if not photos:
         raise ValueError(no_photos_message(args.photos))
@@ -66,6 +70,26 @@ def cmd_identify(args) -> int:
     if failed:
         print(f"{counted(failed, 'photo')} of {len(photos)} could not be identified", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _identify_unidentified(args) -> int:
+    """Identify the catalogue's unconfirmed photos, store their suggestions, and print a summary."""
+    from whalecat.identification import Identifier, identify_unidentified
+    from whalecat.matching.device import select_device
+    from whalecat.progress import Progress
+
+    if args.photos:
+        raise ValueError("--unidentified identifies the catalogue's own photos; leave out the photo names")
+    if args.json or args.csv:
+        raise ValueError("--unidentified stores suggestions and prints a summary; leave out --json and --csv")
+    with open_catalogue(args) as catalogue:
+        select_device(args.device)
+        identifier = Identifier(catalogue, args.method, args.device)
+        report = identify_unidentified(identifier, Progress(ProgressPrinter()), top=args.top)
+    print(report.summary())
+    for name, reason in report.failed:
+        print(f"failed: {name}: {reason}", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def _print_candidates(

@@ -39,7 +39,9 @@ from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import CONFIRMED, Identification, Photo
 from whalecat.catalogue.records import (
     PhotoSummary,
+    Suggestion,
     WhaleSummary,
+    first_suggestions,
     get_photo,
     list_whales,
     photo_summary,
@@ -55,6 +57,7 @@ ICON_SIZE = QSize(96, 64)
 PHOTO_ID_ROLE = Qt.ItemDataRole.UserRole
 WHALE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 NO_WHALE_HEADING = "Select a whale to see its photos"
+SUGGESTION_LINE = 16  # pixels
 
 
 class ThumbnailCache:
@@ -124,14 +127,18 @@ class WhaleListModel(QAbstractListModel):
 
 
 class PhotoListModel(QAbstractListModel):
+    """A list of photos; the Unidentified list also shows each photo's stored first suggestion."""
+
     def __init__(self, thumbnails: ThumbnailCache):
         super().__init__()
         self._thumbnails = thumbnails
         self.photos: list[PhotoSummary] = []
+        self.suggestions: dict[int, Suggestion] = {}
 
-    def set_photos(self, photos: list[PhotoSummary]) -> None:
+    def set_photos(self, photos: list[PhotoSummary], suggestions: dict[int, Suggestion] | None = None) -> None:
         self.beginResetModel()
         self.photos = photos
+        self.suggestions = suggestions or {}
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
@@ -141,18 +148,29 @@ class PhotoListModel(QAbstractListModel):
         if not index.isValid():
             return None
         photo = self.photos[index.row()]
+        suggestion = self.suggestions.get(photo.id)
         if role == Qt.ItemDataRole.DisplayRole:
-            return photo.original_name
+            return photo.original_name if suggestion is None else f"{photo.original_name}\n{suggestion_text(suggestion)}"
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnails.get(photo.sha256)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{photo.original_folder}/{photo.original_name}"
+            where = f"{photo.original_folder}/{photo.original_name}"
+            if suggestion is None:
+                return where
+            return f"{where}\nFirst candidate when last identified ({suggestion.method}): {suggestion_text(suggestion)}"
         if role == PHOTO_ID_ROLE:
             return photo.id
         return None
 
     def row_of(self, photo_id: int) -> int | None:
         return next((row for row, p in enumerate(self.photos) if p.id == photo_id), None)
+
+
+def suggestion_text(suggestion: Suggestion) -> str:
+    """Return a stored first suggestion in a few words, such as "w_1287fbc 82%"."""
+    if suggestion.confidence is None:
+        return suggestion.label
+    return f"{suggestion.label} {suggestion.confidence:.0%}"
 
 
 def new_whale_photos(session) -> list[PhotoSummary]:
@@ -227,6 +245,8 @@ class CataloguePanel(QWidget):
 
         self.unidentified_model = PhotoListModel(self.thumbnails)
         self.unidentified_view = _list_view(self.unidentified_model, icon_mode=True)
+        # A third line of text, for the first suggestion under the file name.
+        self.unidentified_view.setGridSize(self.unidentified_view.gridSize() + QSize(0, SUGGESTION_LINE))
 
         self.new_whale_model = PhotoListModel(self.thumbnails)
         self.new_whale_view = _list_view(self.new_whale_model, icon_mode=True)
@@ -279,6 +299,7 @@ class CataloguePanel(QWidget):
     def _reload_lists(self) -> None:
         rows: list[WhaleRow] = []
         unidentified: list[PhotoSummary] = []
+        suggestions: dict[int, Suggestion] = {}
         new_whales: list[PhotoSummary] = []
         if self.catalogue is not None:
             with self.catalogue.session() as session:
@@ -286,10 +307,11 @@ class CataloguePanel(QWidget):
                 wanted = [w.representative_photo_id for w in whales if w.representative_photo_id]
                 sha_by_id = dict(session.execute(select(Photo.id, Photo.sha256).where(Photo.id.in_(wanted))).all())
                 unidentified = unidentified_photos(session)
+                suggestions = first_suggestions(session)
                 new_whales = new_whale_photos(session)
             rows = [WhaleRow(w, sha_by_id.get(w.representative_photo_id)) for w in whales]
         self.whale_model.set_rows(rows)
-        self.unidentified_model.set_photos(unidentified)
+        self.unidentified_model.set_photos(unidentified, suggestions)
         self.new_whale_model.set_photos(new_whales)
         self._update_tab_titles()
 

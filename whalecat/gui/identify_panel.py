@@ -2,7 +2,7 @@
 
 Identification runs in a worker because the matching method loads TensorFlow and its model on
 first use. One `Identifier` serves the whole window, and it must not run on two threads at
-once, so each run takes `_identifier_lock`. A run for a photo the user has left goes on in the
+once, so each run takes `identifier_lock`. A run for a photo the user has left goes on in the
 background with its result dropped, because its first part prepares the method for the whole
 catalogue (loading the model, embedding the photos, calibrating new_whale), which the next run
 would otherwise start again.
@@ -198,7 +198,8 @@ class IdentifyPanel(QWidget):
         self._pool = pool
         self._confirmations = confirmations
         self._identifier_for = identifier_for
-        self._identifier_lock = threading.Lock()
+        # Shared with the identification of all photos, which takes it one photo at a time.
+        self.identifier_lock = threading.Lock()
         self.catalogue: Catalogue | None = None
         self.photo_id: int | None = None
         self.result: IdentifyResult | None = None
@@ -329,7 +330,7 @@ class IdentifyPanel(QWidget):
         if self.worker is not None:
             return self.worker  # already identifying this photo
         photo_id = self.photo_id
-        lock = self._identifier_lock
+        lock = self.identifier_lock
         worker = self._pool.run(
             lambda progress: identify(identifier, lock, photo_id, progress), f"identification of photo {photo_id}", photo_id
         )

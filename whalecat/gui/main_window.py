@@ -27,6 +27,7 @@ from whalecat.catalogue.models import Photo
 from whalecat.catalogue.store import DATABASE_NAME, default_catalogue_path, new_catalogue_problem
 from whalecat.catalogue.records import list_whales, unidentified_photos
 from whalecat.export import ExportError, export_identifications
+from whalecat.gui.batch_identify import BatchIdentifyPanel
 from whalecat.gui.browser import CataloguePanel
 from whalecat.gui.confirmations import Confirmations
 from whalecat.gui.dialogs import NewCatalogueDialog, shortcuts_box
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
         self.photo_view = PhotoViewPanel(self.pool, self.confirmations.undo_stack)
         self.identify_panel = IdentifyPanel(self.pool, self.confirmations, self.identifier)
         self.import_panel = ImportPanel(self.pool)
+        self.batch_panel = BatchIdentifyPanel(self.pool, self.identifier, self.identify_panel.identifier_lock)
         self.training_panel = TrainingPanel(self.pool, lambda: self.settings.device, settings)
         self.reembed_status = ReembedStatus(self.pool)
         self.remover = PhotoRemover(self.confirmations.undo_stack, self, lambda: self.browser.current_photo_id)
@@ -131,6 +133,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.catalogue_label)
         self.statusBar().addPermanentWidget(self.reembed_status)
         self.statusBar().addPermanentWidget(self.import_panel)
+        self.statusBar().addPermanentWidget(self.batch_panel)
 
         # The browser's current photo is the one every photo action acts on, so the Photo and
         # Identify tabs show it and only it.
@@ -150,6 +153,9 @@ class MainWindow(QMainWindow):
         self.import_panel.stored_more.connect(self.reload_catalogue_quietly)
         self.import_panel.error.connect(self.show_error)
         self.identify_panel.error.connect(self.show_error)
+        self.batch_panel.error.connect(self.show_error)
+        self.batch_panel.suggestions_stored.connect(self.reload_catalogue_quietly)
+        self.batch_panel.running_changed.connect(lambda running: self.identify_all_action.setEnabled(not running))
         self.identify_panel.confirmed.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
         self.training_panel.error.connect(self.show_error)
         self.training_panel.active_model_changed.connect(self._on_active_model_changed)
@@ -487,6 +493,12 @@ class MainWindow(QMainWindow):
 
         identify_menu = self.menuBar().addMenu("&Identify")
         self._action(identify_menu, "&Identify Selected Photo", self.identify_selected, "Ctrl+R")
+        self.identify_all_action = self._action(
+            identify_menu, "Identify &All Unidentified Photos", self.batch_panel.start, "Ctrl+Shift+R"
+        )
+        self.identify_all_action.setStatusTip(
+            "Find the top candidates of every unidentified photo in the background; the list shows the first"
+        )
         confirm = self._action(identify_menu, "&Confirm Candidate", self.identify_panel.confirm_selected)
         confirm.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
         # Enter confirms only while the identify panel or the Unidentified list has focus, so it

@@ -1,0 +1,106 @@
+"""Identifying every unidentified photo of a catalogue at once, on synthetic flukes, in code and from the command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import save_fluke, save_labelled_flukes
+from whalecat.catalogue import Catalogue
+from whalecat.catalogue.records import confirm_label, first_suggestions, get_photo, unidentified_photos
+from whalecat.cli import main
+from whalecat.identification import Identifier, identify_unidentified
+from whalecat.importing import import_paths
+from whalecat.matching.base import NEW_WHALE
+from whalecat.progress import Cancelled, Progress
+
+
+def _catalogue_with_card(tmp_path, card_size: int = 4) -> Catalogue:
+    """Four labelled synthetic whales and a card of later sightings of them, unidentified.
+
+    Twelve catalogue photos with a partner are enough for the default method to fit its
+    new_whale threshold, and so to give confidences.
+    """
+    images, labels = save_labelled_flukes(tmp_path / "known", whales=4, photos_per_whale=3)
+    card = [save_fluke(tmp_path / "card" / f"card{n}.jpg", individual=n % 4, sighting=5 + n) for n in range(card_size)]
+    catalogue = Catalogue.open(tmp_path / "catalogue")
+    import_paths(catalogue, [images], labels, find_fluke=False)
+    import_paths(catalogue, card, find_fluke=False)
+    return catalogue
+
+
+def test_unidentified_photos_get_suggestions(tmp_path):
+    with _catalogue_with_card(tmp_path) as catalogue:
+        with catalogue.session() as session:
+            card = unidentified_photos(session)
+            lost, confirmed, rest = card[0], card[1], card[2:]
+            confirm_label(session, confirmed.id, "w_0000001", "manual")
+        (catalogue.folder / lost.stored_name).unlink()  # a copy lost outside the app
+        report = identify_unidentified(Identifier(catalogue), Progress())
+        with catalogue.session() as session:
+            suggestions = first_suggestions(session)
+            still_confirmed = get_photo(session, confirmed.id).confirmed_label
+    assert report.identified == len(rest)
+    assert [name for name, _reason in report.failed] == [lost.original_name]
+    assert "the catalogue's copy" in report.failed[0][1]
+    assert "is missing" in report.failed[0][1]
+    assert set(suggestions) == {photo.id for photo in rest}
+    known = {f"w_{whale:07d}" for whale in range(4)}
+    for photo in rest:
+        suggestion = suggestions[photo.id]
+        assert suggestion.label in known | {NEW_WHALE}
+        assert suggestion.method == "default"
+        assert 0.0 <= suggestion.confidence <= 1.0
+    assert report.likely_new == sum(suggestions[p.id].label == NEW_WHALE for p in rest)
+    assert still_confirmed == "w_0000001"
+
+
+def test_cancel_keeps_stored_suggestions(tmp_path):
+    with _catalogue_with_card(tmp_path) as catalogue:
+        progress = Progress()
+
+        def cancel_after_first(done: int, total: int, message: str) -> None:
+            if message.startswith("Identifying") and done == 1:
+                progress.token.cancel()
+
+        progress.callback = cancel_after_first
+        with pytest.raises(Cancelled):
+            identify_unidentified(Identifier(catalogue), progress)
+        with catalogue.session() as session:
+            first = unidentified_photos(session)[0]
+            suggestions = first_suggestions(session)
+    assert list(suggestions) == [first.id]
+
+
+def test_catalogue_without_whales_rejected(tmp_path):
+    save_fluke(tmp_path / "card" / "a.jpg", individual=0)
+    with Catalogue.open(tmp_path / "catalogue") as catalogue:
+        import_paths(catalogue, [tmp_path / "card"], find_fluke=False)
+        with pytest.raises(ValueError, match="no confirmed whales to match against"):
+            identify_unidentified(Identifier(catalogue), Progress())
+        with catalogue.session() as session:
+            assert first_suggestions(session) == {}
+
+
+def test_command_line_stores_suggestions(tmp_path, capsys):
+    _catalogue_with_card(tmp_path).close()
+    catalogue = str(tmp_path / "catalogue")
+    capsys.readouterr()
+    assert main(["--catalogue", catalogue, "identify", "--unidentified"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("4 photos identified: ")
+    with Catalogue.open(tmp_path / "catalogue") as reopened:
+        with reopened.session() as session:
+            assert len(first_suggestions(session)) == 4
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "name a photo or a folder of them to identify, or give --unidentified"),
+        (["--unidentified", "card0.jpg"], "leave out the photo names"),
+        (["--unidentified", "--json"], "leave out --json and --csv"),
+    ],
+)
+def test_command_line_misuse_explained(tmp_path, capsys, extra, message):
+    assert main(["--catalogue", str(tmp_path / "catalogue"), "identify", *extra]) == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,164 @@
+"""Identifying every unidentified photo in a worker, shown as a status-bar strip with Cancel.
+
+A card of several hundred photos takes minutes, so it runs in the background while the
+researcher works. Each photo's top candidates are stored as suggestions as soon as it is done,
+and the Unidentified list shows each photo's first suggestion, so the researcher can start on
+the likely matches before the run ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
+
+from whalecat.gui.worker import Worker, WorkerPool
+from whalecat.identification import BatchReport, Identifier, identify_unidentified
+from whalecat.progress import TimeLeft, clock_text
+from whalecat.text import counted
+
+log = logging.getLogger(__name__)
+
+SHOW_SUGGESTIONS_EVERY = 10  # photos identified between two reloads of the Unidentified list
+
+
+class BatchIdentifyPanel(QWidget):
+    """Runs one identification of all unidentified photos at a time; hidden while idle."""
+
+    suggestions_stored = Signal()  # sent as more photos get suggestions, and once when the run ends
+    error = Signal(str, str)  # (what failed, what to do)
+    running_changed = Signal(bool)
+
+    def __init__(
+        self,
+        pool: WorkerPool,
+        identifier_for: Callable[[], Identifier | None],
+        lock: threading.Lock,
+        parent: QWidget | None = None,
+    ):
+        super().__init__(parent)
+        self._pool = pool
+        self._identifier_for = identifier_for
+        # The identify panel's lock, so the photo on show is identified between two photos of the run.
+        self._lock = lock
+        self.worker: Worker | None = None
+        self.last_report: BatchReport | None = None
+        self.summary_box: QMessageBox | None = None
+        self._time_left = TimeLeft()
+        self._shown_at = 0  # photos done when the list was last reloaded
+
+        self.label = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(240)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel_button)
+        self.hide()
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def start(self) -> Worker | None:
+        """Identify every unidentified photo; return the worker, or None when it cannot start."""
+        identifier = self._identifier_for()
+        if identifier is None:
+            self.error.emit("No catalogue is open.", "Open a catalogue (File menu), then identify again.")
+            return None
+        if self.worker is not None:
+            return self.worker
+        lock = self._lock
+        worker = self._pool.run(
+            lambda progress: identify_unidentified(identifier, progress, lock), "identification of all photos"
+        )
+        worker.progress.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+        worker.done.connect(self._on_done)
+        self.worker = worker
+        self._time_left = TimeLeft()
+        self._shown_at = 0
+        self.label.setText(
+            "Identifying all unidentified photos…" if identifier.method_loaded
+            else "Identifying all unidentified photos… (loading the model first)"
+        )
+        self.bar.setRange(0, 0)
+        self.cancel_button.setEnabled(True)
+        self.show()
+        self.running_changed.emit(True)
+        return worker.start()
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.cancel_button.setEnabled(False)
+            self.label.setText("Cancelling after the current photo…")
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        self.bar.setRange(0, total)  # a total of 0 makes the bar a busy indicator
+        self.bar.setValue(done)
+        if not self.cancel_button.isEnabled():
+            return  # keep saying that it is cancelling
+        if message.startswith("Identifying") and done - self._shown_at >= SHOW_SUGGESTIONS_EVERY:
+            self._shown_at = done
+            self.suggestions_stored.emit()
+        if total == 0:
+            self.label.setText(f"{message}…")
+            return
+        # The catalogue's own preparation (embedding, keypoints, calibration) reports first,
+        # with its own totals, then the photos; each message names its stage.
+        left = self._time_left.update(done, total)
+        text = f"{message} ({done} of {total})"
+        if left is not None:
+            text += f", about {clock_text(left)} left"
+        self.label.setText(text)
+
+    def _on_finished(self, report: BatchReport) -> None:
+        self.last_report = report
+        box = QMessageBox(self.window())
+        box.setWindowTitle("Identification finished")
+        box.setIcon(QMessageBox.Icon.Warning if report.failed else QMessageBox.Icon.Information)
+        box.setText(summary_text(report))
+        if report.failed:
+            box.setDetailedText("\n".join(f"{name}: {reason}" for name, reason in report.failed))
+        self.summary_box = box
+        box.open()  # not exec(): the window keeps working behind it
+
+    def _on_failed(self, message: str) -> None:
+        self.error.emit(
+            f"Identification of all photos stopped: {message}",
+            "The suggestions stored before the error are kept. Check the device setting "
+            "(Settings → Device), then identify all photos again.",
+        )
+
+    def _on_cancelled(self) -> None:
+        log.info("Identification of all photos cancelled")
+
+    def _on_done(self) -> None:
+        self.worker = None
+        self.hide()
+        self.suggestions_stored.emit()
+        self.running_changed.emit(False)
+
+
+def summary_text(report: BatchReport) -> str:
+    """Return the summary shown in a box when a run ends."""
+    text = report.summary()
+    if report.identified:
+        text += " The Unidentified list shows each photo's first candidate. Select a photo to see all five and confirm one."
+    if report.failed:
+        text += (
+            f"\n{counted(len(report.failed), 'photo')} could not be read and got no candidates; "
+            "the details say why and what to do."
+        )
+    if report.skipped:
+        text += f"\n{counted(report.skipped, 'photo')} confirmed or removed during the run were left out."
+    return text
