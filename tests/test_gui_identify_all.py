@@ -7,7 +7,8 @@ from PySide6.QtCore import Qt
 from tests.helpers import save_fluke, save_labelled_flukes
 from tests.test_gui_support import no_thread_left, window  # noqa: F401  (fixtures)
 from tests.test_gui_window import IDENTIFY_WAIT_MS, import_and_wait
-from whalecat.catalogue.records import first_suggestions
+from whalecat.catalogue.records import PhotoSummary, Suggestion, first_suggestions
+from whalecat.gui.browser import by_first_candidate
 from whalecat.matching.base import NEW_WHALE
 
 
@@ -15,7 +16,8 @@ def import_known_and_card(qtbot, window, tmp_path, card_size: int = 3) -> None:
     # Twelve photos with a partner, so the new_whale threshold is fitted and confidences exist.
     images, labels = save_labelled_flukes(tmp_path / "known", whales=4, photos_per_whale=3)
     assert import_and_wait(qtbot, window, [images], labels).labelled == 12
-    card = [save_fluke(tmp_path / "card" / f"card{n}.jpg", individual=n % 4, sighting=5 + n) for n in range(card_size)]
+    # Individual 4 is not in the catalogue, so a card of five or more has a new whale.
+    card = [save_fluke(tmp_path / "card" / f"card{n}.jpg", individual=n % 5, sighting=5 + n) for n in range(card_size)]
     assert import_and_wait(qtbot, window, card).imported == card_size
 
 
@@ -69,3 +71,36 @@ def test_no_whales_error_advises(qtbot, window, tmp_path):
     assert "Identification of all photos stopped" in text
     assert "no confirmed whales" in text
     assert "confirm photos of known whales first" in text
+
+
+def test_order_by_first_candidate(qtbot, window, tmp_path):
+    import_known_and_card(qtbot, window, tmp_path, card_size=6)
+    model = window.browser.unidentified_model
+    import_order = [photo.id for photo in model.photos]
+    worker = window.batch_panel.start()
+    with qtbot.waitSignal(worker.done, timeout=IDENTIFY_WAIT_MS):
+        pass
+    window.order_action.setChecked(True)
+    suggestions = model.suggestions
+    keys = [
+        (suggestions[photo.id].label == NEW_WHALE, -suggestions[photo.id].confidence) for photo in model.photos
+    ]
+    assert keys == sorted(keys)
+    assert [photo.id for photo in model.photos] != import_order  # an unchanged order would prove nothing
+    window.order_action.setChecked(False)
+    assert [photo.id for photo in model.photos] == import_order
+
+
+def test_photos_never_identified_come_last():
+    photos = [_summary(photo_id) for photo_id in range(1, 6)]
+    suggestions = {
+        1: Suggestion(NEW_WHALE, 0.9, "default"),
+        2: Suggestion("w_a", 0.6, "default"),
+        4: Suggestion("w_b", None, "default"),  # stored before confidences were
+        5: Suggestion("w_c", 0.8, "default"),
+    }
+    assert [photo.id for photo in by_first_candidate(photos, suggestions)] == [5, 2, 4, 1, 3]
+
+
+def _summary(photo_id: int) -> PhotoSummary:
+    return PhotoSummary(photo_id, f"{photo_id:064d}", "x.jpg", f"p{photo_id}.jpg", "/card", 10, 10, None, None, None, None)

@@ -50,6 +50,7 @@ from whalecat.catalogue.records import (
 )
 from whalecat.gui.images import centred, load_thumbnail
 from whalecat.importing.importer import thumbnail_path
+from whalecat.matching.base import NEW_WHALE
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,23 @@ def suggestion_text(suggestion: Suggestion) -> str:
     return f"{suggestion.label} {suggestion.confidence:.0%}"
 
 
+def by_first_candidate(photos: list[PhotoSummary], suggestions: dict[int, Suggestion]) -> list[PhotoSummary]:
+    """Order photos by their first suggestion: catalogued whales by falling confidence, then new_whale, then none.
+
+    The likely matches come first, so a researcher can confirm them quickly and leave the
+    doubtful photos for a closer look. Ties keep the import order.
+    """
+
+    def key(photo: PhotoSummary) -> tuple[int, float, int]:
+        suggestion = suggestions.get(photo.id)
+        if suggestion is None:
+            return (2, 0.0, photo.id)
+        group = 1 if suggestion.label == NEW_WHALE else 0
+        return (group, -(suggestion.confidence or 0.0), photo.id)
+
+    return sorted(photos, key=key)
+
+
 def new_whale_photos(session) -> list[PhotoSummary]:
     """Return the photos confirmed as new_whale: animals not in the catalogue, left without an id."""
     photos = session.scalars(
@@ -212,6 +230,7 @@ class CataloguePanel(QWidget):
         self.catalogue: Catalogue | None = None
         self.current_photo_id: int | None = None
         self._changes_open = 0  # nesting depth of `_one_change` blocks
+        self.order_by_candidate = False  # False lists unidentified photos in import order
         self.thumbnails = ThumbnailCache()
 
         self.filter_edit = QLineEdit(placeholderText="Filter by whale id")
@@ -311,9 +330,16 @@ class CataloguePanel(QWidget):
                 new_whales = new_whale_photos(session)
             rows = [WhaleRow(w, sha_by_id.get(w.representative_photo_id)) for w in whales]
         self.whale_model.set_rows(rows)
+        if self.order_by_candidate:
+            unidentified = by_first_candidate(unidentified, suggestions)
         self.unidentified_model.set_photos(unidentified, suggestions)
         self.new_whale_model.set_photos(new_whales)
         self._update_tab_titles()
+
+    def set_order_by_candidate(self, enabled: bool) -> None:
+        """List unidentified photos by their first suggestion (see `by_first_candidate`), or in import order."""
+        self.order_by_candidate = enabled
+        self.refresh()
 
     def show_tab(self, index: int) -> None:
         """Show tab `index` (0 Whales, 1 Unidentified, 2 new_whale) with the keyboard in its list.

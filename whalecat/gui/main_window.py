@@ -499,6 +499,12 @@ class MainWindow(QMainWindow):
         self.identify_all_action.setStatusTip(
             "Find the top candidates of every unidentified photo in the background; the list shows the first"
         )
+        self.order_action = QAction("&Order Unidentified Photos by First Candidate", self, checkable=True)
+        self.order_action.setStatusTip(
+            "List the likely matches first, by confidence, then the likely new whales, then photos not identified yet"
+        )
+        self.order_action.toggled.connect(self.browser.set_order_by_candidate)
+        identify_menu.addAction(self.order_action)
         confirm = self._action(identify_menu, "&Confirm Candidate", self.identify_panel.confirm_selected)
         confirm.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
         # Enter confirms only while the identify panel or the Unidentified list has focus, so it
