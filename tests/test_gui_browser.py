@@ -191,3 +191,34 @@ def test_wide_thumbnail_fills_a_whole_row(qtbot, window, tmp_path):
     assert [row.summary.id for row in rows] == ["w_0000000", "w_0000001"]
     sizes = [window.browser.thumbnails.get(row.representative_sha256).size() for row in rows]
     assert sizes == [ICON_SIZE, ICON_SIZE]
+
+
+def test_reload_keeps_scroll_position(qtbot, tmp_path):
+    from PIL import Image
+
+    from whalecat.catalogue import Catalogue
+    from whalecat.gui.browser import CataloguePanel
+    from whalecat.importing import import_paths
+
+    card = tmp_path / "card"
+    card.mkdir()
+    for number in range(60):
+        Image.new("RGB", (120, 60), (number * 4, 10, 200 - number * 3)).save(card / f"IMG_{number:04d}.jpg")
+    with Catalogue.open(tmp_path / "catalogue") as catalogue:
+        import_paths(catalogue, [card], find_fluke=False)
+        browser = CataloguePanel()
+        qtbot.addWidget(browser)
+        browser.resize(340, 500)
+        browser.show()
+        browser.set_catalogue(catalogue)
+        browser.show_tab(1)
+        view = browser.unidentified_view
+        view.setCurrentIndex(browser.unidentified_model.index(0))
+        scroll = view.verticalScrollBar()
+        scroll.setValue(scroll.maximum() // 2)
+        before = scroll.value()
+        browser.refresh()
+        after = scroll.value()
+        browser.set_catalogue(None)
+    assert before > 0
+    assert after == before

@@ -104,3 +104,40 @@ def test_command_line_stores_suggestions(tmp_path, capsys):
 def test_command_line_misuse_explained(tmp_path, capsys, extra, message):
     assert main(["--catalogue", str(tmp_path / "catalogue"), "identify", *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_photo_removed_while_identified_skipped(tmp_path, monkeypatch):
+    import whalecat.identification as identification
+    from whalecat.catalogue.removal import remove_photo
+
+    real_record = identification.record_suggestions
+    with _catalogue_with_card(tmp_path, card_size=2) as catalogue:
+        with catalogue.session() as session:
+            first, second = unidentified_photos(session)
+
+        def record_after_removal(session, photo_id, *args):
+            if photo_id == first.id:  # removed in the window after its candidates were found
+                remove_photo(catalogue, photo_id)
+            real_record(session, photo_id, *args)
+
+        monkeypatch.setattr(identification, "record_suggestions", record_after_removal)
+        report = identify_unidentified(Identifier(catalogue), Progress())
+        with catalogue.session() as session:
+            suggestions = first_suggestions(session)
+    assert report.skipped == 1
+    assert report.identified == 1
+    assert report.failed == ()
+    assert list(suggestions) == [second.id]
+
+
+def test_command_line_interrupt_keeps_suggestions(tmp_path, capsys, monkeypatch):
+    import whalecat.identification as identification
+
+    _catalogue_with_card(tmp_path).close()
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(identification, "identify_unidentified", interrupted)
+    assert main(["--catalogue", str(tmp_path / "catalogue"), "identify", "--unidentified"]) == 130
+    assert "interrupted; the suggestions stored before are kept" in capsys.readouterr().err

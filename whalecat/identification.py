@@ -16,6 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import CONFIRMED, Identification, Photo
@@ -235,11 +236,27 @@ class BatchReport:
 
     def summary(self) -> str:
         """Return what the run did in one sentence, such as "3 photos identified: 2 with ..."."""
-        if not self.identified and not self.failed:
+        if not self.identified and not self.failed and not self.skipped:
             return "No photo was left to identify: every photo in the catalogue is confirmed."
+        if not self.identified:
+            return "No photo was identified."
         return (
             f"{counted(self.identified, 'photo')} identified: {self.identified - self.likely_new} with a "
             f"catalogued whale first and {self.likely_new} with new_whale first."
+        )
+
+
+def require_known_whales(catalogue: Catalogue) -> None:
+    """Raise ValueError when the catalogue has no photo confirmed as a known whale to match against.
+
+    Called before the model loads, which takes seconds, so the researcher learns at once.
+    """
+    with catalogue.session() as session:
+        known = session.execute(_confirmed_photos(Photo.id).limit(1)).first()
+    if known is None:
+        raise ValueError(
+            f"the catalogue at {catalogue.folder} has no confirmed whales to match against; confirm "
+            "photos of known whales first, or import photos with a labels CSV (whalecat import --labels)"
         )
 
 
@@ -251,37 +268,38 @@ def identify_unidentified(
     Each photo's suggestions are committed on their own, so a cancelled run keeps those already
     stored. A photo whose copy cannot be read is named in the report and the others go on.
     `lock`, held for one photo at a time, lets a window identify the photo on show between two
-    photos of the run.
+    photos of the run. Raises ValueError when the catalogue has no known whale.
     """
-    with identifier.catalogue.session() as session:
+    catalogue = identifier.catalogue
+    with catalogue.session() as session:
         photos = [(photo.id, photo.original_name) for photo in unidentified_photos(session)]
+    if not photos:
+        return BatchReport()
+    require_known_whales(catalogue)
     guard = lock if lock is not None else contextlib.nullcontext()
     progress.report(0, 0, "Preparing the catalogue")
     with guard:
-        gallery = identifier.prepare(progress)
-    if not gallery.photos:
-        raise ValueError(
-            "the catalogue has no confirmed whales to match against; confirm photos of known whales "
-            "first, or import photos with a labels CSV"
-        )
+        identifier.prepare(progress)
     identified = likely_new = skipped = 0
     failed = []
     for number, (photo_id, name) in enumerate(photos):
         progress.report(number, len(photos), f"Identifying {name}")
         progress.check()
         with guard:
-            try:
-                with identifier.catalogue.session() as session:
-                    confirmed = get_photo(session, photo_id).confirmed_label is not None
-                if confirmed:
-                    skipped += 1
-                    continue
-                candidates = identifier.identify_photo(photo_id, top=top)
-            except RecordError:
-                log.info("Photo %d was removed from the catalogue during the run; skipped", photo_id)
+            if not _still_unidentified(catalogue, photo_id):
                 skipped += 1
                 continue
-            except ImageError as exc:
+            try:
+                candidates = identifier.identify_photo(photo_id, top=top)
+            except (RecordError, ImageError, IntegrityError) as exc:
+                # Removing a photo moves its copy away and then deletes its rows, so a photo
+                # removed during its identification fails here in one of these ways.
+                if not _still_unidentified(catalogue, photo_id):
+                    log.info("Photo %d was removed or confirmed during its identification; skipped", photo_id)
+                    skipped += 1
+                    continue
+                if not isinstance(exc, ImageError):
+                    raise
                 log.warning("Cannot identify %s: %s", name, exc)
                 failed.append((name, exc.reason))
                 continue
@@ -291,6 +309,15 @@ def identify_unidentified(
     log.info("Identified %d photos (%d likely new whales); %d failed, %d skipped",
              identified, likely_new, len(failed), skipped)
     return BatchReport(identified, likely_new, tuple(failed), skipped)
+
+
+def _still_unidentified(catalogue: Catalogue, photo_id: int) -> bool:
+    """Return whether the photo is still in the catalogue and confirmed as nothing."""
+    with catalogue.session() as session:
+        try:
+            return get_photo(session, photo_id).confirmed_label is None
+        except RecordError:
+            return False
 
 
 def candidates_key(catalogue: Catalogue, photo_id: int) -> tuple:

@@ -82,10 +82,15 @@ def _identify_unidentified(args) -> int:
         raise ValueError("--unidentified identifies the catalogue's own photos; leave out the photo names")
     if args.json or args.csv:
         raise ValueError("--unidentified stores suggestions and prints a summary; leave out --json and --csv")
-    with open_catalogue(args) as catalogue:
-        select_device(args.device)
-        identifier = Identifier(catalogue, args.method, args.device)
-        report = identify_unidentified(identifier, Progress(ProgressPrinter()), top=args.top)
+    try:
+        with open_catalogue(args) as catalogue:
+            select_device(args.device)
+            identifier = Identifier(catalogue, args.method, args.device)
+            report = identify_unidentified(identifier, Progress(ProgressPrinter()), top=args.top)
+    except KeyboardInterrupt:
+        # Each photo's suggestions are committed on their own, so none is left half-written.
+        print("\nwhalecat identify: interrupted; the suggestions stored before are kept", file=sys.stderr)
+        return 130
     print(report.summary())
     for name, reason in report.failed:
         print(f"failed: {name}: {reason}", file=sys.stderr)

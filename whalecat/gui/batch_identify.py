@@ -16,7 +16,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
 
 from whalecat.gui.worker import Worker, WorkerPool
-from whalecat.identification import BatchReport, Identifier, identify_unidentified
+from whalecat.identification import BatchReport, Identifier, identify_unidentified, require_known_whales
 from whalecat.progress import TimeLeft, clock_text
 from whalecat.text import counted
 
@@ -30,6 +30,7 @@ class BatchIdentifyPanel(QWidget):
 
     suggestions_stored = Signal()  # sent as more photos get suggestions, and once when the run ends
     error = Signal(str, str)  # (what failed, what to do)
+    reported = Signal(str)  # a line for the status bar, such as after a cancel
     running_changed = Signal(bool)
 
     def __init__(
@@ -74,6 +75,16 @@ class BatchIdentifyPanel(QWidget):
             return None
         if self.worker is not None:
             return self.worker
+        try:
+            require_known_whales(identifier.catalogue)
+        except ValueError as exc:
+            self.error.emit(
+                f"Cannot identify all photos: {exc}.",
+                "Confirm a photo of each known whale with Whale ID… (Ctrl+Shift+N), or import labelled "
+                "photos with File → Import Photos with Labels…, then identify all photos again.",
+            )
+            return None
+
         lock = self._lock
         worker = self._pool.run(
             lambda progress: identify_unidentified(identifier, progress, lock), "identification of all photos"
@@ -83,6 +94,7 @@ class BatchIdentifyPanel(QWidget):
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
         worker.done.connect(self._on_done)
+
         self.worker = worker
         self._time_left = TimeLeft()
         self._shown_at = 0
@@ -100,7 +112,7 @@ class BatchIdentifyPanel(QWidget):
         if self.worker is not None:
             self.worker.cancel()
             self.cancel_button.setEnabled(False)
-            self.label.setText("Cancelling after the current photo…")
+            self.label.setText("Cancelling…")
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
         self.bar.setRange(0, total)  # a total of 0 makes the bar a busy indicator
@@ -111,12 +123,12 @@ class BatchIdentifyPanel(QWidget):
             self._shown_at = done
             self.suggestions_stored.emit()
         if total == 0:
-            self.label.setText(f"{message}…")
-            return
+            return  # keep the first text, which tells whether the model is loading first
         # The catalogue's own preparation (embedding, keypoints, calibration) reports first,
-        # with its own totals, then the photos; each message names its stage.
+        # with its own totals, then the photos. Each message names its stage.
         left = self._time_left.update(done, total)
-        text = f"{message} ({done} of {total})"
+        number = done + 1 if message.startswith("Identifying ") else done  # the photo in hand counts
+        text = f"{message} ({number} of {total})"
         if left is not None:
             text += f", about {clock_text(left)} left"
         self.label.setText(text)
@@ -135,12 +147,13 @@ class BatchIdentifyPanel(QWidget):
     def _on_failed(self, message: str) -> None:
         self.error.emit(
             f"Identification of all photos stopped: {message}",
-            "The suggestions stored before the error are kept. Check the device setting "
-            "(Settings → Device), then identify all photos again.",
+            "The suggestions stored before the error are kept. Fix the cause named above, or check the "
+            "device setting (Settings → Device), then identify all photos again.",
         )
 
     def _on_cancelled(self) -> None:
         log.info("Identification of all photos cancelled")
+        self.reported.emit("Identification of all photos cancelled. The photos identified before keep their candidates.")
 
     def _on_done(self) -> None:
         self.worker = None

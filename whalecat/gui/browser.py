@@ -22,7 +22,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QFontMetrics, QPixmap
 from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
@@ -58,7 +58,7 @@ ICON_SIZE = QSize(96, 64)
 PHOTO_ID_ROLE = Qt.ItemDataRole.UserRole
 WHALE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 NO_WHALE_HEADING = "Select a whale to see its photos"
-SUGGESTION_LINE = 16  # pixels
+SUGGESTION_ROOM = QSize(24, 16)  # pixels the Unidentified list's cells gain for the suggestion line
 
 
 class ThumbnailCache:
@@ -135,6 +135,11 @@ class PhotoListModel(QAbstractListModel):
         self._thumbnails = thumbnails
         self.photos: list[PhotoSummary] = []
         self.suggestions: dict[int, Suggestion] = {}
+        self._fit: tuple[QFontMetrics, int] | None = None  # how wide a suggestion line may be drawn
+
+    def fit_suggestions(self, metrics: QFontMetrics, width: int) -> None:
+        """Shorten each suggestion line to `width` pixels, so it never wraps and keeps its confidence."""
+        self._fit = (metrics, width)
 
     def set_photos(self, photos: list[PhotoSummary], suggestions: dict[int, Suggestion] | None = None) -> None:
         self.beginResetModel()
@@ -151,14 +156,19 @@ class PhotoListModel(QAbstractListModel):
         photo = self.photos[index.row()]
         suggestion = self.suggestions.get(photo.id)
         if role == Qt.ItemDataRole.DisplayRole:
-            return photo.original_name if suggestion is None else f"{photo.original_name}\n{suggestion_text(suggestion)}"
+            if suggestion is None:
+                return photo.original_name
+            return f"{photo.original_name}\n{suggestion_text(suggestion, self._fit)}"
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnails.get(photo.sha256)
         if role == Qt.ItemDataRole.ToolTipRole:
             where = f"{photo.original_folder}/{photo.original_name}"
             if suggestion is None:
                 return where
-            return f"{where}\nFirst candidate when last identified ({suggestion.method}): {suggestion_text(suggestion)}"
+            return (
+                f"{where}\nFirst candidate when last identified, by the {suggestion.method} method: "
+                f"{suggestion_text(suggestion)}"
+            )
         if role == PHOTO_ID_ROLE:
             return photo.id
         return None
@@ -167,11 +177,19 @@ class PhotoListModel(QAbstractListModel):
         return next((row for row, p in enumerate(self.photos) if p.id == photo_id), None)
 
 
-def suggestion_text(suggestion: Suggestion) -> str:
-    """Return a stored first suggestion in a few words, such as "w_1287fbc 82%"."""
-    if suggestion.confidence is None:
-        return suggestion.label
-    return f"{suggestion.label} {suggestion.confidence:.0%}"
+def suggestion_text(suggestion: Suggestion, fit: tuple[QFontMetrics, int] | None = None) -> str:
+    """Return a stored first suggestion in a few words, such as "w_1287fbc 82%".
+
+    Without a confidence the label ends in "?", so that it never reads as a confirmed id. With
+    `fit` (font metrics and a width in pixels), a long label is shortened in the middle,
+    where flukebook ids differ, and the confidence is kept.
+    """
+    mark = "?" if suggestion.confidence is None else f" {suggestion.confidence:.0%}"
+    label = suggestion.label
+    if fit is not None:
+        metrics, width = fit
+        label = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, width - metrics.horizontalAdvance(mark))
+    return label + mark
 
 
 def by_first_candidate(photos: list[PhotoSummary], suggestions: dict[int, Suggestion]) -> list[PhotoSummary]:
@@ -264,8 +282,10 @@ class CataloguePanel(QWidget):
 
         self.unidentified_model = PhotoListModel(self.thumbnails)
         self.unidentified_view = _list_view(self.unidentified_model, icon_mode=True)
-        # A third line of text, for the first suggestion under the file name.
-        self.unidentified_view.setGridSize(self.unidentified_view.gridSize() + QSize(0, SUGGESTION_LINE))
+        # Wider, so "whale_65586 100%" fits on one line, and a third line of text for it.
+        grid = self.unidentified_view.gridSize() + SUGGESTION_ROOM
+        self.unidentified_view.setGridSize(grid)
+        self.unidentified_model.fit_suggestions(QFontMetrics(self.unidentified_view.font()), grid.width() - 8)
 
         self.new_whale_model = PhotoListModel(self.thumbnails)
         self.new_whale_view = _list_view(self.new_whale_model, icon_mode=True)
@@ -304,6 +324,9 @@ class CataloguePanel(QWidget):
         selected_photos = [(view, _selected_photo_id(view)) for view in self._photo_views()]
         working_through = self.tabs.currentWidget() is self.unidentified_view
         left_row = _selected_row(self.unidentified_view) if working_through else None
+        # A reload during a long run (an import, or identifying all photos) must not move the
+        # lists the researcher is working in back to the top.
+        scrolled = [(view, view.verticalScrollBar().value()) for view in (self.whale_view, *self._photo_views())]
         with self._one_change():
             self._reload_lists()
             if selected_whale is not None and not self.select_whale(selected_whale):
@@ -311,6 +334,9 @@ class CataloguePanel(QWidget):
             for view, photo_id in selected_photos:
                 if photo_id is not None:
                     _select_photo_in(view, photo_id)
+            for view, value in scrolled:
+                view.doItemsLayout()  # an icon list lays its items out later, with no scroll range until then
+                view.verticalScrollBar().setValue(value)
             photos = self.unidentified_model.photos
             if left_row is not None and photos and _selected_photo_id(self.unidentified_view) is None:
                 self.unidentified_view.setCurrentIndex(self.unidentified_model.index(min(left_row, len(photos) - 1)))

@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
         self.import_panel.error.connect(self.show_error)
         self.identify_panel.error.connect(self.show_error)
         self.batch_panel.error.connect(self.show_error)
+        self.batch_panel.reported.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
         self.batch_panel.suggestions_stored.connect(self.reload_catalogue_quietly)
         self.batch_panel.running_changed.connect(lambda running: self.identify_all_action.setEnabled(not running))
         self.identify_panel.confirmed.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
@@ -370,10 +371,14 @@ class MainWindow(QMainWindow):
         self._identify_if_on_select()
 
     def _identify_if_on_select(self) -> None:
-        """Identify the shown unidentified photo if it has no candidates and the setting is on."""
+        """Identify the shown unidentified photo if it has no candidates, and either the setting is
+        on or the photo was identified before, as after Identify All Unidentified Photos."""
         unidentified = self.browser.tabs.currentWidget() is self.browser.unidentified_view
+        # The stored suggestions lack the pairs and photos the panel shows, so the photo is
+        # matched again. The method is prepared by then, which makes that quick.
+        should_identify = self.settings.identify_on_select or self.identify_panel.photo_id in self.browser.unidentified_model.suggestions
         # A photo that shows its kept candidates needs no new run.
-        if self.settings.identify_on_select and unidentified and self.identify_panel.result is None:
+        if should_identify and unidentified and self.identify_panel.result is None:
             # Working through a card then takes one key per photo: Enter confirms, and the
             # next photo is selected and identified.
             self.identify_panel.identify_current(take_focus=False)
