@@ -13,11 +13,11 @@ import threading
 from typing import Callable
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
+from whalecat.gui.progress_strip import ProgressStrip
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.identification import BatchReport, Identifier, identify_unidentified, require_known_whales
-from whalecat.progress import TimeLeft, clock_text
 from whalecat.text import counted
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 SHOW_SUGGESTIONS_EVERY = 10  # photos identified between two reloads of the Unidentified list
 
 
-class BatchIdentifyPanel(QWidget):
+class BatchIdentifyPanel(ProgressStrip):
     """Runs one identification of all unidentified photos at a time; hidden while idle."""
 
     suggestions_stored = Signal()  # sent as more photos get suggestions, and once when the run ends
@@ -45,27 +45,9 @@ class BatchIdentifyPanel(QWidget):
         self._identifier_for = identifier_for
         # The identify panel's lock, so the photo on show is identified between two photos of the run.
         self._lock = lock
-        self.worker: Worker | None = None
         self.last_report: BatchReport | None = None
         self.summary_box: QMessageBox | None = None
-        self._time_left = TimeLeft()
         self._shown_at = 0  # photos done when the list was last reloaded
-
-        self.label = QLabel()
-        self.bar = QProgressBar()
-        self.bar.setMaximumWidth(240)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.cancel_button)
-        self.hide()
-
-    @property
-    def running(self) -> bool:
-        return self.worker is not None
 
     def start(self) -> Worker | None:
         """Identify every unidentified photo; return the worker, or None when it cannot start."""
@@ -94,44 +76,22 @@ class BatchIdentifyPanel(QWidget):
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
         worker.done.connect(self._on_done)
-
-        self.worker = worker
-        self._time_left = TimeLeft()
         self._shown_at = 0
-        self.label.setText(
-            "Identifying all unidentified photos…" if identifier.method_loaded
-            else "Identifying all unidentified photos… (loading the model first)"
-        )
-        self.bar.setRange(0, 0)
-        self.cancel_button.setEnabled(True)
-        self.show()
+        loading = "" if identifier.method_loaded else " (loading the model first)"
+        self.show_started(worker, f"Identifying all unidentified photos…{loading}")
         self.running_changed.emit(True)
         return worker.start()
 
-    def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            self.cancel_button.setEnabled(False)
-            self.label.setText("Cancelling…")
-
     def _on_progress(self, done: int, total: int, message: str) -> None:
-        self.bar.setRange(0, total)  # a total of 0 makes the bar a busy indicator
-        self.bar.setValue(done)
-        if not self.cancel_button.isEnabled():
-            return  # keep saying that it is cancelling
-        if message.startswith("Identifying") and done - self._shown_at >= SHOW_SUGGESTIONS_EVERY:
+        identifying = message.startswith("Identifying ")
+        if identifying and done - self._shown_at >= SHOW_SUGGESTIONS_EVERY:
             self._shown_at = done
             self.suggestions_stored.emit()
-        if total == 0:
-            return  # keep the first text, which tells whether the model is loading first
         # The catalogue's own preparation (embedding, keypoints, calibration) reports first,
-        # with its own totals, then the photos. Each message names its stage.
-        left = self._time_left.update(done, total)
-        number = done + 1 if message.startswith("Identifying ") else done  # the photo in hand counts
-        text = f"{message} ({number} of {total})"
-        if left is not None:
-            text += f", about {clock_text(left)} left"
-        self.label.setText(text)
+        # with its own totals, then the photos. Each message names its stage. The first report
+        # has no total, and the first text, which tells whether the model is loading, stays.
+        number = done + 1 if identifying else done  # the photo in hand counts
+        self.show_progress(done, total, f"{message} ({number} of {total})" if total else None)
 
     def _on_finished(self, report: BatchReport) -> None:
         self.last_report = report
@@ -156,8 +116,7 @@ class BatchIdentifyPanel(QWidget):
         self.reported.emit("Identification of all photos cancelled. The photos identified before keep their candidates.")
 
     def _on_done(self) -> None:
-        self.worker = None
-        self.hide()
+        self.show_ended()
         self.suggestions_stored.emit()
         self.running_changed.emit(False)
 

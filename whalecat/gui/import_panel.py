@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from whalecat.catalogue import Catalogue
 from whalecat.gui.dialogs import import_summary_box
+from whalecat.gui.progress_strip import ProgressStrip
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.importing.importer import ImportReport, import_paths
-from whalecat.progress import TimeLeft, clock_text
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 SHOW_STORED_EVERY_S = 5.0
 
 
-class ImportPanel(QWidget):
+class ImportPanel(ProgressStrip):
     """A status-bar strip that runs one import at a time; hidden while idle."""
+
+    CANCELLING_TEXT = "Cancelling after the current file…"
 
     # After every import, also one that failed: the photos stored before an error are kept.
     ended = Signal()
@@ -38,30 +40,12 @@ class ImportPanel(QWidget):
         super().__init__(parent)
         self._pool = pool
         self.catalogue: Catalogue | None = None
-        self.worker: Worker | None = None
         self.last_report: ImportReport | None = None
         self.summary_box: QMessageBox | None = None
-        self._time_left = TimeLeft()
         self._last_shown = 0.0  # time.monotonic() when `stored_more` was last sent
-
-        self.label = QLabel()
-        self.bar = QProgressBar()
-        self.bar.setMaximumWidth(240)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.cancel_button)
-        self.hide()
 
     def set_catalogue(self, catalogue: Catalogue | None) -> None:
         self.catalogue = catalogue
-
-    @property
-    def running(self) -> bool:
-        return self.worker is not None
 
     def start(
         self, paths: list[Path], labels_csv: Path | None = None, find_fluke: bool = True
@@ -84,33 +68,15 @@ class ImportPanel(QWidget):
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.done.connect(self._on_done)
-        self.worker = worker
-        self._time_left = TimeLeft()
         self._last_shown = time.monotonic()
-        self.label.setText("Importing…")
-        self.bar.setRange(0, 0)
-        self.cancel_button.setEnabled(True)
-        self.show()
+        self.show_started(worker, "Importing…")
         return worker.start()
 
-    def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            self.cancel_button.setEnabled(False)
-            self.label.setText("Cancelling after the current file…")
-
     def _on_progress(self, done: int, total: int, message: str) -> None:
-        self.bar.setRange(0, max(total, 1))
-        self.bar.setValue(done)
         if done and time.monotonic() - self._last_shown >= SHOW_STORED_EVERY_S:
             self._last_shown = time.monotonic()
             self.stored_more.emit()
-        left = self._time_left.update(done, total)
-        if message and self.cancel_button.isEnabled():
-            text = f"Importing {message}"
-            if left is not None:
-                text += f", about {clock_text(left)} left"
-            self.label.setText(text)
+        self.show_progress(done, total, f"Importing {message}" if message else None)
 
     def _on_finished(self, report: ImportReport) -> None:
         self.last_report = report
@@ -126,8 +92,7 @@ class ImportPanel(QWidget):
         )
 
     def _on_done(self) -> None:
-        self.worker = None
-        self.hide()
+        self.show_ended()
         self.ended.emit()
 
 
