@@ -26,7 +26,7 @@ test: $(VENV)/.installed-test
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 benchmarks: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/bench_import.py
+	$(BIN)/python benchmarks/bench_import.py --identify-all
 	$(BIN)/python benchmarks/bench_search.py
 	$(BIN)/python benchmarks/bench_confirm.py
 	$(BIN)/python benchmarks/bench_gui_training.py --epochs 2
