@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication
@@ -10,7 +11,9 @@ from tests.helpers import save_fluke, save_labelled_flukes
 from tests.test_gui_support import no_thread_left, window  # noqa: F401  (fixtures)
 from tests.test_gui_window import IDENTIFY_WAIT_MS, import_and_wait
 from whalecat.catalogue.records import PhotoSummary, Suggestion, first_suggestions
+from whalecat.gui.batch_identify import summary_text
 from whalecat.gui.browser import by_first_candidate, suggestion_text
+from whalecat.identification import BatchReport
 from whalecat.matching.base import NEW_WHALE
 
 
@@ -132,3 +135,9 @@ def test_suggestion_line_fits_its_cell():
     assert "…" in text
     assert metrics.horizontalAdvance(text) <= width
     assert suggestion_text(Suggestion("w_0000000", None, "default")) == "w_0000000?"
+
+
+@pytest.mark.parametrize("skipped, line", [(1, "1 photo confirmed or removed during the run was left out."),
+                                           (2, "2 photos confirmed or removed during the run were left out.")])
+def test_summary_counts_left_out_photos(skipped, line):
+    assert summary_text(BatchReport(identified=3, skipped=skipped)).endswith("\n" + line)

@@ -141,3 +141,23 @@ def test_command_line_interrupt_keeps_suggestions(tmp_path, capsys, monkeypatch)
     monkeypatch.setattr(identification, "identify_unidentified", interrupted)
     assert main(["--catalogue", str(tmp_path / "catalogue"), "identify", "--unidentified"]) == 130
     assert "interrupted; the suggestions stored before are kept" in capsys.readouterr().err
+
+
+def test_photo_confirmed_while_identified_skipped(tmp_path, monkeypatch):
+    import whalecat.identification as identification
+
+    real_record = identification.record_suggestions
+    with _catalogue_with_card(tmp_path, card_size=2) as catalogue:
+        with catalogue.session() as session:
+            first, second = unidentified_photos(session)
+
+        def record_after_confirmation(session, photo_id, *args):
+            if photo_id == first.id:  # marked new_whale in the window while it was matched
+                with catalogue.session() as other:
+                    confirm_label(other, photo_id, NEW_WHALE, "manual")
+            real_record(session, photo_id, *args)
+
+        monkeypatch.setattr(identification, "record_suggestions", record_after_confirmation)
+        report = identify_unidentified(Identifier(catalogue), Progress())
+    assert report.skipped == 1
+    assert report.identified == 1

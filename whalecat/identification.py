@@ -303,6 +303,11 @@ def identify_unidentified(
                 log.warning("Cannot identify %s: %s", name, exc)
                 failed.append((name, exc.reason))
                 continue
+            if not _still_unidentified(catalogue, photo_id):
+                # Confirmed in the window while it was matched, so its stored suggestions go unused.
+                log.info("Photo %d was confirmed during its identification; skipped", photo_id)
+                skipped += 1
+                continue
         identified += 1
         likely_new += bool(candidates) and candidates[0].label == NEW_WHALE
     progress.report(len(photos), len(photos), "Identified")

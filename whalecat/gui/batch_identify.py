@@ -89,7 +89,7 @@ class BatchIdentifyPanel(ProgressStrip):
             self.suggestions_stored.emit()
         # The catalogue's own preparation (embedding, keypoints, calibration) reports first,
         # with its own totals, then the photos. Each message names its stage. The first report
-        # has no total, and the first text, which tells whether the model is loading, stays.
+        # has no total, and the first text, which notes a model still loading, stays.
         number = done + 1 if identifying else done  # the photo in hand counts
         self.show_progress(done, total, f"{message} ({number} of {total})" if total else None)
 
@@ -132,5 +132,6 @@ def summary_text(report: BatchReport) -> str:
             "the details say why and what to do."
         )
     if report.skipped:
-        text += f"\n{counted(report.skipped, 'photo')} confirmed or removed during the run were left out."
+        verb = "was" if report.skipped == 1 else "were"
+        text += f"\n{counted(report.skipped, 'photo')} confirmed or removed during the run {verb} left out."
     return text
