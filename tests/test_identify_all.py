@@ -138,7 +138,7 @@ def test_photo_changed_while_identified_skipped(tmp_path, monkeypatch, change):
     assert report.skipped == 1
     assert report.identified == 1
     assert report.failed == ()
-    assert second.id in suggestions
+    assert list(suggestions) == [second.id]  # a confirmed photo's suggestions are not listed
 
 
 def test_command_line_interrupt_keeps_suggestions(tmp_path, capsys, monkeypatch):

@@ -98,8 +98,8 @@ class Identification(Base):
     status: Mapped[str] = mapped_column(String(16))
     rank: Mapped[int | None]  # 1..5 for suggestions
     score: Mapped[float | None]
-    # The confidence the window shows beside a suggestion (see `shown_confidence`); None for a
-    # confirmation, and for suggestions stored before migration 0005 or without a calibration.
+    # The confidence the window shows beside a suggestion (see `shown_confidence`). It is None
+    # for a confirmation, and for suggestions stored before migration 0005 or without a calibration.
     confidence: Mapped[float | None]
     method: Mapped[str] = mapped_column(String(64))  # "manual", "labels-csv", "default", ...
     model_version: Mapped[str | None] = mapped_column(String(200))

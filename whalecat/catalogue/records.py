@@ -234,11 +234,17 @@ def record_suggestions(
 
 
 def first_suggestions(session: Session) -> dict[int, Suggestion]:
-    """Return each photo's stored first suggestion, by photo id; photos never identified are absent."""
+    """Return each unconfirmed photo's stored first suggestion, by photo id.
+
+    Photos never identified are absent, and so are confirmed photos, whose old suggestions the
+    window no longer shows.
+    """
+    confirmed = select(Identification.photo_id).where(Identification.status == CONFIRMED)
     rows = session.execute(
         select(Identification.photo_id, Identification.whale_id, Identification.is_new_whale,
                Identification.confidence, Identification.method)
         .where(Identification.status == SUGGESTED, Identification.rank == 1)
+        .where(Identification.photo_id.not_in(confirmed))
     )
     return {
         photo_id: Suggestion(NEW_WHALE if is_new else whale_id, confidence, method)
