@@ -48,6 +48,23 @@ def window(qtbot, tmp_path, no_thread_left):
     main.quit_anyway()
 
 
+def quit_while_running(qtbot, window, worker, timeout_ms: int) -> None:
+    """Close the window while `worker` runs, and check that the quit question closes when it ends.
+
+    The window stays open with its catalogue, because the question was never answered.
+    """
+    window.close()
+    question = window.quit_box
+    assert question.isVisible()
+
+    with qtbot.waitSignal(worker.done, timeout=timeout_ms):
+        pass
+
+    qtbot.waitUntil(lambda: not question.isVisible(), timeout=timeout_ms)
+    assert window.isVisible()
+    assert window.catalogue is not None
+
+
 def labelled_sample(fluke_data: Path, whales: int = 3) -> dict[str, list[str]]:
     """Pick whales with two or more labelled photos: {whale id: its first two file names}."""
     by_whale: dict[str, list[str]] = defaultdict(list)

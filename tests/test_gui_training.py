@@ -16,7 +16,13 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
 from tests.helpers import save_fluke, save_labelled_flukes
-from tests.test_gui_support import WAIT_MS, make_identifier, no_thread_left, window  # noqa: F401  (fixtures)
+from tests.test_gui_support import (  # noqa: F401  (fixtures)
+    WAIT_MS,
+    make_identifier,
+    no_thread_left,
+    quit_while_running,
+    window,
+)
 from whalecat.catalogue.records import confirm_label
 from whalecat.gui.identify_panel import shown_pairs
 from whalecat.gui.main_window import MainWindow
@@ -365,16 +371,7 @@ def test_close_during_training_exits(qtbot, window, tmp_path):
 def test_quit_question_closes_when_training_ends(qtbot, window, tmp_path):
     add_flukes(window, tmp_path)
     worker = window.training_panel.start("seed", epochs=1)
-    window.close()
-    question = window.quit_box
-    assert question.isVisible()
-
-    with qtbot.waitSignal(worker.done, timeout=TRAIN_WAIT_MS):
-        pass
-
-    qtbot.waitUntil(lambda: not question.isVisible(), timeout=TRAIN_WAIT_MS)
-    assert window.isVisible()
-    assert window.catalogue is not None
+    quit_while_running(qtbot, window, worker, TRAIN_WAIT_MS)
 
 
 def test_models_dialog_switches_versions(qtbot, window, tmp_path):

@@ -16,6 +16,7 @@ from tests.test_gui_support import (  # noqa: F401  (fixtures)
     WAIT_MS,
     labelled_sample,
     no_thread_left,
+    quit_while_running,
     window,
     write_labels,
 )
@@ -551,16 +552,7 @@ def test_close_during_import_joins(qtbot, window, fluke_data):
 def test_quit_question_closes_when_import_ends(qtbot, window, fluke_data):
     names = ["0000e88ab.jpg", "000a6daec.jpg", "009a4db9.jpg"]
     worker = window.import_paths([fluke_data / "images" / name for name in names])
-    window.close()
-    question = window.quit_box
-    assert question.isVisible()
-
-    with qtbot.waitSignal(worker.done, timeout=WAIT_MS):
-        pass
-
-    qtbot.waitUntil(lambda: not question.isVisible(), timeout=WAIT_MS)
-    assert window.isVisible()
-    assert window.catalogue is not None
+    quit_while_running(qtbot, window, worker, WAIT_MS)
     assert window.import_panel.summary_box.isVisible()
 
 
