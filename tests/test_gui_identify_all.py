@@ -8,11 +8,12 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication
 
 from tests.helpers import save_fluke, save_labelled_flukes
-from tests.test_gui_support import no_thread_left, window  # noqa: F401  (fixtures)
+from tests.test_gui_support import no_thread_left, quit_while_running, window  # noqa: F401  (fixtures)
 from tests.test_gui_window import IDENTIFY_WAIT_MS, import_and_wait
 from whalecat.catalogue.records import PhotoSummary, Suggestion, first_suggestions
 from whalecat.gui.batch_identify import summary_text
 from whalecat.gui.browser import by_first_candidate, suggestion_text
+from whalecat.gui.worker import running_threads
 from whalecat.identification import BatchReport
 from whalecat.matching.base import NEW_WHALE
 
@@ -64,6 +65,26 @@ def test_cancel_ends_run_cancelled(qtbot, window, tmp_path):
     assert window.error_box is None
     assert window.identify_all_action.isEnabled()
     assert window.statusBar().currentMessage().startswith("Identification of all photos cancelled.")
+
+
+def test_quit_during_run_asks_then_stops_it(qtbot, window, tmp_path):
+    import_known_and_card(qtbot, window, tmp_path, card_size=1)
+    worker = window.batch_panel.start()
+
+    window.close()
+    assert window.quit_box.text() == "Identification of all photos is still running. Quit anyway?"
+    assert window.quit_box.informativeText().startswith("The photos identified so far keep their suggestions.")
+    assert not worker.token.cancelled
+    window.quit_anyway()
+
+    assert running_threads() == []
+    assert worker.token.cancelled
+    assert window.catalogue is None
+
+
+def test_quit_question_closes_when_run_ends(qtbot, window, tmp_path):
+    import_known_and_card(qtbot, window, tmp_path, card_size=1)
+    quit_while_running(qtbot, window, window.batch_panel.start(), IDENTIFY_WAIT_MS)
 
 
 def test_no_whales_error_advises(qtbot, window, tmp_path):

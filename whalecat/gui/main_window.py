@@ -59,6 +59,8 @@ CLOSE_GRACE_MS = 1_000
 STOP_WORK_ADVICE = {
     "Training": "Training that stops keeps no model, and the active model stays in use.",
     "An import": "An import that stops keeps the photos imported so far. Import the same card again to add the rest.",
+    "Identification of all photos": "The photos identified so far keep their suggestions. Identify all photos again "
+    "(Ctrl+Shift+R) to do the rest.",
 }
 # Long enough to read "Undone: Confirm IMG_0412.jpg as w_f48451c"; the counts return after it.
 STEP_MESSAGE_MS = 8_000
@@ -156,7 +158,7 @@ class MainWindow(QMainWindow):
         self.batch_panel.error.connect(self.show_error)
         self.batch_panel.reported.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
         self.batch_panel.suggestions_stored.connect(self.reload_catalogue_quietly)
-        self.batch_panel.running_changed.connect(lambda running: self.identify_all_action.setEnabled(not running))
+        self.batch_panel.running_changed.connect(self._on_batch_running)
         self.identify_panel.confirmed.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
         self.training_panel.error.connect(self.show_error)
         self.training_panel.active_model_changed.connect(self._on_active_model_changed)
@@ -316,6 +318,11 @@ class MainWindow(QMainWindow):
         if running:
             self._show_training_dock()
         else:
+            self._close_stale_quit_question()
+
+    def _on_batch_running(self, running: bool) -> None:
+        self.identify_all_action.setEnabled(not running)
+        if not running:
             self._close_stale_quit_question()
 
     def _close_stale_quit_question(self) -> None:
@@ -634,10 +641,12 @@ class MainWindow(QMainWindow):
             return "Training"
         if self.import_panel.running:
             return "An import"
+        if self.batch_panel.running:
+            return "Identification of all photos"
         return ""
 
     def _may_stop_work(self, action: str) -> bool:
-        """Ask before `action` stops a running training or import, and return True to go on."""
+        """Ask before `action` stops running work, and return True to go on."""
         running = self._running_work()
         if not running:
             return True
@@ -659,7 +668,7 @@ class MainWindow(QMainWindow):
         box.open()
 
     def quit_anyway(self) -> None:
-        """Close the window, stopping any training or import without asking."""
+        """Close the window, stopping any running work without asking."""
         self._quit_confirmed = True
         self.close()
 
