@@ -28,6 +28,7 @@ test: $(VENV)/.installed-test
 benchmarks: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_import.py --identify-all
 	$(BIN)/python benchmarks/bench_search.py
+	$(BIN)/python benchmarks/bench_gallery.py
 	$(BIN)/python benchmarks/bench_confirm.py
 	$(BIN)/python benchmarks/bench_gui_training.py --epochs 2
 

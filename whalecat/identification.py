@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import logging
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from whalecat.catalogue.orientation import open_catalogue_photo, turned
 from whalecat.catalogue.records import (
     RecordError,
     find_photo_by_sha256,
+    gallery_version,
     get_photo,
     record_suggestions,
     unidentified_photos,
@@ -102,6 +104,9 @@ class Identifier:
         self._method = method
         self._model_version = active_version(catalogue) if method is None else None
         self._prepared_for: frozenset[tuple[str, str]] | None = None
+        # The last gallery built, its signature, and the catalogue's gallery version it was built at.
+        self._gallery: tuple[Gallery, frozenset[tuple[str, str]]] | None = None
+        self._gallery_version: int | None = None
         self._lock = threading.RLock()
 
     @property
@@ -153,20 +158,39 @@ class Identifier:
         """
         version = active_version(self.catalogue)
         replacement = self._create_method()
-        gallery = build_gallery(self.catalogue)
+        gallery, signature = self._current_gallery()
         log.info("Re-embedding %d catalogue photos for model %s", len(gallery.photos), version)
         replacement.prepare(gallery, progress or Progress())
         with self._lock:
             self._method = replacement
             self._model_version = version
-            self._prepared_for = _signature(gallery)
+            self._prepared_for = signature
         log.info("Identification now uses model %s", version)
         return version
 
+    def _current_gallery(self) -> tuple[Gallery, frozenset[tuple[str, str]]]:
+        """Return the catalogue's gallery and its signature, built again only after a change.
+
+        The catalogue's gallery version tells whether a confirmation, crop or turn changed it.
+        A missing copy that is back also counts, since a re-import puts it back without a
+        change to the rows. A copy lost after the build is noticed at the next change.
+        """
+        with self.catalogue.session() as session:
+            version = gallery_version(session)  # read first, so a change during the build is not missed
+        with self._lock:
+            built = self._gallery
+            if built is not None and version == self._gallery_version:
+                if not any(photo.path.is_file() for photo in built[0].missing):
+                    return built
+        gallery = build_gallery(self.catalogue)
+        built = (gallery, _signature(gallery))
+        with self._lock:
+            self._gallery, self._gallery_version = built, version
+        return built
+
     def prepare(self, progress: Progress | None = None) -> Gallery:
         """Prepare the method for the current gallery, unless it already is."""
-        gallery = build_gallery(self.catalogue)
-        signature = _signature(gallery)
+        gallery, signature = self._current_gallery()
         with self._lock:
             if signature != self._prepared_for:
                 log.info(
@@ -330,15 +354,23 @@ def candidates_key(catalogue: Catalogue, photo_id: int) -> tuple:
 
     The key contains the photo's own turn and crop, and a hash of each gallery photo with its
     whale, turn and crop. Candidates found under one key still hold whenever the catalogue has
-    that key again, as after an undo and a redo. The GUI computes it when a photo is selected,
-    so it reads plain rows: 25,000 gallery photos took 55 to 80 ms on 2 CPU cores, against
-    200 ms or more for `build_gallery`. Raises RecordError when the photo is not in the catalogue.
+    that key again, as after an undo and a redo. The GUI computes it when a photo is selected.
+    The hash took 150 to 300 ms at 25,000 gallery photos on 2 CPU cores, so it is kept until
+    the catalogue's gallery version moves. Raises RecordError when the photo is not in the catalogue.
     """
-    query = _confirmed_photos(Photo.sha256, Identification.whale_id, *CROP_COLUMNS, Photo.rotation)
     with catalogue.session() as session:
         photo = get_photo(session, photo_id)
-        gallery = hash(tuple(tuple(row) for row in session.execute(query)))
-    return (photo.rotation, photo.crop, gallery)
+        version = gallery_version(session)  # read first, so a change during the hash is not missed
+        known = _gallery_hashes.get(catalogue)
+        if known is None or known[0] != version:
+            query = _confirmed_photos(Photo.sha256, Identification.whale_id, *CROP_COLUMNS, Photo.rotation)
+            known = (version, hash(tuple(tuple(row) for row in session.execute(query))))
+            _gallery_hashes[catalogue] = known
+    return (photo.rotation, photo.crop, known[1])
+
+
+# For `candidates_key`: each open catalogue's last gallery version and the hash of its gallery rows.
+_gallery_hashes: weakref.WeakKeyDictionary[Catalogue, tuple[int, int]] = weakref.WeakKeyDictionary()
 
 
 def _signature(gallery: Gallery) -> frozenset[tuple[str, str]]:

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from whalecat.catalogue.models import CONFIRMED, SUGGESTED, Identification, Photo, Whale, utc_now
+from whalecat.catalogue.models import CONFIRMED, SUGGESTED, GalleryVersion, Identification, Photo, Whale, utc_now
 from whalecat.matching.base import NEW_WHALE
 from whalecat.matching.ranking import shown_confidence
 
@@ -250,6 +250,11 @@ def first_suggestions(session: Session) -> dict[int, Suggestion]:
         photo_id: Suggestion(NEW_WHALE if is_new else whale_id, confidence, method)
         for photo_id, whale_id, is_new, confidence, method in rows
     }
+
+
+def gallery_version(session: Session) -> int:
+    """Return the number that grows whenever the photos matched against change (see GalleryVersion)."""
+    return session.scalar(select(GalleryVersion.version).where(GalleryVersion.id == 1))
 
 
 def list_whales(session: Session) -> list[WhaleSummary]:
