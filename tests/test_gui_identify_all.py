@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 from tests.helpers import save_fluke, save_labelled_flukes
 from tests.test_gui_support import no_thread_left, quit_while_running, window  # noqa: F401  (fixtures)
 from tests.test_gui_window import IDENTIFY_WAIT_MS, import_and_wait
-from whalecat.catalogue.records import PhotoSummary, Suggestion, first_suggestions
+from whalecat.catalogue.records import PhotoSummary, Suggestion, confirm_label, first_suggestions
 from whalecat.gui.batch_identify import summary_text
 from whalecat.gui.browser import by_first_candidate, suggestion_text
 from whalecat.gui.worker import running_threads
@@ -52,6 +52,27 @@ def test_list_shows_first_candidates(qtbot, window, tmp_path):
         assert second_line == f"{suggestion.label} {suggestion.confidence:.0%}"
         assert suggestion.label in {f"w_{whale:07d}" for whale in range(4)} | {NEW_WHALE}
         assert "First candidate when last identified, by the default method: " in model.data(index, Qt.ItemDataRole.ToolTipRole)
+
+
+def test_out_of_date_suggestions_in_italics(qtbot, window, tmp_path):
+    import_known_and_card(qtbot, window, tmp_path)
+    with qtbot.waitSignal(window.batch_panel.start().done, timeout=IDENTIFY_WAIT_MS):
+        pass
+    model = window.browser.unidentified_model
+    first = model.index(0)
+    assert model.data(first, Qt.ItemDataRole.FontRole) is None
+    assert "In italics" not in model.data(first, Qt.ItemDataRole.ToolTipRole)
+
+    with window.catalogue.session() as session:
+        confirm_label(session, model.photos[0].id, "w_0000001", "manual")  # the gallery changes
+    window.reload_catalogue()
+
+    assert len(model.photos) == 2
+    for row in range(2):
+        assert model.data(model.index(row), Qt.ItemDataRole.FontRole).italic()
+        assert model.data(model.index(row), Qt.ItemDataRole.ToolTipRole).endswith(
+            "Identify → Identify All Unidentified Photos (Ctrl+Shift+R) finds them again."
+        )
 
 
 def test_cancel_ends_run_cancelled(qtbot, window, tmp_path):

@@ -71,6 +71,38 @@ def test_cancel_keeps_stored_suggestions(tmp_path):
     assert list(suggestions) == [first.id]
 
 
+def test_next_run_leaves_current_suggestions(tmp_path):
+    with _catalogue_with_card(tmp_path) as catalogue:
+        identifier = Identifier(catalogue)
+        progress = Progress()
+        def cancel_after_first(done: int, total: int, message: str) -> None:
+            if message.startswith("Identifying") and done == 1:
+                progress.token.cancel()
+
+        progress.callback = cancel_after_first
+        with pytest.raises(Cancelled):
+            identify_unidentified(identifier, progress)
+
+        rest = identify_unidentified(identifier, Progress())
+        again = identify_unidentified(identifier, Progress())
+        with catalogue.session() as session:
+            card = unidentified_photos(session)
+            confirm_label(session, card[0].id, "w_0000001", "manual")  # the gallery changes
+            out_of_date = first_suggestions(session)
+        after_change = identify_unidentified(identifier, Progress())
+        with catalogue.session() as session:
+            renewed = first_suggestions(session)
+
+    assert (rest.identified, rest.up_to_date) == (3, 1)
+    assert rest.summary().endswith(" 1 more kept the suggestions found since the catalogue last changed.")
+    assert (again.identified, again.up_to_date) == (0, 4)
+    assert again.summary() == "No photo needed identifying again: 4 photos kept the suggestions found since the catalogue last changed."
+    assert len(out_of_date) == 3
+    assert not any(suggestion.current for suggestion in out_of_date.values())
+    assert (after_change.identified, after_change.up_to_date) == (3, 0)
+    assert all(suggestion.current for suggestion in renewed.values())
+
+
 def test_catalogue_without_whales_rejected(tmp_path):
     save_fluke(tmp_path / "card" / "a.jpg", individual=0)
     with Catalogue.open(tmp_path / "catalogue") as catalogue:

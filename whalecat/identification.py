@@ -27,6 +27,7 @@ from whalecat.catalogue.records import (
     find_photo_by_sha256,
     gallery_version,
     get_photo,
+    has_current_suggestions,
     record_suggestions,
     unidentified_photos,
 )
@@ -171,7 +172,7 @@ class Identifier:
     def _current_gallery(self) -> tuple[Gallery, frozenset[tuple[str, str]]]:
         """Return the catalogue's gallery and its signature, built again only after a change.
 
-        The catalogue's gallery version tells whether a confirmation, crop or turn changed it.
+        The catalogue's gallery version shows whether a confirmation, crop or turn changed it.
         A missing copy that is back also counts, since a re-import puts it back without a
         change to the rows. A copy lost after the build is noticed at the next change.
         """
@@ -210,6 +211,9 @@ class Identifier:
     ) -> list[Candidate]:
         """Return the top candidates for a catalogue photo and store them as suggestions."""
         with self.catalogue.session() as session:
+            # Read before the photo and the gallery, so a change meanwhile makes the suggestions
+            # look out of date, never current.
+            found_at = gallery_version(session)
             photo = get_photo(session, photo_id)
         self.prepare(progress)
         image = open_catalogue_photo(self.catalogue, photo)
@@ -220,7 +224,7 @@ class Identifier:
             candidates = method.query(image, top=top, exclude_keys=frozenset({photo.sha256}))
         if record:
             with self.catalogue.session() as session:
-                record_suggestions(session, photo_id, candidates, method.name, method.version)
+                record_suggestions(session, photo_id, candidates, method.name, method.version, found_at)
         return candidates
 
     def identify_file(
@@ -257,17 +261,23 @@ class BatchReport:
     likely_new: int = 0  # of `identified`, those with new_whale first
     failed: tuple[tuple[str, str], ...] = ()  # (photo name, reason)
     skipped: int = 0  # confirmed or removed during the run, in the window or from the command line
+    # Left alone because their suggestions came from this model since the gallery last changed.
+    up_to_date: int = 0
 
     def summary(self) -> str:
-        """Return what the run did in one sentence, such as "3 photos identified: 2 with ..."."""
-        if not self.identified and not self.failed and not self.skipped:
+        """Return what the run did in a sentence or two, such as "3 photos identified: 2 with ..."."""
+        if not self.identified and not self.failed and not self.skipped and not self.up_to_date:
             return "No photo was left to identify: every photo in the catalogue is confirmed."
-        if not self.identified:
-            return "No photo was identified."
-        return (
-            f"{counted(self.identified, 'photo')} identified: {self.identified - self.likely_new} with a "
-            f"catalogued whale first and {self.likely_new} with new_whale first."
-        )
+        kept_text = "kept the suggestions found since the catalogue last changed."
+        if self.identified:
+            text = (
+                f"{counted(self.identified, 'photo')} identified: {self.identified - self.likely_new} with a "
+                f"catalogued whale first and {self.likely_new} with new_whale first."
+            )
+            return f"{text} {self.up_to_date} more {kept_text}" if self.up_to_date else text
+        if self.up_to_date:
+            return f"No photo needed identifying again: {counted(self.up_to_date, 'photo')} {kept_text}"
+        return "No photo was identified."
 
 
 def require_known_whales(catalogue: Catalogue) -> None:
@@ -290,7 +300,8 @@ def identify_unidentified(
     """Identify every unconfirmed photo, storing each one's top candidates as suggestions.
 
     Each photo's suggestions are committed on their own, so a cancelled run keeps those already
-    stored. A photo whose copy cannot be read is named in the report and the others go on.
+    stored, and the next run leaves them alone until the gallery or the model changes. A photo
+    whose copy cannot be read is named in the report and the others go on.
     `lock`, held for one photo at a time, lets a window identify the photo on show between two
     photos of the run. Raises ValueError when the catalogue has no known whale.
     """
@@ -304,7 +315,7 @@ def identify_unidentified(
     progress.report(0, 0, "Preparing the catalogue")
     with guard:
         identifier.prepare(progress)
-    identified = likely_new = skipped = 0
+    identified = likely_new = skipped = up_to_date = 0
     failed = []
     for number, (photo_id, name) in enumerate(photos):
         progress.report(number, len(photos), f"Identifying {name}")
@@ -312,6 +323,9 @@ def identify_unidentified(
         with guard:
             if not _still_unidentified(catalogue, photo_id):
                 skipped += 1
+                continue
+            if _suggestions_current(identifier, photo_id):
+                up_to_date += 1
                 continue
             try:
                 candidates = identifier.identify_photo(photo_id, top=top)
@@ -335,9 +349,15 @@ def identify_unidentified(
         identified += 1
         likely_new += bool(candidates) and candidates[0].label == NEW_WHALE
     progress.report(len(photos), len(photos), "Identified")
-    log.info("Identified %d photos (%d likely new whales); %d failed, %d skipped",
-             identified, likely_new, len(failed), skipped)
-    return BatchReport(identified, likely_new, tuple(failed), skipped)
+    log.info("Identified %d photos (%d likely new whales); %d failed, %d skipped, %d up to date",
+             identified, likely_new, len(failed), skipped, up_to_date)
+    return BatchReport(identified, likely_new, tuple(failed), skipped, up_to_date)
+
+
+def _suggestions_current(identifier: Identifier, photo_id: int) -> bool:
+    method = identifier.method
+    with identifier.catalogue.session() as session:
+        return has_current_suggestions(session, photo_id, method.name, method.version)
 
 
 def _still_unidentified(catalogue: Catalogue, photo_id: int) -> bool:

@@ -101,6 +101,10 @@ class Identification(Base):
     # The confidence the window shows beside a suggestion (see `shown_confidence`). It is None
     # for a confirmation, and for suggestions stored before migration 0005 or without a calibration.
     confidence: Mapped[float | None]
+    # For a suggestion, the gallery version it was found at (see GalleryVersion). A later
+    # change to the gallery makes it out of date. None for a confirmation, and for suggestions
+    # stored before migration 0006.
+    gallery_version: Mapped[int | None]
     method: Mapped[str] = mapped_column(String(64))  # "manual", "labels-csv", "default", ...
     model_version: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -58,6 +58,7 @@ class Suggestion:
     label: str  # a whale id or NEW_WHALE
     confidence: float | None  # None when the method had no calibration, or before migration 0005
     method: str
+    current: bool = True  # False when the gallery has changed since, or the version is unknown
 
 
 @dataclass(frozen=True)
@@ -205,9 +206,13 @@ def delete_orphan_whales(session: Session) -> None:
 
 
 def record_suggestions(
-    session: Session, photo_id: int, candidates: list, method: str, model_version: str
+    session: Session, photo_id: int, candidates: list, method: str, model_version: str,
+    found_at: int | None = None,
 ) -> None:
-    """Replace the photo's stored suggestions with `candidates` (ranked, best first); commit."""
+    """Replace the photo's stored suggestions with `candidates` (ranked, best first); commit.
+
+    `found_at` is the gallery version the candidates were found at.
+    """
     session.execute(
         delete(Identification).where(
             Identification.photo_id == photo_id, Identification.status == SUGGESTED
@@ -228,9 +233,23 @@ def record_suggestions(
                 confidence=shown_confidence(rank, candidate),
                 method=method,
                 model_version=model_version,
+                gallery_version=found_at,
             )
         )
     session.commit()
+
+
+def has_current_suggestions(session: Session, photo_id: int, method: str, model_version: str) -> bool:
+    """Return whether the photo's stored suggestions came from this method and model at the current gallery.
+
+    Identifying the photo again would find the same candidates, so a run over the
+    unidentified photos leaves it alone.
+    """
+    first = session.execute(
+        select(Identification.method, Identification.model_version, Identification.gallery_version)
+        .where(Identification.photo_id == photo_id, Identification.status == SUGGESTED, Identification.rank == 1)
+    ).first()
+    return first is not None and tuple(first) == (method, model_version, gallery_version(session))
 
 
 def first_suggestions(session: Session) -> dict[int, Suggestion]:
@@ -240,15 +259,16 @@ def first_suggestions(session: Session) -> dict[int, Suggestion]:
     window no longer shows.
     """
     confirmed = select(Identification.photo_id).where(Identification.status == CONFIRMED)
+    now = gallery_version(session)
     rows = session.execute(
         select(Identification.photo_id, Identification.whale_id, Identification.is_new_whale,
-               Identification.confidence, Identification.method)
+               Identification.confidence, Identification.method, Identification.gallery_version)
         .where(Identification.status == SUGGESTED, Identification.rank == 1)
         .where(Identification.photo_id.not_in(confirmed))
     )
     return {
-        photo_id: Suggestion(NEW_WHALE if is_new else whale_id, confidence, method)
-        for photo_id, whale_id, is_new, confidence, method in rows
+        photo_id: Suggestion(NEW_WHALE if is_new else whale_id, confidence, method, found_at == now)
+        for photo_id, whale_id, is_new, confidence, method, found_at in rows
     }
 
 

@@ -124,7 +124,7 @@ class BatchIdentifyPanel(ProgressStrip):
 def summary_text(report: BatchReport) -> str:
     """Return the summary shown in a box when a run ends."""
     text = report.summary()
-    if report.identified:
+    if report.identified or report.up_to_date:
         text += " The Unidentified list shows each photo's first candidate. Select a photo to see all five and confirm one."
     if report.failed:
         text += (

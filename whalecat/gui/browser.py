@@ -22,7 +22,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QFontMetrics, QPixmap
+from PySide6.QtGui import QFont, QFontMetrics, QPixmap
 from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
@@ -58,6 +58,10 @@ ICON_SIZE = QSize(96, 64)
 PHOTO_ID_ROLE = Qt.ItemDataRole.UserRole
 WHALE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 NO_WHALE_HEADING = "Select a whale to see its photos"
+OUT_OF_DATE_TIP = (
+    "In italics: the catalogue has changed since, so the candidates may have changed too. "
+    "Identify → Identify All Unidentified Photos (Ctrl+Shift+R) finds them again."
+)
 SUGGESTION_ROOM = QSize(24, 16)  # pixels the Unidentified list's cells gain for the suggestion line
 
 
@@ -165,10 +169,15 @@ class PhotoListModel(QAbstractListModel):
             where = f"{photo.original_folder}/{photo.original_name}"
             if suggestion is None:
                 return where
-            return (
+            found = (
                 f"{where}\nFirst candidate when last identified, by the {suggestion.method} method: "
                 f"{suggestion_text(suggestion)}"
             )
+            return found if suggestion.current else f"{found}\n{OUT_OF_DATE_TIP}"
+        if role == Qt.ItemDataRole.FontRole and suggestion is not None and not suggestion.current:
+            font = QFont()
+            font.setItalic(True)
+            return font
         if role == PHOTO_ID_ROLE:
             return photo.id
         return None

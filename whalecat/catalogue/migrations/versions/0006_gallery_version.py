@@ -1,4 +1,4 @@
-"""add gallery_version, raised by triggers whenever the photos matched against change
+"""add gallery_version, raised by triggers whenever the photos matched against change, and store it with suggestions
 
 Revision ID: 0006
 Revises: 0005
@@ -35,6 +35,8 @@ TRIGGERS = {
 
 
 def upgrade() -> None:
+    # A plain ALTER TABLE, not a batch copy, so the triggers below stay on the table.
+    op.add_column("identification", sa.Column("gallery_version", sa.Integer(), nullable=True))
     op.create_table(
         "gallery_version",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -51,3 +53,5 @@ def downgrade() -> None:
     for name in TRIGGERS:
         op.execute(f"DROP TRIGGER {name}")
     op.drop_table("gallery_version")
+    with op.batch_alter_table("identification", schema=None) as batch_op:
+        batch_op.drop_column("gallery_version")
