@@ -492,6 +492,29 @@ def test_lost_photo_copy_is_named_and_left_out(tmp_path, capsys, caplog):
     assert "its copy was already missing from photos/" in capsys.readouterr().out
 
 
+def test_damaged_photo_copy_is_named_and_left_out(tmp_path, capsys, caplog):
+    images, labels = save_labelled_flukes(tmp_path, whales=3, photos_per_whale=2)
+    catalogue = str(tmp_path / "c")
+    assert main(["--catalogue", catalogue, "import", str(images), "--labels", str(labels), "--whole-photo"]) == 0
+    with Catalogue.open(catalogue) as opened, opened.session() as session:
+        stored = tmp_path / "c" / session.scalar(select(Photo.stored_name).where(Photo.original_name == "w0_s0.jpg"))
+    stored.write_bytes(stored.read_bytes()[:500])  # cut short, as by a full disk
+    shutil.rmtree(tmp_path / "c" / "cache")  # so the copy must be decoded
+    identify = ["--catalogue", catalogue, "identify", str(images / "w1_s1.jpg"), "--method", "keypoints"]
+    capsys.readouterr()
+
+    assert main(identify) == 0
+    assert "w_0000001" in capsys.readouterr().out
+    assert f"Left out of matching: w0_s0.jpg: the catalogue's copy ({stored}) cannot be read (" in caplog.text
+    assert "); import the original photo again to replace it, or restore the catalogue folder from a backup" in caplog.text
+
+    assert main(["--catalogue", catalogue, "import", str(images / "w0_s0.jpg")]) == 0
+    assert "1 lost or damaged copy restored" in capsys.readouterr().out
+    caplog.clear()
+    assert main(identify) == 0
+    assert "Left out of matching" not in caplog.text
+
+
 def test_identify_lost_copy_names_photo(tmp_path):
     images, labels = save_labelled_flukes(tmp_path, whales=2, photos_per_whale=2)
     with Catalogue.open(tmp_path / "c") as catalogue:

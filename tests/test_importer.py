@@ -540,10 +540,57 @@ def test_import_again_restores_lost_copy_and_thumbnail(catalogue, tmp_path):
     report = import_paths(catalogue, [photo])
 
     assert (report.imported, report.duplicates, report.restored) == (0, 1, [str(photo)])
-    assert "1 lost copy restored" in report.summary()
+    assert "1 lost or damaged copy restored" in report.summary()
     assert (catalogue.folder / stored_name).read_bytes() == photo.read_bytes()
     assert Image.open(thumbnail_path(catalogue, sha256)).size[0] > 0
     assert import_paths(catalogue, [photo]).restored == []
+
+
+@pytest.mark.parametrize("damage", ["cut short", "same size"])
+def test_import_again_replaces_damaged_copy(catalogue, tmp_path, damage):
+    photo = save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    import_paths(catalogue, [photo])
+    with catalogue.session() as session:
+        stored = catalogue.folder / session.execute(select(Photo.stored_name)).scalar_one()
+    data = photo.read_bytes()
+    stored.write_bytes(data[: len(data) // 3] if damage == "cut short" else data[:-100] + bytes(100))
+
+    report = import_paths(catalogue, [photo])
+
+    assert (report.imported, report.duplicates, report.restored) == (0, 1, [str(photo)])
+    assert stored.read_bytes() == data
+
+
+def test_concurrent_import_counts_duplicate(catalogue, tmp_path, monkeypatch):
+    """The command line and the window import one card at once: both find the photo new, one commits first."""
+    from whalecat.importing import importer
+
+    photo = save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    import_paths(catalogue, [photo])
+    find = importer.find_photo_by_sha256
+    calls = []
+
+    def find_later(session, sha256):
+        # The first look finds nothing, as if the other import had not committed yet.
+        calls.append(sha256)
+        return find(session, sha256) if len(calls) > 1 else None
+
+    monkeypatch.setattr(importer, "find_photo_by_sha256", find_later)
+
+    report = import_paths(catalogue, [photo])
+
+    assert len(calls) >= 2  # the duplicate check, then the check after the failed commit
+    assert report.failed == []
+    assert (report.imported, report.duplicates) == (0, 1)
+    with catalogue.session() as session:
+        assert session.scalar(select(func.count()).select_from(Photo)) == 1
+    stored = catalogue.folder / photo_stored_name(catalogue)
+    assert stored.read_bytes() == photo.read_bytes()
+
+
+def photo_stored_name(catalogue) -> str:
+    with catalogue.session() as session:
+        return session.execute(select(Photo.stored_name)).scalar_one()
 
 
 def test_interrupt_after_commit_keeps_the_photo_files(catalogue, tmp_path, monkeypatch):

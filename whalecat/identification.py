@@ -12,7 +12,7 @@ import hashlib
 import logging
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image
@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import CONFIRMED, Identification, Photo
-from whalecat.catalogue.orientation import open_catalogue_photo, turned
+from whalecat.catalogue.orientation import open_catalogue_copy, open_catalogue_photo, turned
 from whalecat.catalogue.records import (
     RecordError,
     find_photo_by_sha256,
@@ -75,12 +75,24 @@ def build_gallery(catalogue: Catalogue) -> Gallery:
                    missing=missing)
 
 
+class UnreadableCopyError(ImageError):
+    """A gallery photo whose stored copy cannot be decoded, such as one cut short."""
+
+    def __init__(self, photo: GalleryPhoto, reason: str):
+        super().__init__(photo.name, reason)
+        self.photo = photo
+
+
 def open_gallery_photo(photo: GalleryPhoto) -> Image.Image:
     """Open a gallery photo upright, turned as the user chose, and uncropped.
 
     Methods apply `photo.crop` themselves.
     """
-    return turned(open_photo(photo.path), photo.rotation)
+    try:
+        copy = open_catalogue_copy(photo.path, photo.name, str(photo.path))
+    except ImageError as exc:
+        raise UnreadableCopyError(photo, exc.reason) from None
+    return turned(copy, photo.rotation)
 
 
 class Identifier:
@@ -108,6 +120,9 @@ class Identifier:
         # The last gallery built, its signature, and the catalogue's gallery version it was built at.
         self._gallery: tuple[Gallery, frozenset[tuple[str, str]]] | None = None
         self._gallery_version: int | None = None
+        # Gallery photos left out because their copies cannot be read, with each file's size and
+        # time when it failed: a copy replaced since is tried again.
+        self._unreadable: dict[Path, tuple[int, int] | None] = {}
         self._lock = threading.RLock()
 
     @property
@@ -159,9 +174,8 @@ class Identifier:
         """
         version = active_version(self.catalogue)
         replacement = self._create_method()
-        gallery, signature = self._current_gallery()
-        log.info("Re-embedding %d catalogue photos for model %s", len(gallery.photos), version)
-        replacement.prepare(gallery, progress or Progress())
+        log.info("Re-embedding the catalogue photos for model %s", version)
+        _gallery, signature = self._prepare_method(replacement, progress)
         with self._lock:
             self._method = replacement
             self._model_version = version
@@ -180,31 +194,59 @@ class Identifier:
             version = gallery_version(session)  # read first, so a change during the build is not missed
         with self._lock:
             built = self._gallery
-            if built is not None and version == self._gallery_version:
-                if not any(photo.path.is_file() for photo in built[0].missing):
-                    return built
+            if built is not None and version == self._gallery_version and not self._copies_replaced(built[0]):
+                return built
         gallery = build_gallery(self.catalogue)
+        with self._lock:  # a copy replaced since it failed is tried again
+            self._unreadable = {path: state for path, state in self._unreadable.items() if _file_state(path) == state}
+            if self._unreadable:
+                gallery = replace(gallery, photos=[p for p in gallery.photos if p.path not in self._unreadable])
         built = (gallery, _signature(gallery))
         with self._lock:
             self._gallery, self._gallery_version = built, version
         return built
 
+    def _copies_replaced(self, gallery: Gallery) -> bool:
+        """Return whether a copy left out of `gallery` is back or has been replaced since."""
+        if any(photo.path.is_file() for photo in gallery.missing):
+            return True
+        return any(_file_state(path) != state for path, state in self._unreadable.items())
+
     def prepare(self, progress: Progress | None = None) -> Gallery:
-        """Prepare the method for the current gallery, unless it already is."""
-        gallery, signature = self._current_gallery()
+        """Prepare the method for the current gallery, unless it already is.
+
+        A gallery photo whose copy cannot be read is left out (see `_prepare_method`).
+        """
         with self._lock:
+            gallery, signature = self._current_gallery()
             if signature != self._prepared_for:
-                log.info(
-                    "Preparing method %s on %d photos of %d whales",
-                    self.method_name,
-                    len(gallery.photos),
-                    len(gallery.whale_ids),
-                )
-                if gallery.missing:
-                    log.warning("Left out of matching: %s", gallery.missing_text())
-                self.method.prepare(gallery, progress or Progress())
-                self._prepared_for = signature
-        return gallery
+                gallery, self._prepared_for = self._prepare_method(self.method, progress)
+            return gallery
+
+    def _prepare_method(self, method: Method, progress: Progress | None) -> tuple[Gallery, frozenset[tuple[str, str]]]:
+        """Prepare `method` on the current gallery, and return the gallery and its signature.
+
+        A gallery photo whose copy cannot be read is left out, and the method prepared again
+        without it, so one damaged copy never stops every identification.
+        """
+        while True:
+            gallery, signature = self._current_gallery()
+            log.info("Preparing method %s on %d photos of %d whales",
+                     method.name, len(gallery.photos), len(gallery.whale_ids))
+            if gallery.missing:
+                log.warning("Left out of matching: %s", gallery.missing_text())
+            if self._unreadable:
+                log.warning("Left out of matching, as their copies cannot be read: %s",
+                            ", ".join(str(path) for path in self._unreadable))
+            try:
+                method.prepare(gallery, progress or Progress())
+            except UnreadableCopyError as exc:
+                log.warning("Left out of matching: %s", exc)
+                with self._lock:
+                    self._unreadable[exc.photo.path] = _file_state(exc.photo.path)
+                    self._gallery = None
+                continue
+            return gallery, signature
 
     def identify_photo(
         self, photo_id: int, top: int = 5, record: bool = True, progress: Progress | None = None
@@ -391,6 +433,15 @@ def candidates_key(catalogue: Catalogue, photo_id: int) -> tuple:
 
 # For `candidates_key`: each open catalogue's last gallery version and the hash of its gallery rows.
 _gallery_hashes: weakref.WeakKeyDictionary[Catalogue, tuple[int, int]] = weakref.WeakKeyDictionary()
+
+
+def _file_state(path: Path) -> tuple[int, int] | None:
+    """Return a file's size and modification time, or None when it is gone."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_size, status.st_mtime_ns)
 
 
 def _signature(gallery: Gallery) -> frozenset[tuple[str, str]]:

@@ -8,6 +8,7 @@ thumbnail turn with the photo, so the fluke stays selected.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from PIL import Image
 
@@ -35,16 +36,33 @@ def turned(image: Image.Image, rotation: int) -> Image.Image:
 def open_catalogue_photo(catalogue: Catalogue, photo: PhotoSummary) -> Image.Image:
     """Open a catalogue photo upright: its EXIF orientation, then the user's turn.
 
-    Raises ImageError naming the imported file when the catalogue's copy is gone.
+    Raises ImageError naming the imported file when the catalogue's copy is gone or damaged.
     """
-    path = catalogue.folder / photo.stored_name
+    copy = open_catalogue_copy(catalogue.folder / photo.stored_name, photo.original_name, photo.stored_name)
+    return turned(copy, photo.rotation)
+
+
+def open_catalogue_copy(path: Path, name: str, copy_name: str) -> Image.Image:
+    """Decode the stored copy at `path` of the photo imported as `name`; `copy_name` names the copy in errors.
+
+    The errors name the imported file, which the researcher recognizes, and how to repair the copy.
+    """
     if not path.is_file():
         raise ImageError(
-            photo.original_name,
-            f"the catalogue's copy ({photo.stored_name}) is missing; restore the catalogue folder "
+            name,
+            f"the catalogue's copy ({copy_name}) is missing; restore the catalogue folder "
             "from a backup, or remove the photo and import the original again",
         )
-    return turned(open_photo(path), photo.rotation)
+    try:
+        return open_photo(path)
+    except ImageError as exc:
+        # The first clause is the fault; the advice after it is for a file on a card.
+        fault = exc.reason.split(";")[0]
+        raise ImageError(
+            name,
+            f"the catalogue's copy ({copy_name}) cannot be read ({fault}); import the original photo again to "
+            "replace it, or restore the catalogue folder from a backup",
+        ) from None
 
 
 def turn_box(box: Box, width: int, height: int, clockwise: bool) -> Box:

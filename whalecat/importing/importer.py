@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import Photo
@@ -95,7 +95,7 @@ class ImportReport:
         if self.removed_before:
             text += f", {len(self.removed_before)} imported again after removal"
         if self.restored:
-            text += f", {counted(len(self.restored), 'lost copy', 'lost copies')} restored"
+            text += f", {counted(len(self.restored), 'lost or damaged copy', 'lost or damaged copies')} restored"
         if self.unsupported:
             text += f", {len(self.unsupported)} in unsupported formats skipped"
         if self.stopped:
@@ -380,7 +380,8 @@ def _import_one(
     """Import one file; return (photo id, whether it was new). Leaves nothing on failure.
 
     A file already in the catalogue puts back its stored copy or thumbnail if either is lost,
-    and is then listed in `report.restored`.
+    or the copy if it is damaged, and is then listed in `report.restored`. So is a file that
+    another import, such as the command line's beside the window's, stores meanwhile.
     """
     try:
         data = path.read_bytes()
@@ -427,9 +428,13 @@ def _import_one(
             photo.crop_left, photo.crop_top, photo.crop_right, photo.crop_bottom = crop
         session.add(photo)
         session.commit()
-    except BaseException:
+    except BaseException as exc:
         session.rollback()
-        if not _committed(session, sha256):
+        if _committed(session, sha256):
+            if isinstance(exc, IntegrityError):  # stored by another import meanwhile, with these same files
+                log.debug("%s was imported meanwhile by another import", path)
+                return find_photo_by_sha256(session, sha256).id, False
+        else:
             target.unlink(missing_ok=True)
             thumb_target.unlink(missing_ok=True)
         raise
@@ -454,18 +459,22 @@ def _committed(session, sha256: str) -> bool:
 def _restore_lost_files(catalogue: Catalogue, photo: PhotoSummary, path: Path, data: bytes) -> bool:
     """Put back a catalogue photo's stored copy or thumbnail from the same file imported again.
 
-    Returns whether anything was missing. The file has the photo's content, so its copy is
-    as good as the lost one.
+    Returns whether anything was missing or damaged. The file has the photo's content, so its
+    copy is as good as the lost one. A copy whose content differs is damaged, such as one cut
+    short by a full disk. Only a copy of the right size is hashed, so a card imported twice
+    reads each copy once more.
     """
     target = catalogue.folder / photo.stored_name
     thumb_target = catalogue.thumbnail_path(photo.sha256)
-    if target.is_file() and thumb_target.is_file():
+    copy_whole = (target.is_file() and target.stat().st_size == len(data)
+                  and hashlib.sha256(target.read_bytes()).hexdigest() == photo.sha256)
+    if copy_whole and thumb_target.is_file():
         return False
-    if not target.is_file():
+    if not copy_whole:
         _write_atomically(target, data)
     if not thumb_target.is_file():
         save_thumbnail(turned(open_photo(path), photo.rotation), thumb_target)
-    log.info("Restored the missing files of %s from %s", photo.original_name, valid_text(str(path)))
+    log.info("Restored the missing or damaged files of %s from %s", photo.original_name, valid_text(str(path)))
     return True
 
 
