@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage, QKeyEvent
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QMessageBox
 from sqlalchemy import event
 
 from tests.helpers import save_labelled_flukes
@@ -24,6 +24,7 @@ from whalecat.catalogue import Catalogue
 from whalecat.catalogue.records import confirm_label, list_whales
 from whalecat.cli import main
 from whalecat.gui.identify_panel import CANDIDATE_ICON
+from whalecat.gui.main_window import EXPORT_FILTERS
 from whalecat.gui.worker import running_threads
 from whalecat.importing import import_paths
 
@@ -890,6 +891,23 @@ def test_export_identifications(qtbot, window, fluke_data, tmp_path):
     missing = tmp_path / "gone" / "x.csv"
     assert not window.export_to(missing, "kaggle")
     assert window.error_box.text().startswith(f"Cannot export to {missing}: cannot write")
+
+
+@pytest.mark.parametrize("answer", [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes])
+def test_export_asks_before_replacing_suffixed_name(window, tmp_path, monkeypatch, answer):
+    existing = tmp_path / "report.csv"
+    existing.write_text("notes kept here\n", encoding="utf-8")
+    questions = []
+    # The dialog returns the name as typed: it found no file called "report", so it asked nothing.
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *args: (str(tmp_path / "report"), EXPORT_FILTERS["kaggle"])))
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *args: questions.append(args[2]) or answer))
+
+    window.export_action.trigger()
+
+    assert questions == [f"report.csv already exists in {tmp_path}. Replace it?"]
+    kept = existing.read_text(encoding="utf-8") == "notes kept here\n"
+    assert kept == (answer == QMessageBox.StandardButton.Cancel)
 
 
 # -- candidates after an undo and a redo -------------------------------------------------------

@@ -705,10 +705,21 @@ class MainWindow(QMainWindow):
         name, chosen = QFileDialog.getSaveFileName(
             self, "Export Confirmed Identifications", str(suggestion), ";;".join(EXPORT_FILTERS.values())
         )
-        if name:
-            export_format = next((key for key, text in EXPORT_FILTERS.items() if text == chosen), "sightings")
-            path = Path(name)
-            self.export_to(path if path.suffix else path.with_suffix(".csv"), export_format)
+        if not name:
+            return
+        export_format = next((key for key, text in EXPORT_FILTERS.items() if text == chosen), "sightings")
+        path = Path(name)
+        if not path.suffix:
+            path = path.with_suffix(".csv")
+            # The dialog asked before replacing the name as typed, not this one.
+            if path.exists():
+                answer = QMessageBox.question(
+                    self, "Export Confirmed Identifications", f"{path.name} already exists in {path.parent}. Replace it?",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+                )
+                if answer != QMessageBox.StandardButton.Yes:
+                    return
+        self.export_to(path, export_format)
 
     def export_to(self, path: Path, export_format: str) -> bool:
         """Write the confirmed photos to `path`; report the outcome and return whether it worked."""
