@@ -1,7 +1,13 @@
-"""The window's undo stack, which rejects a push while one of its commands runs."""
+"""The window's undo stack, which rejects a push while one of its commands runs, and steps over outside changes."""
 
 from __future__ import annotations
 
+from tests.helpers import save_fluke
+from tests.test_gui_support import no_thread_left, window  # noqa: F401  (fixtures)
+from tests.test_gui_window import import_and_wait
+from whalecat.catalogue import Catalogue
+from whalecat.catalogue.records import confirm_label, get_photo, unidentified_photos
+from whalecat.catalogue.removal import remove_photo
 from whalecat.gui.undo import StoredCommand, UndoStack
 
 
@@ -57,3 +63,55 @@ def test_failed_undo_clears_running(qapp):
 
     assert stack.running is None
     assert stack.count() == 0  # obsolete, so dropped
+
+
+# -- steps over changes made outside the window, as by the command line ---------------------------
+
+
+def window_with_photo(qtbot, window, tmp_path) -> int:
+    save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    assert import_and_wait(qtbot, window, [tmp_path / "card"]).imported == 1
+    with window.catalogue.session() as session:
+        return unidentified_photos(session)[0].id
+
+
+def confirm_outside(window, photo_id: int, label: str) -> None:
+    with Catalogue.open(window.catalogue.folder) as other, other.session() as session:
+        confirm_label(session, photo_id, label)
+
+
+def label_of(window, photo_id: int) -> str | None:
+    with window.catalogue.session() as session:
+        return get_photo(session, photo_id).confirmed_label
+
+
+def test_redo_names_label_stored_outside(qtbot, window, tmp_path):
+    photo_id = window_with_photo(qtbot, window, tmp_path)
+    window.confirmations.confirm(photo_id, "w_gui0002")
+    window.undo_actions.undo()
+    confirm_outside(window, photo_id, "w_cli0002")
+
+    window.undo_actions.redo()
+    assert label_of(window, photo_id) == "w_gui0002"
+    assert window.statusBar().currentMessage() == (
+        "Redone: Confirm a.jpg as w_gui0002, replacing w_cli0002, stored outside this window; Ctrl+Z takes it back"
+    )
+
+    window.undo_actions.undo()
+    assert label_of(window, photo_id) == "w_cli0002"
+    assert window.statusBar().currentMessage() == "Undone: Confirm a.jpg as w_gui0002"
+
+
+def test_undo_after_outside_removal_reports(qtbot, window, tmp_path):
+    photo_id = window_with_photo(qtbot, window, tmp_path)
+    window.confirmations.confirm(photo_id, "w_gui0004")
+    with Catalogue.open(window.catalogue.folder) as other:
+        remove_photo(other, photo_id)
+    window.statusBar().clearMessage()
+
+    window.undo_actions.undo()
+
+    assert window.error_box.text() == f"Cannot undo “Confirm a.jpg as w_gui0004”: photo {photo_id} is not in this catalogue."
+    assert window.error_box.informativeText().endswith("Press F5 to show the catalogue as it is now.")
+    assert window.statusBar().currentMessage() == ""
+    assert not window.confirmations.undo_stack.canUndo()  # taken off the history

@@ -221,6 +221,11 @@ def test_invalid_id_names_line(tmp_path):
     assert ", line 3: invalid whale id" in message
 
 
+def test_new_whale_typo_names_line(tmp_path):
+    message = read_error(tmp_path, "Image,Id\na.jpg,w_1\nb.jpg,new whale\n")
+    assert ", line 3: invalid whale id 'new whale': to mark an unmatched animal, write new_whale exactly" in message
+
+
 def test_folder_and_missing_file_rejected(tmp_path):
     with pytest.raises(LabelsError, match="is a folder; give the labels CSV file inside it"):
         read_labels(tmp_path)

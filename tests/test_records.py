@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from tests.helpers import save_fluke
 from whalecat.catalogue import Catalogue
-from whalecat.catalogue.models import Identification
+from whalecat.catalogue.models import Identification, Whale
 from whalecat.catalogue.records import (
     RecordError,
     confirm_label,
@@ -67,6 +67,27 @@ def test_invalid_whale_ids_rejected(catalogue_with_two_photos, bad):
 def test_new_whale_is_reserved_as_an_id():
     with pytest.raises(RecordError, match="reserved"):
         validate_whale_id("new_whale")
+
+
+@pytest.mark.parametrize("bad", ["new whale", "New-Whale", "newwhale"])
+def test_near_miss_of_new_whale_rejected(bad):
+    with pytest.raises(RecordError, match=f"invalid whale id '{bad}': to mark an unmatched animal, write new_whale exactly"):
+        validate_whale_id(bad)
+
+
+@pytest.mark.parametrize("bad", ["w bad id", "w_1287fbc\u00a0b", "w\tx"])
+def test_whale_id_with_space_rejected(bad):
+    with pytest.raises(RecordError, match="an id cannot contain spaces, because Kaggle's format"):
+        validate_whale_id(bad)
+
+
+def test_catalogued_id_with_space_still_confirms(catalogue_with_two_photos):
+    """A whale catalogued before spaces were rejected keeps taking photos."""
+    with catalogue_with_two_photos.session() as session:
+        session.add(Whale(id="Old Tom"))
+        session.commit()
+        confirm_label(session, 1, "Old Tom")
+        assert get_photo(session, 1).confirmed_label == "Old Tom"
 
 
 def test_unknown_photo_rejected(catalogue_with_two_photos):

@@ -19,8 +19,10 @@ from whalecat.matching.base import NEW_WHALE
 from whalecat.matching.ranking import shown_confidence
 
 # Ids come from other catalogues too (Flukebook uses `flukebook:<uuid>`), so only control
-# characters, surrounding spaces and over-long ids are rejected.
-WHALE_ID_PATTERN = re.compile(r"^[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]{0,126}[^\x00-\x1f\x7f\s])?$")
+# characters, spaces and over-long ids are rejected. Kaggle's submission format, which
+# `identify --csv` writes, separates a photo's candidate ids by spaces, so an id with a space
+# would read as several.
+WHALE_ID_PATTERN = re.compile(r"^[^\x00-\x1f\x7f\s]{1,128}$")
 
 
 class RecordError(ValueError):
@@ -74,7 +76,18 @@ class ConfirmedState:
 
 
 def validate_whale_id(whale_id: str) -> str:
+    """Return `whale_id` without surrounding spaces, or raise RecordError saying how to write it."""
     whale_id = whale_id.strip()
+    if whale_id != NEW_WHALE and re.sub(r"[\s_.-]", "", whale_id.casefold()) == "newwhale":
+        raise RecordError(
+            f"invalid whale id {whale_id!r}: to mark an unmatched animal, write {NEW_WHALE} "
+            "exactly, with an underscore"
+        )
+    if re.search(r"\s", whale_id):
+        raise RecordError(
+            f"invalid whale id {whale_id!r}: an id cannot contain spaces, because Kaggle's format, which "
+            "identify --csv writes, separates candidate ids by spaces; use _ instead, for example w_1287fbc"
+        )
     if whale_id == NEW_WHALE or not WHALE_ID_PATTERN.match(whale_id):
         raise RecordError(
             f"invalid whale id {whale_id!r}: use 1 to 128 printable characters, "
@@ -92,9 +105,11 @@ def suggest_whale_id(session: Session) -> str:
 
 
 def ensure_whale(session: Session, whale_id: str, name: str | None = None) -> Whale:
-    whale = session.get(Whale, validate_whale_id(whale_id))
+    # A whale already in the catalogue stays usable, even one with a space in its id from
+    # before spaces were rejected.
+    whale = session.get(Whale, whale_id.strip())
     if whale is None:
-        whale = Whale(id=whale_id, name=name)
+        whale = Whale(id=validate_whale_id(whale_id), name=name)
         session.add(whale)
         session.flush()
     return whale

@@ -37,8 +37,11 @@ class ConfirmCommand(StoredCommand):
     def reapply(self) -> bool:
         catalogue = self._confirmations.require_catalogue()
         with catalogue.session() as session:
-            self.before = confirm_label(session, self.photo_id, self.label, self.method, self.score,
-                                        confirmed_at=self.confirmed_at)
+            before = confirm_label(session, self.photo_id, self.label, self.method, self.score,
+                                   confirmed_at=self.confirmed_at)
+        if before.label != self.before.label:
+            self.add_note(_replaced_text(before.label) + "; Ctrl+Z takes it back")
+        self.before = before
         log.info("Redid confirmation of photo %d as %s", self.photo_id, self.label)
         self._confirmations.changed.emit(self.photo_id)
         return True
@@ -46,10 +49,20 @@ class ConfirmCommand(StoredCommand):
     def revert(self) -> bool:
         catalogue = self._confirmations.require_catalogue()
         with catalogue.session() as session:
+            current = get_photo(session, self.photo_id).confirmed_label
             restore_confirmation(session, self.before)
+        if current != self.label:
+            self.add_note(_replaced_text(current))
         log.info("Undid confirmation of photo %d as %s (back to %s)", self.photo_id, self.label, self.before.label)
         self._confirmations.changed.emit(self.photo_id)
         return True
+
+
+def _replaced_text(label: str | None) -> str:
+    """Name a confirmation stored outside this window (from the command line, say) that a step replaced."""
+    if label is None:
+        return ", although its confirmation had been taken away outside this window"
+    return f", replacing {label}, stored outside this window"
 
 
 class Confirmations(QObject):

@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
         self.confirmations.changed.connect(self._on_confirmation_changed)
         self.photo_view.crop_changed.connect(self._on_crop_changed)
         self.confirmations.undo_stack.photo_stepped.connect(self._show_stepped_photo)
+        self.confirmations.undo_stack.step_failed.connect(self.show_error)
         self.photo_view.turned.connect(self._on_turned)
         self.photo_view.error.connect(self.show_error)
         self.remover.about_to_remove.connect(self.pool.abandon_photo)

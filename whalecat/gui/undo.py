@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
+from sqlalchemy.exc import SQLAlchemyError
+
+from whalecat.catalogue.records import RecordError
+from whalecat.text import error_text
+
+OUTSIDE_ADVICE = (
+    "The catalogue was changed outside this window, perhaps from the command line, so the step was "
+    "taken off the undo history. Press F5 to show the catalogue as it is now."
+)
 
 
 class UndoStack(QUndoStack):
@@ -18,10 +27,15 @@ class UndoStack(QUndoStack):
     # A photo whose crop or turn an undo or redo just changed. The window shows that photo,
     # because the step may concern a photo selected long ago.
     photo_stepped = Signal(int)
+    step_failed = Signal(str, str)  # (what failed, what to do) when an undo or redo cannot be stored
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.running: StoredCommand | None = None  # the command whose undo or redo is running
+        # The outcome of the last undo or redo: whether it was stored, and a note for its report,
+        # such as the label it replaced.
+        self.stored = True
+        self.note = ""
 
     def push(self, command: QUndoCommand) -> None:
         if self.running is not None:
@@ -62,16 +76,28 @@ class StoredCommand(QUndoCommand):
     def _run(self, step) -> None:
         stack = self.stack
         if stack is not None:
-            stack.running = self
+            stack.running, stack.note = self, ""
         try:
             stored = step()
+        except (RecordError, SQLAlchemyError) as exc:
+            # Such as a photo removed from the command line since this step was taken.
+            stored = False
+            if stack is not None:
+                doing = "redo" if step == self.reapply else "undo"
+                stack.step_failed.emit(f"Cannot {doing} “{self.text()}”: {error_text(exc)}.", OUTSIDE_ADVICE)
         finally:
             if stack is not None:
                 stack.running = None
+                stack.stored = bool(stored)
         if not stored:
             self.setObsolete(True)
         elif stack is not None and self.shown_photo is not None:
             stack.photo_stepped.emit(self.shown_photo)
+
+    def add_note(self, text: str) -> None:
+        """Add `text` to the status-bar report of the undo or redo running now."""
+        if self.stack is not None:
+            self.stack.note += text
 
     def reapply(self) -> bool:
         raise NotImplementedError

@@ -45,7 +45,8 @@ class UndoActions(QObject):
         if not self._stack.canUndo():
             return
         self._stack.undo()
-        self._report("Undone", self._stack.redoText())
+        if self._stack.stored:
+            self._report("Undone", self._stack.redoText())
 
     def redo(self) -> None:
         """Redo the newest undone step, unless a box drawn by hand waits to be saved or discarded."""
@@ -56,13 +57,14 @@ class UndoActions(QObject):
         if not self._stack.canRedo():
             return
         self._stack.redo()
-        self._report("Redone", self._stack.undoText())
+        if self._stack.stored:
+            self._report("Redone", self._stack.undoText())
 
     def _report(self, done: str, text: str) -> None:
         # A redo changes no selection, so without this nothing shows which photo it changed.
         # The step just taken is the one that the stack now offers the other way.
         if text:
-            self.reported.emit(f"{done}: {text}")
+            self.reported.emit(f"{done}: {text}{self._stack.note}")
 
     def _update(self) -> None:
         # As QUndoStack.createUndoAction names them, and an unsaved box is the newest edit.
