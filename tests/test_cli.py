@@ -769,6 +769,27 @@ def test_check_finds_and_repairs_what_a_copy_lost(tmp_path, capsys):
     assert main(["--catalogue", str(catalogue), "check"]) == 0
 
 
+def test_check_names_missing_active_model(tmp_path, capsys, caplog):
+    from whalecat.matching.versions import BUNDLED_VERSION, active_version, set_active_version
+
+    with Catalogue.open(tmp_path / "c") as catalogue:
+        model = catalogue.models_dir / "embedding-20261206-010601" / "model.keras"
+        model.parent.mkdir()
+        model.write_bytes(b"a model file")
+        set_active_version(catalogue, "embedding-20261206-010601")
+        model.unlink()  # as a partial restore of the folder would
+        assert active_version(catalogue) == BUNDLED_VERSION
+    assert "Active model embedding-20261206-010601 is missing" in caplog.text
+
+    assert main(["--catalogue", str(tmp_path / "c"), "check"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        "active model embedding-20261206-010601 is missing (models/embedding-20261206-010601/model.keras); restore "
+        "the models folder from a backup, or choose another version with whalecat models activate VERSION"
+    ) in lines
+    assert lines[-1] == "0 photos checked, 1 problem found"
+
+
 def test_identify_a_card_as_kaggle_rows(tmp_path, capsys):
     images, labels = save_labelled_flukes(tmp_path, whales=3, photos_per_whale=2)
     catalogue = str(tmp_path / "c")

@@ -19,6 +19,7 @@ from whalecat.catalogue.records import photo_summary
 from whalecat.catalogue.store import Catalogue
 from whalecat.imaging.io import PHOTO_SUFFIXES, ImageError
 from whalecat.imaging.preprocess import save_thumbnail
+from whalecat.matching.versions import active_version, chosen_version, missing_model_text
 from whalecat.progress import Progress
 from whalecat.text import counted, error_text
 
@@ -36,11 +37,12 @@ class CheckReport:
     remade_thumbnails: list[str] = field(default_factory=list)
     # Files in photos/ that no photo names: copies whose import was killed before its row was written.
     stray_files: list[str] = field(default_factory=list)
+    missing_model: str = ""  # the active model version whose file is gone
 
     @property
     def problems(self) -> int:
         return (len(self.database_problems) + len(self.missing_copies) + len(self.missing_thumbnails)
-                + len(self.stray_files))
+                + len(self.stray_files) + bool(self.missing_model))
 
     def lines(self) -> list[str]:
         """Return one sentence per finding, with what to do about it."""
@@ -49,6 +51,8 @@ class CheckReport:
             lines.append("database: restore catalogue.sqlite from a backup of the folder before going on")
         lines += [f"missing copy: {name}; import the original again to put it back"
                   for name in self.missing_copies]
+        if self.missing_model:
+            lines.append(f"active {self.missing_model}")
         lines += [f"missing preview: {name}; run whalecat check --repair to make it again"
                   for name in self.missing_thumbnails]
         lines += [f"preview made again: {name}" for name in self.remade_thumbnails]
@@ -97,6 +101,9 @@ def check_catalogue(catalogue: Catalogue, repair: bool = False, progress: Progre
         relative = path.relative_to(catalogue.folder).as_posix()
         if path.is_file() and not path.name.startswith(".") and relative not in named:
             report.stray_files.append(relative)
+    version = chosen_version(catalogue)
+    if version != active_version(catalogue):
+        report.missing_model = missing_model_text(catalogue, version)
     log.info("Checked %s: %s", catalogue.folder, report.summary())
     return report
 

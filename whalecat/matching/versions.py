@@ -24,6 +24,19 @@ def bundled_model_dir() -> Path:
 
 
 def active_version(catalogue) -> str:
+    """Return the version in use: the one `active.json` names, or the bundled one when that is missing."""
+    named = chosen_version(catalogue)
+    if named != BUNDLED_VERSION and not (catalogue.models_dir / named / "model.keras").is_file():
+        # Logged once per catalogue and version, since the window asks at every activation.
+        if (catalogue.models_dir, named) not in _warned_missing:
+            _warned_missing.add((catalogue.models_dir, named))
+            log.warning("Active %s; the bundled model is used until then", missing_model_text(catalogue, named))
+        return BUNDLED_VERSION
+    return named
+
+
+def chosen_version(catalogue) -> str:
+    """Return the version that `active.json` names, whether or not its model file is there."""
     marker = catalogue.models_dir / ACTIVE_FILE
     try:
         return json.loads(marker.read_text(encoding="utf-8"))["version"]
@@ -34,16 +47,19 @@ def active_version(catalogue) -> str:
         return BUNDLED_VERSION
 
 
+def missing_model_text(catalogue, version: str) -> str:
+    """Say that the active `version` has no model file, and how to choose another."""
+    return (f"model {version} is missing (models/{version}/model.keras); restore the models folder from "
+            "a backup, or choose another version with whalecat models activate VERSION")
+
+
+_warned_missing: set[tuple[Path, str]] = set()
+
+
 def active_model_path(catalogue) -> Path | None:
     """Return the active version's `.keras` file, or None when the bundled model is active."""
     version = active_version(catalogue)
-    if version == BUNDLED_VERSION:
-        return None
-    path = catalogue.models_dir / version / "model.keras"
-    if not path.is_file():
-        log.warning("Active model %s is missing at %s; using the bundled model", version, path)
-        return None
-    return path
+    return None if version == BUNDLED_VERSION else catalogue.models_dir / version / "model.keras"
 
 
 def set_active_version(catalogue, version: str) -> None:
