@@ -27,7 +27,7 @@ def active_version(catalogue) -> str:
     """Return the version in use: the one `active.json` names, or the bundled one when that is missing."""
     named = chosen_version(catalogue)
     if named != BUNDLED_VERSION and not (catalogue.models_dir / named / "model.keras").is_file():
-        # Logged once per catalogue and version, since the window asks at every activation.
+        # Logged once per catalogue and version, since the window reads it at every activation.
         if (catalogue.models_dir, named) not in _warned_missing:
             _warned_missing.add((catalogue.models_dir, named))
             log.warning("Active %s; the bundled model is used until then", missing_model_text(catalogue, named))
