@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers import save_fluke
-from tests.test_gui_support import no_thread_left, window  # noqa: F401  (fixtures)
+from tests.test_gui_support import WAIT_MS, no_thread_left, window  # noqa: F401  (fixtures)
 from tests.test_gui_window import import_and_wait
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.records import confirm_label, get_photo, unidentified_photos
@@ -115,3 +115,26 @@ def test_undo_after_outside_removal_reports(qtbot, window, tmp_path):
     assert window.error_box.informativeText().endswith("Press F5 to show the catalogue as it is now.")
     assert window.statusBar().currentMessage() == ""
     assert not window.confirmations.undo_stack.canUndo()  # taken off the history
+
+
+def test_photo_removed_outside_is_named_with_advice(qtbot, window, tmp_path):
+    photo_id = window_with_photo(qtbot, window, tmp_path)
+    assert window.browser.select_unidentified_photo(photo_id)
+    qtbot.waitUntil(lambda: window.photo_view.crop_editor.photo is not None, timeout=WAIT_MS)  # the Photo tab loads it
+    with Catalogue.open(window.catalogue.folder) as other:
+        remove_photo(other, photo_id)
+    # Removing comes last, since it first takes the photo off the Photo tab.
+    attempts = {
+        "rotate": lambda: window.photo_view.turner.turn(clockwise=True),
+        "confirm": lambda: window.identify_panel._confirm("w_0000001", "manual"),
+        "remove": window.remover.remove,
+    }
+
+    for verb, attempt in attempts.items():
+        window.error_box = None
+        attempt()
+        assert window.error_box.text() == f"Cannot {verb} a.jpg: it is no longer in this catalogue."
+        assert window.error_box.informativeText() == (
+            "It was removed outside this window, perhaps from the command line. Press F5 to show the "
+            "catalogue as it is now."
+        )

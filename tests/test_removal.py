@@ -124,7 +124,7 @@ def test_restore_refused_after_reimport_confirmed(catalogue, tmp_path):
 
 
 def test_remove_unknown_photo(catalogue):
-    with pytest.raises(RecordError, match="photo 99 not found"):
+    with pytest.raises(RecordError, match="photo 99 is not in this catalogue"):
         remove_photo(catalogue, 99)
 
 

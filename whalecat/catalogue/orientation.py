@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from whalecat.catalogue.models import Photo
-from whalecat.catalogue.records import PhotoSummary, RecordError, photo_summary
+from whalecat.catalogue.records import PhotoGoneError, PhotoSummary, photo_summary
 from whalecat.catalogue.store import Catalogue
 from whalecat.imaging.io import ImageError, open_photo
 
@@ -82,7 +82,7 @@ def turn_photo(catalogue: Catalogue, photo_id: int, clockwise: bool) -> PhotoSum
     with catalogue.session() as session:
         photo = session.get(Photo, photo_id)
         if photo is None:
-            raise RecordError(f"photo {photo_id} is not in this catalogue")
+            raise PhotoGoneError(photo_id)
         thumbnail = catalogue.thumbnail_path(photo.sha256)
         part = thumbnail.with_name(thumbnail.name + ".part")
         if thumbnail.is_file():

@@ -29,6 +29,14 @@ class RecordError(ValueError):
     """An invalid whale id, or a photo or whale that does not exist."""
 
 
+class PhotoGoneError(RecordError):
+    """A photo id that is not in the catalogue, such as one removed from the command line while the window shows it."""
+
+    def __init__(self, photo_id: int):
+        super().__init__(f"photo {photo_id} is not in this catalogue")
+        self.photo_id = photo_id
+
+
 @dataclass(frozen=True)
 class WhaleSummary:
     id: str
@@ -136,7 +144,7 @@ def photo_summary(photo: Photo) -> PhotoSummary:
 def get_photo(session: Session, photo_id: int) -> PhotoSummary:
     photo = session.get(Photo, photo_id)
     if photo is None:
-        raise RecordError(f"photo {photo_id} is not in this catalogue")
+        raise PhotoGoneError(photo_id)
     return photo_summary(photo)
 
 
@@ -162,7 +170,7 @@ def confirm_label(
     """
     photo = session.get(Photo, photo_id)
     if photo is None:
-        raise RecordError(f"photo {photo_id} is not in this catalogue")
+        raise PhotoGoneError(photo_id)
     previous = next((i for i in photo.identifications if i.status == CONFIRMED), None)
     before = ConfirmedState(
         photo_id,
@@ -345,7 +353,7 @@ def set_crop(session: Session, photo_id: int, box: tuple[int, int, int, int] | N
     """Store the fluke's box for a photo (None: use the whole photo); commit."""
     photo = session.get(Photo, photo_id)
     if photo is None:
-        raise RecordError(f"photo {photo_id} is not in this catalogue")
+        raise PhotoGoneError(photo_id)
     if box is not None:
         left, top, right, bottom = (int(v) for v in box)
         if not (0 <= left < right <= photo.width and 0 <= top < bottom <= photo.height):

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from whalecat.catalogue.models import CONFIRMED, Identification, Photo, Whale
-from whalecat.catalogue.records import RecordError, delete_orphan_whales
+from whalecat.catalogue.records import PhotoGoneError, RecordError, delete_orphan_whales
 from whalecat.catalogue.store import Catalogue
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def remove_photo(catalogue: Catalogue, photo_id: int) -> RemovedPhoto:
     with catalogue.session() as session:
         photo = session.get(Photo, photo_id)
         if photo is None:
-            raise RecordError(f"photo {photo_id} not found")
+            raise PhotoGoneError(photo_id)
         identifications = [_columns(row) for row in photo.identifications]
         whale_ids = {row["whale_id"] for row in identifications if row["whale_id"] is not None}
         whales = [_columns(row) for row in session.scalars(select(Whale).where(Whale.id.in_(whale_ids)))]

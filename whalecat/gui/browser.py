@@ -455,6 +455,19 @@ class CataloguePanel(QWidget):
             self.tabs.setCurrentIndex(0)
         return True
 
+    def photo_name(self, photo_id: int) -> str:
+        """Return the file name a listed photo was imported from, as the lists show it.
+
+        The lists keep a photo removed from the command line until the next reload, so its
+        name is known here when the catalogue no longer has it.
+        """
+        for view in self._photo_views():
+            model = view.model()
+            row = model.row_of(photo_id)
+            if row is not None:
+                return model.photos[row].original_name
+        return f"photo {photo_id}"
+
     def _photo_views(self) -> tuple[QListView, QListView, QListView]:
         """Return each tab's photo list, in tab order."""
         return (self.whale_photos_view, self.unidentified_view, self.new_whale_view)

@@ -35,11 +35,19 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.orientation import open_catalogue_photo
-from whalecat.catalogue.records import PhotoSummary, RecordError, find_photo_by_sha256, get_photo, photos_of_whale
+from whalecat.catalogue.records import (
+    PhotoGoneError,
+    PhotoSummary,
+    RecordError,
+    find_photo_by_sha256,
+    get_photo,
+    photos_of_whale,
+)
 from whalecat.gui.confirmations import Confirmations
 from whalecat.gui.dialogs import WhaleIdDialog
 from whalecat.gui.images import centred, pil_to_qimage
 from whalecat.gui.match_view import MatchView, Pair, ShownImage
+from whalecat.gui.undo import GONE_ADVICE
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.identification import Identifier, candidates_key
 from whalecat.imaging.io import ImageError
@@ -202,6 +210,7 @@ class IdentifyPanel(QWidget):
         self.identifier_lock = threading.Lock()
         self.catalogue: Catalogue | None = None
         self.photo_id: int | None = None
+        self._seen_names: dict[int, str] = {}  # file names by photo id, for photos removed meanwhile
         self.result: IdentifyResult | None = None
         self.worker: Worker | None = None
         self._focus_candidates = True  # whether the running identification may take the keyboard
@@ -312,6 +321,7 @@ class IdentifyPanel(QWidget):
         self.match_view.set_images(None, None, [])
         self.heading.setText("Select a photo, then Identify" if photo_id is None else self._photo_heading(photo_id))
         if photo_id is not None:
+            self._photo_name(photo_id)  # remembered, so messages can name it once it is removed elsewhere
             self._show_kept_result(photo_id)
         self._update_buttons()
 
@@ -384,6 +394,10 @@ class IdentifyPanel(QWidget):
         photo_id = self.photo_id
         try:
             before = self._confirmations.confirm(photo_id, label, method, score)
+        except PhotoGoneError:
+            self.error.emit(f"Cannot confirm {self._photo_name(photo_id)}: it is no longer in this catalogue.",
+                            GONE_ADVICE)
+            return
         except RecordError as exc:
             QMessageBox.warning(self, "Cannot confirm", f"{exc}\nChoose another id and confirm again.")
             return
@@ -479,6 +493,9 @@ class IdentifyPanel(QWidget):
 
     def _on_failed(self, photo_id: int, message: str) -> None:
         name = self._photo_name(photo_id)
+        if self._photo_gone(photo_id):
+            self.error.emit(f"Cannot identify {name}: it is no longer in this catalogue.", GONE_ADVICE)
+            return
         # An ImageError's message starts with the photo's name already.
         message = message.removeprefix(f"{name}: ")
         self.error.emit(
@@ -527,14 +544,29 @@ class IdentifyPanel(QWidget):
         identifier = self._identifier_for()
         return identifier.method_name if identifier is not None else "unknown"
 
+    def _photo_gone(self, photo_id: int) -> bool:
+        if self.catalogue is None:
+            return False
+        try:
+            with self.catalogue.session() as session:
+                get_photo(session, photo_id)
+        except PhotoGoneError:
+            return True
+        except SQLAlchemyError:  # the database failing, which the error message names
+            pass
+        return False
+
     def _photo_name(self, photo_id: int) -> str:
+        """Return the photo's file name; for a photo removed meanwhile, the name it had when last seen."""
         if self.catalogue is None:
             return f"photo {photo_id}"
         try:
             with self.catalogue.session() as session:
-                return get_photo(session, photo_id).original_name
+                name = get_photo(session, photo_id).original_name
         except (RecordError, SQLAlchemyError):  # removed meanwhile, or the database failing
-            return f"photo {photo_id}"
+            return self._seen_names.get(photo_id, f"photo {photo_id}")
+        self._seen_names[photo_id] = name
+        return name
 
     def _photo_heading(self, photo_id: int) -> str:
         if self.catalogue is None:

@@ -113,7 +113,8 @@ class MainWindow(QMainWindow):
         self.batch_panel = BatchIdentifyPanel(self.pool, self.identifier, self.identify_panel.identifier_lock)
         self.training_panel = TrainingPanel(self.pool, lambda: self.settings.device, settings)
         self.reembed_status = ReembedStatus(self.pool)
-        self.remover = PhotoRemover(self.confirmations.undo_stack, self, lambda: self.browser.current_photo_id)
+        self.remover = PhotoRemover(self.confirmations.undo_stack, self, lambda: self.browser.current_photo_id,
+                                    self.browser.photo_name)
 
         self.right_tabs = QTabWidget()
         self.right_tabs.addTab(self.photo_view, "Photo")

@@ -15,9 +15,9 @@ from PySide6.QtWidgets import QWidget
 from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
-from whalecat.catalogue.records import RecordError
+from whalecat.catalogue.records import PhotoGoneError, RecordError
 from whalecat.catalogue.removal import REMOVED_FOLDER, RemovedPhoto, remove_photo, restore_photo
-from whalecat.gui.undo import StoredCommand
+from whalecat.gui.undo import GONE_ADVICE, StoredCommand
 from whalecat.text import error_text
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class RemoveCommand(StoredCommand):
         self.removed = removed
 
     def reapply(self) -> bool:
-        removed = self._remover.store_removal(self.removed.photo_id)
+        removed = self._remover.store_removal(self.removed.photo_id, self.removed.original_name)
         if removed is None:
             return False
         self.removed = removed
@@ -43,17 +43,19 @@ class RemoveCommand(StoredCommand):
 
 
 class PhotoRemover(QObject):
-    """The Remove from Catalogue action for the photo whose id `current_photo` returns."""
+    """The Remove from Catalogue action for the photo whose id `current_photo` returns, named by `name_of`."""
 
     about_to_remove = Signal(int)  # photo id, before its files move
     changed = Signal(int)  # photo id, after it was removed or put back
     removed = Signal(str)  # what was removed, in words, shown by the window
     error = Signal(str, str)  # (what failed, what to do)
 
-    def __init__(self, undo_stack: QUndoStack, window: QWidget, current_photo: Callable[[], int | None]):
+    def __init__(self, undo_stack: QUndoStack, window: QWidget, current_photo: Callable[[], int | None],
+                 name_of: Callable[[int], str]):
         super().__init__(window)
         self._undo_stack = undo_stack
         self._current_photo = current_photo
+        self._name_of = name_of
         self.catalogue: Catalogue | None = None
         self.action = QAction("Re&move from Catalogue", window)
         self.action.setShortcut(QKeySequence.StandardKey.Delete)
@@ -68,7 +70,7 @@ class PhotoRemover(QObject):
     def remove(self) -> bool:
         """Remove the current photo, put the removal on the undo stack, and return whether it is stored."""
         photo_id = self._current_photo()
-        removed = self.store_removal(photo_id) if photo_id is not None else None
+        removed = self.store_removal(photo_id, self._name_of(photo_id)) if photo_id is not None else None
         if removed is None:
             return False
         self._undo_stack.push(RemoveCommand(self, removed))
@@ -78,17 +80,20 @@ class PhotoRemover(QObject):
         self.removed.emit(message)
         return True
 
-    def store_removal(self, photo_id: int) -> RemovedPhoto | None:
-        """Remove a photo. On failure, report it and return None."""
+    def store_removal(self, photo_id: int, name: str) -> RemovedPhoto | None:
+        """Remove the photo imported as `name`. On failure, report it and return None."""
         if self.catalogue is None:
             return None
         self.about_to_remove.emit(photo_id)
         try:
             removed = remove_photo(self.catalogue, photo_id)
+        except PhotoGoneError:
+            self.error.emit(f"Cannot remove {name}: it is no longer in this catalogue.", GONE_ADVICE)
+            return None
         except (RecordError, SQLAlchemyError, OSError) as exc:
             log.error("Cannot remove photo %d: %s", photo_id, exc)
             self.error.emit(
-                f"Cannot remove photo {photo_id}: {error_text(exc)}",
+                f"Cannot remove {name}: {error_text(exc)}",
                 "Check that the catalogue folder is writable and not locked by another program, then try again.",
             )
             return None

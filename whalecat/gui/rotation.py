@@ -17,8 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.orientation import turn_photo
-from whalecat.catalogue.records import PhotoSummary, RecordError
-from whalecat.gui.undo import StoredCommand
+from whalecat.catalogue.records import PhotoGoneError, PhotoSummary, RecordError
+from whalecat.gui.undo import GONE_ADVICE, StoredCommand
 from whalecat.text import error_text
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,9 @@ class PhotoTurner(QObject):
             return False
         try:
             turn_photo(self.catalogue, photo_id, clockwise)
+        except PhotoGoneError:
+            self.error.emit(f"Cannot rotate {file_name}: it is no longer in this catalogue.", GONE_ADVICE)
+            return False
         except (RecordError, SQLAlchemyError, OSError) as exc:
             log.error("Cannot turn photo %d: %s", photo_id, exc)
             self.error.emit(

@@ -9,6 +9,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from whalecat.catalogue.records import RecordError
 from whalecat.text import error_text
 
+GONE_ADVICE = (
+    "It was removed outside this window, perhaps from the command line. Press F5 to show the "
+    "catalogue as it is now."
+)
 OUTSIDE_ADVICE = (
     "The catalogue was changed outside this window, perhaps from the command line, so the step was "
     "taken off the undo history. Press F5 to show the catalogue as it is now."
