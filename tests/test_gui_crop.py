@@ -14,6 +14,7 @@ from tests.helpers import save_fluke
 from tests.test_gui_support import WAIT_MS, make_identifier, no_thread_left  # noqa: F401  (fixtures)
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import Photo
+from whalecat.catalogue.orientation import turn_photo
 from whalecat.catalogue.records import get_photo
 from whalecat.gui.crop_editor import HINT, moved_box, resized_box, starting_box
 from whalecat.gui.main_window import MainWindow
@@ -361,7 +362,7 @@ def test_save_for_removed_photo_fails(qtbot, window):
 
     assert window.error_box is not None
     assert "Cannot change the crop of small.jpg" in window.error_box.text()
-    assert "Select the photo again" in window.error_box.informativeText()
+    assert window.error_box.informativeText().startswith("It was removed outside this window")
     assert view.pending_box == pending
     assert window.confirmations.undo_stack.count() == 0
 
@@ -454,6 +455,27 @@ def test_rotate_turns_photo_and_undoes(qtbot, window):
     qtbot.waitUntil(lambda: window.photo_view.preview.photo.rotation == 0 and not window.pool.workers, timeout=WAIT_MS)
     assert stored_crop(window, photo_id) == crop
     assert window.photo_view.preview.original.width() > window.photo_view.preview.original.height()
+
+
+def test_box_on_photo_turned_outside_is_refused(qtbot, window):
+    photo_id = select_photo(qtbot, window, "large.jpg")
+    window.photo_view.original_view.set_pending_box((100, 100, 900, 600))
+    with Catalogue.open(window.catalogue.folder) as other:  # as the command line would
+        turn_photo(other, photo_id, clockwise=True)
+    turned_crop = stored_crop(window, photo_id)
+
+    window.photo_view.crop_editor.save_action.trigger()
+    assert window.error_box.text() == (
+        "Cannot change the crop of large.jpg: large.jpg was turned outside this window after the box was drawn"
+    )
+    assert stored_crop(window, photo_id) == turned_crop
+
+    window.reload_action.trigger()  # keeps the box, so the researcher sees what was refused
+    assert window.photo_view.original_view.pending_box == (100, 100, 900, 600)
+    window.photo_view.crop_editor.discard_action.trigger()
+    window.reload_action.trigger()
+    qtbot.waitUntil(lambda: window.photo_view.preview.photo.rotation == 90 and not window.pool.workers, timeout=WAIT_MS)
+    assert window.photo_view.preview.crop == turned_crop
 
 
 def test_turn_without_crop_proposes_nothing(qtbot, window):

@@ -36,8 +36,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.orientation import open_catalogue_photo
-from whalecat.catalogue.records import PhotoSummary, RecordError, get_photo, set_crop
-from whalecat.gui.undo import StoredCommand, UndoStack
+from whalecat.catalogue.records import PhotoGoneError, PhotoSummary, RecordError, get_photo, set_crop
+from whalecat.gui.undo import GONE_ADVICE, StoredCommand, UndoStack
 from whalecat.gui.worker import Worker, WorkerPool
 from whalecat.imaging.crop import MIN_SIDE, Box, locate_fluke
 from whalecat.progress import Progress
@@ -81,16 +81,19 @@ ARROW_DIRECTIONS = {
 }
 
 
-def replace_crop(catalogue: Catalogue, photo_id: int, box: Box | None) -> Box | None:
-    """Store `box` as the photo's crop (None means the whole photo) and return the crop it replaces.
+def replace_crop(catalogue: Catalogue, photo_id: int, box: Box | None, rotation: int) -> Box | None:
+    """Store `box`, drawn on the photo turned by `rotation`, as its crop, and return the crop it replaces.
 
-    Raises RecordError when the photo is missing or the box does not fit it, and
-    SQLAlchemyError when the catalogue cannot be written. Either way nothing is stored.
+    None means the whole photo. Raises RecordError when the photo is missing, has been turned
+    since (from the command line, say), or the box does not fit it, and SQLAlchemyError when
+    the catalogue cannot be written. Either way nothing is stored.
     """
     with catalogue.session() as session:
-        before = get_photo(session, photo_id).crop
+        photo = get_photo(session, photo_id)
+        if photo.rotation != rotation:
+            raise RecordError(f"{photo.original_name} was turned outside this window after the box was drawn")
         set_crop(session, photo_id, box)
-    return before
+    return photo.crop
 
 
 def moved_box(box: Box, photo_size: tuple[int, int], dx: int, dy: int) -> Box:
@@ -341,17 +344,16 @@ class CropCommand(StoredCommand):
     def __init__(self, editor: CropEditor, photo: PhotoSummary, before: Box | None, after: Box | None):
         super().__init__(f"Change crop of {photo.original_name}")
         self._editor = editor
-        self.photo_id = photo.id
-        self.file_name = photo.original_name
+        self.photo = photo
         self.before = before
         self.after = after
         self.shown_photo = photo.id
 
     def reapply(self) -> bool:
-        return self._editor.restore_crop(self.photo_id, self.file_name, self.after)
+        return self._editor.restore_crop(self.photo, self.after)
 
     def revert(self) -> bool:
-        return self._editor.restore_crop(self.photo_id, self.file_name, self.before)
+        return self._editor.restore_crop(self.photo, self.before)
 
 
 class CropEditor(QObject):
@@ -496,16 +498,20 @@ class CropEditor(QObject):
         self._update_actions()
         return worker.start()
 
-    def restore_crop(self, photo_id: int, file_name: str, box: Box | None) -> bool:
-        """Store `box` for an undo or redo. Return False, after reporting the error, when storing failed."""
+    def restore_crop(self, photo: PhotoSummary, box: Box | None) -> bool:
+        """Store `box` for an undo or redo of a crop drawn on `photo`.
+
+        Return False, after reporting the error, when storing failed.
+        """
         if self.catalogue is None:
             return False
         try:
-            replace_crop(self.catalogue, photo_id, box)
+            # The undo history is linear, so the photo has the turn it had when the box was drawn.
+            replace_crop(self.catalogue, photo.id, box, photo.rotation)
         except (RecordError, SQLAlchemyError) as exc:
-            self._report_store_failure(photo_id, file_name, box, exc)
+            self._report_store_failure(photo.id, photo.original_name, box, exc)
             return False
-        self._on_stored(photo_id, box)
+        self._on_stored(photo.id, box)
         return True
 
     # -- storing ----------------------------------------------------------------------------
@@ -514,7 +520,7 @@ class CropEditor(QObject):
         """Store `box` for the shown photo as one undo step, and send `report` to the status bar."""
         photo = self.photo
         try:
-            before = replace_crop(self.catalogue, photo.id, box)
+            before = replace_crop(self.catalogue, photo.id, box, photo.rotation)
         except (RecordError, SQLAlchemyError) as exc:
             self._report_store_failure(photo.id, photo.original_name, box, exc)
             return False
@@ -538,7 +544,9 @@ class CropEditor(QObject):
 
     def _report_store_failure(self, photo_id: int, file_name: str, box: Box | None, exc: Exception) -> None:
         log.error("Cannot store crop %s for photo %d: %s", box, photo_id, exc)
-        if isinstance(exc, RecordError):
+        if isinstance(exc, PhotoGoneError):
+            advice = GONE_ADVICE
+        elif isinstance(exc, RecordError):
             advice = "Select the photo again in the catalogue and draw a box inside it."
         else:
             advice = "Check that the catalogue folder is writable and not locked by another program, then try again."

@@ -232,9 +232,14 @@ class MainWindow(QMainWindow):
         return True
 
     def reload_catalogue(self) -> None:
-        """Read the lists and counts again, for changes made outside this window."""
-        if self.reload_catalogue_quietly():
-            self.statusBar().showMessage("Catalogue reloaded", STEP_MESSAGE_MS)
+        """Read the lists, counts and the photo on show again, for changes made outside this window."""
+        if not self.reload_catalogue_quietly():
+            return
+        shown = self.photo_view.photo_id
+        # A box waiting to be saved stays; saving it is refused if the photo was turned meanwhile.
+        if shown is not None and shown == self.browser.current_photo_id and self.photo_view.crop_editor.view.pending_box is None:
+            self.photo_view.show_photo(shown)
+        self.statusBar().showMessage("Catalogue reloaded", STEP_MESSAGE_MS)
 
     def reload_catalogue_quietly(self) -> bool:
         """Read the lists and counts again without a message; return False without a catalogue."""
