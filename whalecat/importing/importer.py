@@ -38,7 +38,7 @@ from whalecat.importing.files import (
     search_notes,
     supported_formats_sentence,
 )
-from whalecat.importing.labels import read_labels
+from whalecat.importing.labels import label_key, read_labels
 from whalecat.progress import Cancelled, Progress
 from whalecat.text import counted, error_text, valid_text
 
@@ -162,9 +162,8 @@ def import_paths(
                 imported = _import_or_report(catalogue, session, path, find_fluke, report, found.folders, remaining)
                 if imported is not None:
                     _record_photo(catalogue, session, report, path, *imported)
-                    # read_labels strips the names, as spreadsheets add stray spaces.
-                    if path.name.strip() in labels:
-                        named.setdefault(path.name.strip(), {}).setdefault(imported[0], valid_text(str(path)))
+                    if label_key(path.name) in labels:
+                        named.setdefault(label_key(path.name), {}).setdefault(imported[0], valid_text(str(path)))
             except Cancelled:
                 report.cancelled = True
                 break
@@ -187,7 +186,7 @@ def import_paths(
         else:
             report.labels_not_applied = bool(labels)
     if not (report.cancelled or report.stopped or report.interrupted):
-        report.unmatched_labels = sorted(set(labels) - set(named) - {p.name.strip() for p in files})
+        report.unmatched_labels = sorted(set(labels) - set(named) - {label_key(p.name) for p in files})
     log.info("Import into %s finished: %s", catalogue.folder, report.summary())
     if report.interrupted:
         raise ImportInterrupted(report)

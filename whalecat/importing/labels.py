@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -23,8 +25,9 @@ class LabelsError(ValueError):
 def read_labels(path: Path | str) -> dict[str, str]:
     """Read a labels CSV into {image file name: whale id or new_whale}.
 
-    File names and ids lose surrounding spaces, which spreadsheets often add, so a caller
-    should look labels up by the stripped file name. Blank rows and rows with an empty Id
+    File names and ids lose surrounding spaces, which spreadsheets often add, and a file name
+    loses any folder before it, so a caller should look labels up by `label_key` of the file
+    name. The header's column names may be in any case. Blank rows and rows with an empty Id
     are skipped, and any capitalisation of new_whale reads as NEW_WHALE. Several rows may
     name one file if they give it the same id. Raises LabelsError naming the file, the line
     at fault where there is one, and the fix.
@@ -33,6 +36,16 @@ def read_labels(path: Path | str) -> dict[str, str]:
     rows = _numbered_rows(path, _read_text(path))
     header = _read_header(path, rows)
     return _read_rows(path, rows, header)
+
+
+def label_key(name: str) -> str:
+    """Return how a labels file's Image cell or a photo's file name is looked up.
+
+    Stray spaces go, and so does any folder before the name. Accented letters are composed
+    (Unicode NFC), because macOS stores `ö` in file names as `o` plus a combining mark,
+    which a name typed in a spreadsheet never matches otherwise.
+    """
+    return unicodedata.normalize("NFC", re.split(r"[\\/]", name.strip())[-1].strip())
 
 
 def _read_text(path: Path) -> str:
@@ -121,7 +134,8 @@ def _read_header(path: Path, rows: Iterator[tuple[int, list[str]]]) -> list[str]
         raise LabelsError(f"{path}: the file is empty or blank; write the header row 'Image,Id' and then one row per photo")
 
     header = [cell.strip() for cell in cells]
-    if "Image" in header and "Id" in header:
+    named = [cell.casefold() for cell in header]
+    if "image" in named and "id" in named:
         return header
     found = ",".join(cells)
     if len(cells) == 1:
@@ -142,7 +156,8 @@ def _read_rows(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[s
 
     Raises LabelsError at the first invalid row, or after the last row when rows conflict.
     """
-    image_column, id_column = header.index("Image"), header.index("Id")
+    named = [cell.casefold() for cell in header]
+    image_column, id_column = named.index("image"), named.index("id")
     columns = max(image_column, id_column) + 1
     expected = "two columns 'Image,Id'"
     if header != ["Image", "Id"]:
@@ -169,7 +184,7 @@ def _read_rows(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[s
                 f"{path}, line {line}: found {len(cells)} values but the header row has {len(header)} columns; "
                 "put a file name or id that contains a comma in double quotes, or delete the extra values"
             )
-        image, whale_id = cells[image_column].strip(), cells[id_column].strip()
+        image, whale_id = label_key(cells[image_column]), cells[id_column].strip()
         if not image:
             raise LabelsError(
                 f"{path}, line {line}: the Image column is empty; write the photo's file name or delete the row"
