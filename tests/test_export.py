@@ -11,6 +11,7 @@ from PIL import Image
 from tests.helpers import save_fluke
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.records import confirm_label
+from whalecat.cli import main
 from whalecat.export import SIGHTING_COLUMNS, ExportError, export_identifications
 from whalecat.importing import import_paths
 from whalecat.importing.labels import read_labels
@@ -108,3 +109,22 @@ def test_unwritable_folder_is_one_sentence(catalogue):
     assert str(raised.value) == (
         f"cannot write {out}: No such file or directory; choose a folder you can write to"
     )
+
+
+def test_shared_file_names_noted(tmp_path, capsys):
+    for card, individual in (("card1", 1), ("card2", 2)):
+        save_fluke(tmp_path / card / "IMG_0001.JPG", individual=individual)
+    folder = str(tmp_path / "c")
+    assert main(["--catalogue", folder, "import", str(tmp_path / "card1"), str(tmp_path / "card2")]) == 0
+    with Catalogue.open(folder) as catalogue, catalogue.session() as session:
+        confirm_label(session, 1, "w_alpha")
+        confirm_label(session, 2, "w_beta")
+    capsys.readouterr()
+
+    assert main(["--catalogue", folder, "export", "--format", "kaggle", str(tmp_path / "labels.csv")]) == 0
+    assert capsys.readouterr().err == (
+        "note: 1 file name (IMG_0001.JPG) is shared by several confirmed photos, so importing the labels rows "
+        "again would label none of those photos; the sightings format names each photo's original folder\n"
+    )
+    assert main(["--catalogue", folder, "export", "--format", "sightings", str(tmp_path / "sightings.csv")]) == 0
+    assert capsys.readouterr().err == ""

@@ -11,7 +11,7 @@ from PySide6.QtGui import QDropEvent, QImage, QKeyEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QMessageBox
 from sqlalchemy import event
 
-from tests.helpers import save_labelled_flukes
+from tests.helpers import save_fluke, save_labelled_flukes
 from tests.test_gui_support import (  # noqa: F401  (fixtures)
     WAIT_MS,
     labelled_sample,
@@ -891,6 +891,24 @@ def test_export_identifications(qtbot, window, fluke_data, tmp_path):
     missing = tmp_path / "gone" / "x.csv"
     assert not window.export_to(missing, "kaggle")
     assert window.error_box.text().startswith(f"Cannot export to {missing}: cannot write")
+
+
+def test_export_notes_shared_file_names(window, tmp_path):
+    for card, individual in (("card1", 1), ("card2", 2)):
+        save_fluke(tmp_path / card / "IMG_0001.JPG", individual=individual)
+    import_paths(window.catalogue, [tmp_path / "card1", tmp_path / "card2"])
+    with window.catalogue.session() as session:
+        confirm_label(session, 1, "w_alpha")
+        confirm_label(session, 2, "w_beta")
+    out = tmp_path / "labels.csv"
+
+    assert window.export_to(out, "kaggle")
+
+    assert window.error_box.text() == (
+        f"Exported to {out}, but 1 file name (IMG_0001.JPG) is shared by several confirmed photos, so importing "
+        "the labels rows again would label none of those photos; the sightings format names each photo's "
+        "original folder."
+    )
 
 
 @pytest.mark.parametrize("answer", [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes])

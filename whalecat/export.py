@@ -8,6 +8,7 @@ capture-recapture or movement analysis starts from.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
@@ -16,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from whalecat.catalogue.models import CONFIRMED, Identification, Photo
 from whalecat.catalogue.records import confirmed_labels
-from whalecat.importing.labels import write_label_rows
+from whalecat.importing.labels import label_key, write_label_rows
 from whalecat.matching.base import NEW_WHALE
+from whalecat.text import counted
 
 EXPORT_FORMATS = ("kaggle", "sightings")
 SIGHTING_COLUMNS = [
@@ -101,6 +103,24 @@ def export_identifications(session: Session, path: Path | str, export_format: st
         reason = exc.strerror or str(exc)
         raise ExportError(f"cannot write {path}: {reason}; choose a folder you can write to") from exc
     return count
+
+
+def shared_names_note(session: Session) -> str:
+    """Return a note when confirmed photos share a file name, or "" when none do.
+
+    A labels file names photos by file name only, so `import --labels` labels none of the
+    photos that share a name, such as IMG_0001.JPG from two cards.
+    """
+    counts = Counter(label_key(name) for _photo_id, name, _label in confirmed_labels(session))
+    shared = sorted(name for name, count in counts.items() if count > 1)
+    if not shared:
+        return ""
+    named = ", ".join(shared[:3]) + (f" and {len(shared) - 3} more" if len(shared) > 3 else "")
+    return (
+        f"{counted(len(shared), 'file name')} ({named}) {'is' if len(shared) == 1 else 'are'} shared by several "
+        "confirmed photos, so importing the labels rows again would label none of those photos; the "
+        "sightings format names each photo's original folder"
+    )
 
 
 def _unknown_format(export_format: str) -> ExportError:

@@ -172,16 +172,19 @@ def cmd_whales(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from whalecat.export import export_identifications, write_export
+    from whalecat.export import export_identifications, shared_names_note, write_export
 
     with open_catalogue(args) as catalogue, catalogue.session() as session:
+        note = shared_names_note(session) if args.format == "kaggle" else ""
         if str(args.out) == "-":
             count = write_export(session, sys.stdout, args.format)
             print(f"wrote {counted(count, 'row')} to standard output", file=sys.stderr)
-            return 0
-        if args.out.is_file() and not args.force:
-            # It may be the labels file this catalogue was imported from.
-            raise ValueError(f"{args.out} exists; add --force to replace it, or name another file")
-        count = export_identifications(session, args.out, args.format)
-    print(f"wrote {counted(count, 'row')} to {args.out}")
+        else:
+            if args.out.is_file() and not args.force:
+                # It may be the labels file this catalogue was imported from.
+                raise ValueError(f"{args.out} exists; add --force to replace it, or name another file")
+            count = export_identifications(session, args.out, args.format)
+            print(f"wrote {counted(count, 'row')} to {args.out}")
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     return 0

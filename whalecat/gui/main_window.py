@@ -26,7 +26,7 @@ from whalecat.catalogue import Catalogue, CatalogueError
 from whalecat.catalogue.models import Photo
 from whalecat.catalogue.store import DATABASE_NAME, default_catalogue_path, new_catalogue_problem
 from whalecat.catalogue.records import list_whales, unidentified_photos
-from whalecat.export import ExportError, export_identifications
+from whalecat.export import ExportError, export_identifications, shared_names_note
 from whalecat.gui.batch_identify import BatchIdentifyPanel
 from whalecat.gui.browser import CataloguePanel
 from whalecat.gui.confirmations import Confirmations
@@ -738,6 +738,13 @@ class MainWindow(QMainWindow):
             return False
         photos = "photo" if count == 1 else "photos"
         self.statusBar().showMessage(f"Exported {count} confirmed {photos} to {path}", STEP_MESSAGE_MS)
+        if export_format == "kaggle":
+            with self.catalogue.session() as session:
+                note = shared_names_note(session)
+            if note:
+                self.show_error(f"Exported to {path}, but {note}.",
+                                "Before importing these labels again, split the rows by card and import each card "
+                                "with its own rows.")
         return True
 
     def _focus_filter(self) -> None:
