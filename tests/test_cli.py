@@ -818,3 +818,50 @@ def test_identify_a_card_as_kaggle_rows(tmp_path, capsys):
     assert [Path(line["photo"]).name for line in lines] == ["day1, first.jpg", "day1_broken.jpg", "day1_second.jpg"]
     assert "candidates" not in lines[1]
     assert lines[1]["error"]
+
+
+def test_folder_without_its_database_is_named(tmp_path, capsys):
+    save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    catalogue = tmp_path / "c"
+    assert main(["--catalogue", str(catalogue), "import", str(tmp_path / "card")]) == 0
+    (catalogue / "catalogue.sqlite").unlink()  # as a partial copy of the folder would
+    capsys.readouterr()
+
+    for command in (["whales"], ["import", str(tmp_path / "card")]):
+        assert main(["--catalogue", str(catalogue), *command]) == 2
+        assert capsys.readouterr().err.startswith(
+            f"whalecat {command[0]}: error: {catalogue} has imported photos in photos/ but no catalogue.sqlite, "
+            "so its database is missing; restore catalogue.sqlite from a backup of the folder"
+        )
+    assert not (catalogue / "catalogue.sqlite").exists()
+
+
+def test_catalogue_path_that_is_a_file_is_explained(tmp_path, capsys):
+    save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+
+    assert main(["--catalogue", str(afile), "import", str(tmp_path / "card")]) == 2
+    assert capsys.readouterr().err.rstrip().endswith(
+        f"cannot make a new catalogue: {afile} is a file. Give --catalogue a folder, new or holding a catalogue."
+    )
+
+
+def test_check_names_second_copy_and_lost_photos_folder(tmp_path, capsys):
+    for name, individual in [("a.jpg", 1), ("b.jpg", 2)]:
+        save_fluke(tmp_path / "card" / name, individual=individual)
+    catalogue = tmp_path / "c"
+    assert main(["--catalogue", str(catalogue), "import", str(tmp_path / "card")]) == 0
+    shutil.copy(tmp_path / "card" / "a.jpg", catalogue / "photos" / "a.jpg")  # put there by hand
+    capsys.readouterr()
+
+    assert main(["--catalogue", str(catalogue), "check"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert "second copy of a.jpg: photos/a.jpg; delete it, since the catalogue keeps its own copy" in lines
+
+    shutil.rmtree(catalogue / "photos")
+    assert main(["--catalogue", str(catalogue), "check"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("missing copies: all 2 photos' copies are missing from photos/; restore that folder from "
+                        "a backup of the catalogue folder, or import the original photos again")
+    assert lines[-1] == "2 photos checked, 2 problems found"

@@ -202,6 +202,17 @@ def test_emptied_database_beside_photos_is_refused(tmp_path):
     assert (tmp_path / "c" / DATABASE_NAME).stat().st_size == 0  # left for the user to restore
 
 
+def test_missing_database_beside_photos_is_refused(tmp_path):
+    Catalogue.open(tmp_path / "c").close()
+    (tmp_path / "c" / "photos" / "ab").mkdir()
+    (tmp_path / "c" / "photos" / "ab" / "ab12.jpg").write_bytes(b"a photo")
+    (tmp_path / "c" / DATABASE_NAME).unlink()
+
+    with pytest.raises(CatalogueError, match=r"has imported photos in photos/ but no catalogue.sqlite"):
+        Catalogue.open(tmp_path / "c")
+    assert not (tmp_path / "c" / DATABASE_NAME).exists()  # no new, empty database beside the photos
+
+
 def test_empty_database_without_photos_opens(tmp_path):
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / DATABASE_NAME).write_bytes(b"")

@@ -7,6 +7,7 @@ seconds, not the minutes that hashing every photo again would.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -37,6 +38,8 @@ class CheckReport:
     remade_thumbnails: list[str] = field(default_factory=list)
     # Files in photos/ that no photo names: copies whose import was killed before its row was written.
     stray_files: list[str] = field(default_factory=list)
+    # Of those, files with the content of a catalogued photo: {file: that photo's name}.
+    second_copies: dict[str, str] = field(default_factory=dict)
     missing_model: str = ""  # the active model version whose file is gone
 
     @property
@@ -49,15 +52,22 @@ class CheckReport:
         lines = [f"database: {problem}" for problem in self.database_problems]
         if self.database_problems:
             lines.append("database: restore catalogue.sqlite from a backup of the folder before going on")
-        lines += [f"missing copy: {name}; import the original again to put it back"
-                  for name in self.missing_copies]
+        if len(self.missing_copies) == self.photos > 1:
+            lines.append(f"missing copies: all {self.photos} photos' copies are missing from photos/; restore that "
+                         "folder from a backup of the catalogue folder, or import the original photos again")
+        else:
+            lines += [f"missing copy: {name}; import the original again to put it back"
+                      for name in self.missing_copies]
         if self.missing_model:
             lines.append(f"active {self.missing_model}")
         lines += [f"missing preview: {name}; run whalecat check --repair to make it again"
                   for name in self.missing_thumbnails]
         lines += [f"preview made again: {name}" for name in self.remade_thumbnails]
         for path in self.stray_files:
-            if PurePosixPath(path).suffix.lower() in PHOTO_SUFFIXES:
+            if path in self.second_copies:
+                lines.append(f"second copy of {self.second_copies[path]}: {path}; delete it, since the catalogue "
+                             "keeps its own copy")
+            elif PurePosixPath(path).suffix.lower() in PHOTO_SUFFIXES:
                 lines.append(f"file without a photo: {path}; import the card again, which adds it")
             else:
                 lines.append(f"file that is not a photo copy: {path}; move it out of the photos folder")
@@ -97,10 +107,16 @@ def check_catalogue(catalogue: Catalogue, repair: bool = False, progress: Progre
             _check_thumbnail(catalogue, photo, repair, report)
         progress.report(done, len(photos), photo.original_name)
     named = {photo.stored_name for photo in photos}
+    by_content = {photo.sha256: photo.original_name for photo in photos}
     for path in sorted(catalogue.photos_dir.rglob("*")):
         relative = path.relative_to(catalogue.folder).as_posix()
         if path.is_file() and not path.name.startswith(".") and relative not in named:
             report.stray_files.append(relative)
+            # Only stray photos are hashed, so the check still reads no catalogued copy.
+            if path.suffix.lower() in PHOTO_SUFFIXES:
+                name = by_content.get(hashlib.sha256(path.read_bytes()).hexdigest())
+                if name is not None:
+                    report.second_copies[relative] = name
     version = chosen_version(catalogue)
     if version != active_version(catalogue):
         report.missing_model = missing_model_text(catalogue, version)

@@ -95,7 +95,7 @@ class Catalogue:
                 f"{folder} is read-only, and whalecat writes to a catalogue even to read it; "
                 "copy the folder to a writable place and open the copy"
             )
-        _check_database_file(folder)
+        check_database_file(folder)
         for sub in ("", "photos", "thumbnails", "models", "cache"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         catalogue = cls(folder)
@@ -193,7 +193,7 @@ class Catalogue:
         self.close()
 
 
-def _check_database_file(folder: Path) -> None:
+def check_database_file(folder: Path) -> None:
     """Raise CatalogueError for a database file that whalecat cannot use beside imported photos.
 
     SQLite treats an empty file as a new database, so a catalogue.sqlite emptied by a failed
@@ -201,6 +201,12 @@ def _check_database_file(folder: Path) -> None:
     """
     database = folder / DATABASE_NAME
     if not database.is_file():
+        if not database.exists() and any((folder / "photos").rglob("*.*")):
+            # Opening would make a new, empty database beside the photos.
+            raise CatalogueError(
+                f"{folder} has imported photos in photos/ but no {DATABASE_NAME}, so its database is "
+                f"missing; restore {DATABASE_NAME} from a backup of the folder{_backups_hint(folder)}"
+            )
         return
     if database.stat().st_size == 0 and any((folder / "photos").rglob("*.*")):
         raise CatalogueError(

@@ -13,9 +13,10 @@ from whalecat.progress import TimeLeft, clock_text
 def open_catalogue(args, create: bool = False) -> Catalogue:
     """Open the --catalogue folder. Only `import` may create one: a mistyped path would
     otherwise give an empty catalogue that lists no whales and matches nothing."""
-    from whalecat.catalogue.store import DATABASE_NAME, new_catalogue_problem
+    from whalecat.catalogue.store import DATABASE_NAME, check_database_file, new_catalogue_problem
 
     folder = (args.catalogue or default_catalogue_path()).expanduser()
+    check_database_file(folder)  # before "no catalogue", for a folder that lost only its database
     if not create and (folder.is_dir() or not folder.exists()) and not (folder / DATABASE_NAME).is_file():
         raise CatalogueError(
             f"no catalogue at {folder}; check --catalogue, or create one by importing photos "
@@ -26,6 +27,8 @@ def open_catalogue(args, create: bool = False) -> Catalogue:
         problem = new_catalogue_problem(folder.absolute())
         if problem is not None:
             problem_text, advice = problem
+            if folder.is_file():  # the window's advice is about typing a folder name
+                advice = "Give --catalogue a folder, new or holding a catalogue."
             raise CatalogueError(f"cannot make a new catalogue: {problem_text} {advice}")
     return Catalogue.open(folder)
 
