@@ -436,9 +436,10 @@ def test_rotate_turns_photo_and_undoes(qtbot, window):
     window.photo_view.original_view.set_pending_box((100, 100, 900, 600))
     with qtbot.waitSignal(window.photo_view.crop_changed, timeout=WAIT_MS):
         turner.right_action.trigger()
-    # The drawn box was in the photo's old pixels.
-    assert window.photo_view.original_view.pending_box is None
+    # The box not yet saved turns with the photo: 2000x1250 becomes 1250x2000.
+    assert window.photo_view.original_view.pending_box == (650, 100, 1150, 900)
     qtbot.waitUntil(lambda: window.photo_view.preview.photo.rotation == 90 and not window.pool.workers, timeout=WAIT_MS)
+    assert window.photo_view.original_view.pending_box == (650, 100, 1150, 900)
     preview = window.photo_view.preview
     assert (preview.photo.width, preview.photo.height) == (LARGE_SIZE[1], LARGE_SIZE[0])
     assert preview.original.height() > preview.original.width()
@@ -451,10 +452,23 @@ def test_rotate_turns_photo_and_undoes(qtbot, window):
     rows = {y for _, y in opaque}
     assert len(rows) > len(columns)  # the turned thumbnail is upright in its padded icon
 
+    window.photo_view.crop_editor.discard_action.trigger()
     window.undo_action.trigger()
     qtbot.waitUntil(lambda: window.photo_view.preview.photo.rotation == 0 and not window.pool.workers, timeout=WAIT_MS)
     assert stored_crop(window, photo_id) == crop
     assert window.photo_view.preview.original.width() > window.photo_view.preview.original.height()
+
+
+def test_two_quick_turns_keep_box(qtbot, window):
+    select_photo(qtbot, window, "large.jpg")
+    window.photo_view.original_view.set_pending_box((100, 100, 900, 600))
+    turner = window.photo_view.turner
+
+    turner.right_action.trigger()
+    turner.right_action.trigger()  # before the first turn's photo has loaded
+
+    qtbot.waitUntil(lambda: window.photo_view.preview.photo.rotation == 180 and not window.pool.workers, timeout=WAIT_MS)
+    assert window.photo_view.original_view.pending_box == (1100, 650, 1900, 1150)
 
 
 def test_box_on_photo_turned_outside_is_refused(qtbot, window):

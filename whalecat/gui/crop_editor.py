@@ -35,7 +35,7 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QSizePolicy, QT
 from sqlalchemy.exc import SQLAlchemyError
 
 from whalecat.catalogue import Catalogue
-from whalecat.catalogue.orientation import open_catalogue_photo
+from whalecat.catalogue.orientation import open_catalogue_photo, turn_box
 from whalecat.catalogue.records import PhotoGoneError, PhotoSummary, RecordError, get_photo, set_crop
 from whalecat.gui.undo import GONE_ADVICE, StoredCommand, UndoStack
 from whalecat.gui.worker import Worker, WorkerPool
@@ -573,10 +573,23 @@ class CropEditor(QObject):
             self.finder = None
             self._update_actions()
 
-    def forget_pending(self) -> None:
-        """Drop the drawn box and any running fluke search, which a turn of the photo makes wrong."""
+    def turn_pending(self, clockwise: bool) -> None:
+        """Turn a box not yet saved with its photo, and drop a running fluke search.
+
+        Called once the turn is stored, before the turned photo is loaded, so the box is still
+        in the photo's old pixels here. The shown photo's size and crop turn with it at once,
+        so a second turn before the load ends turns the box from the right size. A search would
+        give a box in the old pixels.
+        """
         self._abandon_search()
-        self.discard_box()
+        photo = self.photo
+        if photo is not None:
+            box = self.view.pending_box
+            if box is not None:
+                self.view.set_pending_box(turn_box(box, photo.width, photo.height, clockwise))
+            crop = turn_box(photo.crop, photo.width, photo.height, clockwise) if photo.crop else None
+            self.photo = dataclasses.replace(photo, width=photo.height, height=photo.width, crop=crop,
+                                 rotation=(photo.rotation + (90 if clockwise else 270)) % 360)
         self._update_actions()
 
     def _on_edit_started(self) -> None:

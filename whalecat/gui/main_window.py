@@ -235,10 +235,10 @@ class MainWindow(QMainWindow):
         """Read the lists, counts and the photo on show again, for changes made outside this window."""
         if not self.reload_catalogue_quietly():
             return
-        shown = self.photo_view.photo_id
+        on_show = self.photo_view.photo_id
         # A box waiting to be saved stays; saving it is refused if the photo was turned meanwhile.
-        if shown is not None and shown == self.browser.current_photo_id and self.photo_view.crop_editor.view.pending_box is None:
-            self.photo_view.show_photo(shown)
+        if on_show is not None and on_show == self.browser.current_photo_id and self.photo_view.crop_editor.view.pending_box is None:
+            self.photo_view.show_photo(on_show)
         self.statusBar().showMessage("Catalogue reloaded", STEP_MESSAGE_MS)
 
     def reload_catalogue_quietly(self) -> bool:

@@ -246,11 +246,11 @@ class PhotoViewPanel(QWidget):
         # The message names the photo file and what to do about it.
         self.status.setText(f"Cannot show the photo: {message}.")
 
-    def _on_turned(self, photo_id: int) -> None:
+    def _on_turned(self, photo_id: int, clockwise: bool) -> None:
         # A photo without a crop keeps none, and no box is proposed, because the user did not
         # request one. `turn_photo` turns a stored crop with the photo.
         if photo_id == self.photo_id:
-            self.crop_editor.forget_pending()  # its box is in the photo's old pixels
+            self.crop_editor.turn_pending(clockwise)
         self._on_crop_changed(photo_id)  # the previews, the crop and the identification turn too
         # After `crop_changed`, so that a receiver finds the identification already reset.
         self.turned.emit(photo_id)

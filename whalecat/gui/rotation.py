@@ -46,7 +46,7 @@ class TurnCommand(StoredCommand):
 class PhotoTurner(QObject):
     """The two rotate actions for the photo that `current_photo` returns."""
 
-    turned = Signal(int)  # photo id, after its turn is stored
+    turned = Signal(int, bool)  # (photo id, whether clockwise), after its turn is stored
     reported = Signal(str)  # a turn the user made, in words, for the status bar
     error = Signal(str, str)  # (what failed, what to do)
 
@@ -94,7 +94,7 @@ class PhotoTurner(QObject):
             )
             return False
         log.info("Turned photo %d %s", photo_id, "clockwise" if clockwise else "anticlockwise")
-        self.turned.emit(photo_id)
+        self.turned.emit(photo_id, clockwise)
         return True
 
 
