@@ -54,17 +54,22 @@ def test_unidentified_photos_get_suggestions(tmp_path):
     assert still_confirmed == "w_0000001"
 
 
+def _cancel_after_first_photo(identifier: Identifier) -> None:
+    """Run Identify All and cancel it once the first photo has its suggestions."""
+    progress = Progress()
+
+    def cancel_after_first(done: int, total: int, message: str) -> None:
+        if message.startswith("Identifying") and done == 1:
+            progress.token.cancel()
+
+    progress.callback = cancel_after_first
+    with pytest.raises(Cancelled):
+        identify_unidentified(identifier, progress)
+
+
 def test_cancel_keeps_stored_suggestions(tmp_path):
     with _catalogue_with_card(tmp_path) as catalogue:
-        progress = Progress()
-
-        def cancel_after_first(done: int, total: int, message: str) -> None:
-            if message.startswith("Identifying") and done == 1:
-                progress.token.cancel()
-
-        progress.callback = cancel_after_first
-        with pytest.raises(Cancelled):
-            identify_unidentified(Identifier(catalogue), progress)
+        _cancel_after_first_photo(Identifier(catalogue))
         with catalogue.session() as session:
             first = unidentified_photos(session)[0]
             suggestions = first_suggestions(session)
@@ -74,14 +79,7 @@ def test_cancel_keeps_stored_suggestions(tmp_path):
 def test_next_run_leaves_current_suggestions(tmp_path):
     with _catalogue_with_card(tmp_path) as catalogue:
         identifier = Identifier(catalogue)
-        progress = Progress()
-        def cancel_after_first(done: int, total: int, message: str) -> None:
-            if message.startswith("Identifying") and done == 1:
-                progress.token.cancel()
-
-        progress.callback = cancel_after_first
-        with pytest.raises(Cancelled):
-            identify_unidentified(identifier, progress)
+        _cancel_after_first_photo(identifier)
 
         rest = identify_unidentified(identifier, Progress())
         again = identify_unidentified(identifier, Progress())
