@@ -664,3 +664,14 @@ def test_import_uses_callers_search(catalogue, tmp_path, monkeypatch):
     report = import_paths(catalogue, [tmp_path / "card"], found=found)
 
     assert report.imported == 1
+
+
+def test_label_differing_in_case_is_hinted(catalogue, tmp_path):
+    photo = save_fluke(tmp_path / "card" / "IMG_0001.JPG", individual=1)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\nimg_0001.jpg,w_1287fbc\n", encoding="utf-8")
+
+    report = import_paths(catalogue, [photo], labels)
+
+    assert report.labelled == 0
+    assert report.unmatched_labels == ["img_0001.jpg (the import has IMG_0001.JPG, in other case)"]

@@ -186,11 +186,28 @@ def import_paths(
         else:
             report.labels_not_applied = bool(labels)
     if not (report.cancelled or report.stopped or report.interrupted):
-        report.unmatched_labels = sorted(set(labels) - set(named) - {label_key(p.name) for p in files})
+        report.unmatched_labels = _with_case_hints(sorted(set(labels) - set(named) - {label_key(p.name) for p in files}),
+                                                   [label_key(p.name) for p in files])
     log.info("Import into %s finished: %s", catalogue.folder, report.summary())
     if report.interrupted:
         raise ImportInterrupted(report)
     return report
+
+
+def _with_case_hints(unmatched: list[str], imported: list[str]) -> list[str]:
+    """Name, beside each unmatched label, the one imported file whose name differs only in case.
+
+    Matching such names would guess, so the researcher decides: IMG_0001.JPG and img_0001.jpg
+    may be two photos.
+    """
+    by_folded: dict[str, set[str]] = {}
+    for name in imported:
+        by_folded.setdefault(name.casefold(), set()).add(name)
+    hinted = []
+    for name in unmatched:
+        alike = by_folded.get(name.casefold(), set())
+        hinted.append(f"{name} (the import has {next(iter(alike))}, in other case)" if len(alike) == 1 else name)
+    return hinted
 
 
 class ImportInterrupted(KeyboardInterrupt):
