@@ -4,6 +4,7 @@ import os
 import shutil
 import sqlite3
 import struct
+import subprocess
 import sys
 import warnings
 import zlib
@@ -17,6 +18,7 @@ from tests.test_crop import draw_fluke, sea
 from whalecat.catalogue import Catalogue
 from whalecat.catalogue.models import Identification, Photo, Whale
 from whalecat.catalogue.records import list_whales, unidentified_photos
+from whalecat.catalogue.check import check_catalogue
 from whalecat.catalogue.removal import remove_photo
 from whalecat.importing import import_paths
 from whalecat.importing.files import collect_files, supported_formats_sentence
@@ -675,3 +677,24 @@ def test_label_differing_in_case_is_hinted(catalogue, tmp_path):
 
     assert report.labelled == 0
     assert report.unmatched_labels == ["img_0001.jpg (the import has IMG_0001.JPG, in other case)"]
+
+
+def test_one_card_imported_twice_at_once_loses_nothing(tmp_path):
+    """The window and the command line import one card at the same time, as two processes."""
+    for number in range(80):
+        save_fluke(tmp_path / "card" / f"IMG_{number:04d}.JPG", individual=number % 7, sighting=number)
+    save_fluke(tmp_path / "first" / "a.jpg", individual=99)
+    folder = tmp_path / "catalogue"
+    with Catalogue.open(folder) as catalogue:
+        import_paths(catalogue, [tmp_path / "first"])  # so both find the catalogue made
+    command = [sys.executable, "-m", "whalecat", "--catalogue", str(folder), "import", str(tmp_path / "card")]
+
+    imports = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=120)[0] for process in imports]
+
+    assert [process.returncode for process in imports] == [0, 0], outputs
+    assert all(", 0 failed" in output for output in outputs), outputs
+    with Catalogue.open(folder) as catalogue:
+        report = check_catalogue(catalogue)
+    assert report.photos == 81
+    assert report.lines() == []

@@ -7,6 +7,7 @@ normalized on its own to zero mean and unit variance.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,8 @@ def save_thumbnail(upright: Image.Image, target: Path) -> None:
     """Write the preview of an upright photo to `target` as a JPEG, whole or not at all."""
     target.parent.mkdir(parents=True, exist_ok=True)
     small = thumbnail(upright).convert("RGB")
-    temporary = target.with_name(target.name + ".part")
+    # A name of its own, since two imports of one card at once write the same preview.
+    temporary = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
         small.save(temporary, format="JPEG", quality=85)
         os.replace(temporary, target)

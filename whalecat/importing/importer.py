@@ -424,6 +424,8 @@ def _import_one(
     stored_name = f"photos/{sha256[:2]}/{sha256}{STORED_SUFFIX.get(metadata.format, '.img')}"
     target = catalogue.folder / stored_name
     thumb_target = catalogue.thumbnail_path(sha256)
+    # Files already there may belong to another import of the same card, running beside this one.
+    written_here = [path for path in (target, thumb_target) if not path.exists()]
     try:
         _write_atomically(target, data)
         save_thumbnail(upright, thumb_target)
@@ -451,8 +453,8 @@ def _import_one(
                 log.debug("%s was imported meanwhile by another import", path)
                 return find_photo_by_sha256(session, sha256).id, False
         else:
-            target.unlink(missing_ok=True)
-            thumb_target.unlink(missing_ok=True)
+            for written in written_here:
+                written.unlink(missing_ok=True)
         raise
     # The photo is decoded now anyway; storing its network inputs spares training and
     # re-embedding from decoding it again.
