@@ -698,3 +698,16 @@ def test_one_card_imported_twice_at_once_loses_nothing(tmp_path):
         report = check_catalogue(catalogue)
     assert report.photos == 81
     assert report.lines() == []
+
+
+def test_labels_with_folders_tell_two_cards_apart(catalogue, tmp_path):
+    for card, individual in (("cardA", 1), ("cardB", 2)):
+        save_fluke(tmp_path / "twocards" / card / "IMG_0001.JPG", individual=individual)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\ncardA/IMG_0001.JPG,w_6f0cbe3\ncardB/IMG_0001.JPG,w_c7cda47\n", encoding="utf-8")
+
+    report = import_paths(catalogue, [tmp_path / "twocards" / "cardA", tmp_path / "twocards" / "cardB"], labels)
+
+    assert (report.imported, report.labelled, report.unmatched_labels) == (2, 2, [])
+    with catalogue.session() as session:
+        assert sorted(w.id for w in list_whales(session)) == ["w_6f0cbe3", "w_c7cda47"]

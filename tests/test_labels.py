@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 
 import pytest
 
-from whalecat.importing.labels import LabelsError, label_key, read_labels
+from whalecat.importing.labels import LabelIndex, LabelsError, read_labels
 from whalecat.matching.base import NEW_WHALE
 
 SAVE_AS_UTF8 = "save it as UTF-8 (in a spreadsheet: CSV UTF-8)"
@@ -228,11 +229,22 @@ def test_names_match_as_a_researcher_means_them(tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text("image,ID\nWal ö 1.JPG,w_1\ncard2/DCIM/IMG_0002.JPG,w_2\nC:\\survey\\IMG_0003.JPG,w_3\n", encoding="utf-8")
 
-    labels = read_labels(path)
+    index = LabelIndex(read_labels(path))
 
-    assert labels[label_key(decomposed)] == "w_1"
-    assert labels[label_key("IMG_0002.JPG")] == "w_2"
-    assert labels[label_key("IMG_0003.JPG")] == "w_3"
+    assert index.labels[index.key_for(Path("/Volumes/card") / decomposed)] == "w_1"
+    assert index.labels[index.key_for(Path("/media/card/DCIM/IMG_0002.JPG"))] == "w_2"
+    assert index.labels[index.key_for(Path("/media/other/IMG_0003.JPG"))] == "w_3"  # the only row with that name
+
+
+def test_folders_tell_apart_two_cards_with_one_name(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("Image,Id\ncardA/IMG_0001.JPG,w_a\ncardB/IMG_0001.JPG,w_b\n", encoding="utf-8")
+
+    index = LabelIndex(read_labels(path))
+
+    assert index.labels[index.key_for(Path("/media/twocards/cardA/IMG_0001.JPG"))] == "w_a"
+    assert index.labels[index.key_for(Path("/media/twocards/cardB/IMG_0001.JPG"))] == "w_b"
+    assert index.key_for(Path("/media/cardC/IMG_0001.JPG")) is None
 
 
 def test_new_whale_typo_names_line(tmp_path):

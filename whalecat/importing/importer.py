@@ -38,7 +38,7 @@ from whalecat.importing.files import (
     search_notes,
     supported_formats_sentence,
 )
-from whalecat.importing.labels import label_key, read_labels
+from whalecat.importing.labels import LabelIndex, label_key, read_labels
 from whalecat.progress import Cancelled, Progress
 from whalecat.text import counted, error_text, valid_text
 
@@ -140,6 +140,7 @@ def import_paths(
     """
     progress = progress or Progress()
     labels = read_labels(labels_csv) if labels_csv else {}
+    label_index = LabelIndex(labels)
     found = found or find_files(paths)
     files = found.photos
     report = ImportReport(
@@ -162,8 +163,9 @@ def import_paths(
                 imported = _import_or_report(catalogue, session, path, find_fluke, report, found.folders, remaining)
                 if imported is not None:
                     _record_photo(catalogue, session, report, path, *imported)
-                    if label_key(path.name) in labels:
-                        named.setdefault(label_key(path.name), {}).setdefault(imported[0], valid_text(str(path)))
+                    key = label_index.key_for(path)
+                    if key is not None:
+                        named.setdefault(key, {}).setdefault(imported[0], valid_text(str(path)))
             except Cancelled:
                 report.cancelled = True
                 break
@@ -186,8 +188,8 @@ def import_paths(
         else:
             report.labels_not_applied = bool(labels)
     if not (report.cancelled or report.stopped or report.interrupted):
-        report.unmatched_labels = _with_case_hints(sorted(set(labels) - set(named) - {label_key(p.name) for p in files}),
-                                                   [label_key(p.name) for p in files])
+        unmatched = set(labels) - set(named) - {label_index.key_for(path) for path in files}
+        report.unmatched_labels = _with_case_hints(sorted(unmatched), [label_key(path.name) for path in files])
     log.info("Import into %s finished: %s", catalogue.folder, report.summary())
     if report.interrupted:
         raise ImportInterrupted(report)
@@ -205,7 +207,7 @@ def _with_case_hints(unmatched: list[str], imported: list[str]) -> list[str]:
         by_folded.setdefault(name.casefold(), set()).add(name)
     hinted = []
     for name in unmatched:
-        alike = by_folded.get(name.casefold(), set())
+        alike = by_folded.get(name.rsplit("/", 1)[-1].casefold(), set())
         hinted.append(f"{name} (the import has {next(iter(alike))}, in other case)" if len(alike) == 1 else name)
     return hinted
 

@@ -26,8 +26,8 @@ def read_labels(path: Path | str) -> dict[str, str]:
     """Read a labels CSV into {image file name: whale id or new_whale}.
 
     File names and ids lose surrounding spaces, which spreadsheets often add, and a file name
-    loses any folder before it, so a caller should look labels up by `label_key` of the file
-    name. The header's column names may be in any case. Blank rows and rows with an empty Id
+    keeps only the last folder before it, so a caller should find a photo's row with
+    `LabelIndex`. The header's column names may be in any case. Blank rows and rows with an empty Id
     are skipped, and any capitalisation of new_whale reads as NEW_WHALE. Several rows may
     name one file if they give it the same id. Raises LabelsError naming the file, the line
     at fault where there is one, and the fix.
@@ -41,11 +41,32 @@ def read_labels(path: Path | str) -> dict[str, str]:
 def label_key(name: str) -> str:
     """Return how a labels file's Image cell or a photo's file name is looked up.
 
-    Stray spaces go, and so does any folder before the name. Accented letters are composed
-    (Unicode NFC), because macOS stores `ö` in file names as `o` plus a combining mark,
-    which a name typed in a spreadsheet never matches otherwise.
+    Stray spaces go, and so does any folder but the last before the name: `cardA/IMG_0001.JPG`
+    tells two cards apart, where a whole path from another computer would never match.
+    Accented letters are composed (Unicode NFC), because macOS stores `ö` in file names as
+    `o` plus a combining mark, which a name typed in a spreadsheet never matches otherwise.
     """
-    return unicodedata.normalize("NFC", re.split(r"[\\/]", name.strip())[-1].strip())
+    parts = [part.strip() for part in re.split(r"[\\/]", name) if part.strip() not in ("", ".")]
+    return unicodedata.normalize("NFC", "/".join(parts[-2:]))
+
+
+class LabelIndex:
+    """Finds the labels row of a photo file: by its folder and name, else by its name alone."""
+
+    def __init__(self, labels: dict[str, str]):
+        self.labels = labels
+        self._by_name: dict[str, list[str]] = {}
+        for key in labels:
+            self._by_name.setdefault(key.rsplit("/", 1)[-1], []).append(key)
+
+    def key_for(self, path: Path) -> str | None:
+        """Return the key in `labels` of the row naming `path`, or None when no row names it."""
+        in_folder = label_key(f"{path.parent.name}/{path.name}")
+        if in_folder in self.labels:
+            return in_folder
+        rows = self._by_name.get(label_key(path.name), [])
+        # The only row with this name counts whatever folder it gives, as a path from another computer.
+        return rows[0] if len(rows) == 1 else None
 
 
 def _read_text(path: Path) -> str:
