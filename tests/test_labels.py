@@ -247,6 +247,16 @@ def test_folders_tell_apart_two_cards_with_one_name(tmp_path):
     assert index.key_for(Path("/media/cardC/IMG_0001.JPG")) is None
 
 
+def test_row_without_folder_matches_other_folders(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("Image,Id\nIMG_0001.JPG,w_any\ncardA/IMG_0001.JPG,w_a\n", encoding="utf-8")
+
+    index = LabelIndex(read_labels(path))
+
+    assert index.labels[index.key_for(Path("/media/cardA/IMG_0001.JPG"))] == "w_a"
+    assert index.labels[index.key_for(Path("/media/cardC/IMG_0001.JPG"))] == "w_any"
+
+
 def test_new_whale_typo_names_line(tmp_path):
     message = read_error(tmp_path, "Image,Id\na.jpg,w_1\nb.jpg,new whale\n")
     assert ", line 3: invalid whale id 'new whale': to mark an unmatched animal, write new_whale exactly" in message

@@ -64,7 +64,10 @@ class LabelIndex:
         in_folder = label_key(f"{path.parent.name}/{path.name}")
         if in_folder in self.labels:
             return in_folder
-        rows = self._by_name.get(label_key(path.name), [])
+        name = label_key(path.name)
+        if name in self.labels:  # a row without a folder
+            return name
+        rows = self._by_name.get(name, [])
         # The only row with this name counts whatever folder it gives, as a path from another computer.
         return rows[0] if len(rows) == 1 else None
 
