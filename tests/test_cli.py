@@ -865,3 +865,13 @@ def test_check_names_second_copy_and_lost_photos_folder(tmp_path, capsys):
     assert lines[0] == ("missing copies: all 2 photos' copies are missing from photos/; restore that folder from "
                         "a backup of the catalogue folder, or import the original photos again")
     assert lines[-1] == "2 photos checked, 2 problems found"
+
+
+def test_invalid_labels_create_no_catalogue(tmp_path, capsys):
+    save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\na.jpg,new whale\n", encoding="utf-8")
+
+    assert main(["--catalogue", str(tmp_path / "c"), "import", str(tmp_path / "card"), "--labels", str(labels)]) == 2
+    assert "line 2: invalid whale id 'new whale'" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

@@ -32,6 +32,7 @@ def cmd_import(args) -> int:
 def _import(args) -> int:
     from whalecat.importing.files import find_files, no_photos_message
     from whalecat.importing.importer import ImportInterrupted, import_paths
+    from whalecat.importing.labels import read_labels
     from whalecat.progress import Progress
 
     # A missing path among others fails on its own, like an unreadable photo, but with none
@@ -51,6 +52,8 @@ def _import(args) -> int:
         for note in found.notes():
             print(note)
         raise ValueError(no_photos_message(args.paths))
+    if args.labels:
+        read_labels(args.labels)  # an invalid labels file must not create a catalogue either
     importer_log = logging.getLogger("whalecat.importing")
     level = importer_log.level
     if not args.verbose:
