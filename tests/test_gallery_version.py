@@ -16,8 +16,10 @@ from whalecat.catalogue import Catalogue
 from whalecat.catalogue.orientation import turn_photo
 from whalecat.catalogue.records import (
     confirm_label,
+    first_suggestions,
     gallery_version,
     get_photo,
+    has_current_suggestions,
     record_suggestions,
     restore_confirmation,
     set_crop,
@@ -158,3 +160,13 @@ def test_returned_copy_rejoins_gallery(catalogue):
     hidden.rename(stored)  # as importing the original again puts the copy back, with no change to the rows
     identifier.identify_photo(2)
     assert method.prepared == [["w_ccccccc"], ["w_aaaaaaa", "w_ccccccc"]]
+
+
+def test_suggestion_without_version_shows_as_current(catalogue):
+    """Suggestions stored before migration 0006 have no gallery version: shown plainly, found again by Identify All."""
+    with catalogue.session() as session:
+        record_suggestions(session, 2, [Candidate("w_aaaaaaa", 0.9)], "default", "bundled")
+        shown = first_suggestions(session)[2]
+        current = has_current_suggestions(session, 2, "default", "bundled")
+    assert shown.current
+    assert not current

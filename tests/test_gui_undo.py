@@ -111,7 +111,7 @@ def test_undo_after_outside_removal_reports(qtbot, window, tmp_path):
 
     window.undo_actions.undo()
 
-    assert window.error_box.text() == f"Cannot undo “Confirm a.jpg as w_gui0004”: photo {photo_id} is not in this catalogue."
+    assert window.error_box.text() == "Cannot undo “Confirm a.jpg as w_gui0004”: the photo is no longer in this catalogue."
     assert window.error_box.informativeText().endswith("Press F5 to show the catalogue as it is now.")
     assert window.statusBar().currentMessage() == ""
     assert not window.confirmations.undo_stack.canUndo()  # taken off the history

@@ -68,7 +68,10 @@ class Suggestion:
     label: str  # a whale id or NEW_WHALE
     confidence: float | None  # None when the method had no calibration, or before migration 0005
     method: str
-    current: bool = True  # False when the gallery has changed since, or the version is unknown
+    # False when the gallery has changed since. A suggestion stored before migration 0006 has no
+    # gallery version and counts as current here, since nothing shows it changed; Identify All
+    # still finds it again (see `has_current_suggestions`).
+    current: bool = True
 
 
 @dataclass(frozen=True)
@@ -290,7 +293,7 @@ def first_suggestions(session: Session) -> dict[int, Suggestion]:
         .where(Identification.photo_id.not_in(confirmed))
     )
     return {
-        photo_id: Suggestion(NEW_WHALE if is_new else whale_id, confidence, method, found_at == now)
+        photo_id: Suggestion(NEW_WHALE if is_new else whale_id, confidence, method, found_at in (None, now))
         for photo_id, whale_id, is_new, confidence, method, found_at in rows
     }
 

@@ -716,8 +716,9 @@ class MainWindow(QMainWindow):
             return
         export_format = next((key for key, text in EXPORT_FILTERS.items() if text == chosen), "sightings")
         path = Path(name)
-        if not path.suffix:
-            path = path.with_suffix(".csv")
+        # A dot inside a name such as "survey.2024" is not a file type.
+        if path.suffix.lower() not in (".csv", ".txt"):
+            path = path.with_name(path.name + ".csv")
             # The dialog asked before replacing the name as typed, not this one.
             if path.exists():
                 answer = QMessageBox.question(

@@ -6,7 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 from sqlalchemy.exc import SQLAlchemyError
 
-from whalecat.catalogue.records import RecordError
+from whalecat.catalogue.records import PhotoGoneError, RecordError
 from whalecat.text import error_text
 
 GONE_ADVICE = (
@@ -88,7 +88,9 @@ class StoredCommand(QUndoCommand):
             stored = False
             if stack is not None:
                 doing = "redo" if step == self.reapply else "undo"
-                stack.step_failed.emit(f"Cannot {doing} “{self.text()}”: {error_text(exc)}.", OUTSIDE_ADVICE)
+                # The step's text names the photo by its file name already.
+                reason = "the photo is no longer in this catalogue" if isinstance(exc, PhotoGoneError) else error_text(exc)
+                stack.step_failed.emit(f"Cannot {doing} “{self.text()}”: {reason}.", OUTSIDE_ADVICE)
         finally:
             if stack is not None:
                 stack.running = None
