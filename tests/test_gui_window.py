@@ -98,6 +98,20 @@ def test_open_folder_without_catalogue_refused(qtbot, window, tmp_path, fluke_da
     assert "moved or renamed" in window.error_box.informativeText()
 
 
+def test_open_folder_that_lost_its_database_names_it(window, tmp_path):
+    save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    with Catalogue.open(tmp_path / "other") as other:
+        import_paths(other, [tmp_path / "card"])
+    (tmp_path / "other" / "catalogue.sqlite").unlink()
+
+    assert not window.open_catalogue(tmp_path / "other")
+    assert window.error_box.text().startswith(
+        f"Cannot open the catalogue {tmp_path / 'other'}: {tmp_path / 'other'} has imported photos in photos/ but "
+        "no catalogue.sqlite, so its database is missing; restore catalogue.sqlite from a backup of the folder"
+    )
+    assert not (tmp_path / "other" / "catalogue.sqlite").exists()
+
+
 def test_unreadable_catalogue_not_kept_open(window, tmp_path):
     """A table dropped by hand passes SQLite's check on opening but fails the first query."""
     Catalogue.open(tmp_path / "edited").close()

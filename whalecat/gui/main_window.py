@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from whalecat import __version__
 from whalecat.catalogue import Catalogue, CatalogueError
 from whalecat.catalogue.models import Photo
-from whalecat.catalogue.store import DATABASE_NAME, default_catalogue_path, new_catalogue_problem
+from whalecat.catalogue.store import DATABASE_NAME, check_database_file, default_catalogue_path, new_catalogue_problem
 from whalecat.catalogue.records import list_whales, unidentified_photos
 from whalecat.export import ExportError, export_identifications, shared_names_note
 from whalecat.gui.batch_identify import BatchIdentifyPanel
@@ -193,6 +193,11 @@ class MainWindow(QMainWindow):
                 f"The catalogue folder {folder} is not there.",
                 "If it was moved or renamed, open it from its new place with File → Open Catalogue….",
             )
+            return False
+        try:
+            check_database_file(folder)  # a folder whose photos/ lost its database is named as such
+        except CatalogueError as exc:
+            self.show_error(f"Cannot open the catalogue {folder}: {exc}.", "Fix the cause above, then open the catalogue again.")
             return False
         if not create and not (folder / DATABASE_NAME).is_file():
             self.show_error(
