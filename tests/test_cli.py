@@ -776,6 +776,7 @@ def test_check_names_missing_active_model(tmp_path, capsys, caplog):
         model = catalogue.models_dir / "embedding-20261206-010601" / "model.keras"
         model.parent.mkdir()
         model.write_bytes(b"a model file")
+        model.with_name("model.json").write_text('{"kind": "embedding"}', encoding="utf-8")
         set_active_version(catalogue, "embedding-20261206-010601")
         model.unlink()  # as a partial restore of the folder would
         assert active_version(catalogue) == BUNDLED_VERSION
@@ -788,6 +789,10 @@ def test_check_names_missing_active_model(tmp_path, capsys, caplog):
         "the models folder from a backup, or choose another version with whalecat models activate VERSION"
     ) in lines
     assert lines[-1] == "0 photos checked, 1 problem found"
+    assert main(["--catalogue", str(tmp_path / "c"), "models"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.startswith("* bundled ")
+    assert "its model file is missing, so it cannot be used" in listed
 
 
 def test_identify_a_card_as_kaggle_rows(tmp_path, capsys):

@@ -188,6 +188,9 @@ def _version_row(record: dict) -> tuple[list[str], str]:
     chosen = record.get("made_active_at") or []
     if chosen and not record.get("activated"):
         tooltip += f". Made active on request at {chosen[-1]}"
+    if record.get("missing"):
+        cells[1] += " (file missing)"
+        tooltip += f". Its model file models/{record['version']}/model.keras is missing, so it cannot be made active"
     return cells, tooltip
 
 

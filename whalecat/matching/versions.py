@@ -91,7 +91,10 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def version_records(catalogue) -> list[dict]:
-    """Return the sidecar of every trained version, oldest first, with `active` set."""
+    """Return the sidecar of every trained version, oldest first, with `active` and `missing` set.
+
+    `missing` marks a version whose model file is gone, which cannot be made active.
+    """
     active = active_version(catalogue)
     records = []
     for folder in sorted(catalogue.models_dir.iterdir()) if catalogue.models_dir.is_dir() else []:
@@ -105,6 +108,7 @@ def version_records(catalogue) -> list[dict]:
             continue
         record["version"] = folder.name
         record["active"] = folder.name == active
+        record["missing"] = not (folder / "model.keras").is_file()
         records.append(record)
     return records
 
@@ -128,6 +132,8 @@ def list_versions(catalogue) -> list[str]:
             # A figure from 4 held-back photos reads very differently from one on hundreds.
             figures += f" on {evaluation['held_out_photos']} held-back photos"
         chosen = "; kept back, made active on request" if record.get("made_active_at") and not record.get("activated") else ""
+        if record["missing"]:
+            chosen += "; its model file is missing, so it cannot be used"
         described = input_description(record)
         takes = f", takes {described}" if described else ""
         lines.append(
