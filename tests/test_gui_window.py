@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage, QKeyEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QMessageBox
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from tests.helpers import save_fluke, save_labelled_flukes
 from tests.test_gui_support import (  # noqa: F401  (fixtures)
@@ -21,6 +21,7 @@ from tests.test_gui_support import (  # noqa: F401  (fixtures)
     write_labels,
 )
 from whalecat.catalogue import Catalogue
+from whalecat.catalogue.models import Photo
 from whalecat.catalogue.records import confirm_label, list_whales
 from whalecat.cli import main
 from whalecat.gui.identify_panel import CANDIDATE_ICON
@@ -978,6 +979,24 @@ def wait_for_candidates(qtbot, window, worker):
     result = window.identify_panel.result
     assert result is not None
     return result
+
+
+def test_photo_with_damaged_copy_left_out_and_noted(qtbot, window, tmp_path):
+    card = import_synthetic_card(qtbot, window, tmp_path)
+    with window.catalogue.session() as session:
+        known = session.scalar(select(Photo.stored_name).where(Photo.original_name == "w0_s0.jpg"))
+    stored = window.catalogue.folder / known
+    stored.write_bytes(stored.read_bytes()[:300])  # cut short
+    shutil.rmtree(window.catalogue.cache_dir)  # so matching must read the copy
+    assert window.browser.select_unidentified_photo(card[1])
+
+    result = wait_for_candidates(qtbot, window, window.identify_panel.identify_current())
+
+    assert result.candidates
+    assert window.statusBar().currentMessage() == (
+        "1 confirmed photo left out of matching, since the catalogue's copy is missing or cannot be read: "
+        "w0_s0.jpg. Import the original photos again to repair the copies."
+    )
 
 
 def confirm_as_whale(window, result) -> str:

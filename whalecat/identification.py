@@ -120,9 +120,9 @@ class Identifier:
         # The last gallery built, its signature, and the catalogue's gallery version it was built at.
         self._gallery: tuple[Gallery, frozenset[tuple[str, str]]] | None = None
         self._gallery_version: int | None = None
-        # Gallery photos left out because their copies cannot be read, with each file's size and
-        # time when it failed: a copy replaced since is tried again.
-        self._unreadable: dict[Path, tuple[int, int] | None] = {}
+        # Gallery photos left out because their copies cannot be read: each copy's file size and
+        # time when it failed, and the photo's name. A copy replaced since is tried again.
+        self._unreadable: dict[Path, tuple[tuple[int, int] | None, str]] = {}
         self._lock = threading.RLock()
 
     @property
@@ -198,7 +198,7 @@ class Identifier:
                 return built
         gallery = build_gallery(self.catalogue)
         with self._lock:  # a copy replaced since it failed is tried again
-            self._unreadable = {path: state for path, state in self._unreadable.items() if _file_state(path) == state}
+            self._unreadable = {path: failed for path, failed in self._unreadable.items() if _file_state(path) == failed[0]}
             if self._unreadable:
                 gallery = replace(gallery, photos=[p for p in gallery.photos if p.path not in self._unreadable])
         built = (gallery, _signature(gallery))
@@ -210,7 +210,18 @@ class Identifier:
         """Return whether a copy left out of `gallery` is back or has been replaced since."""
         if any(photo.path.is_file() for photo in gallery.missing):
             return True
-        return any(_file_state(path) != state for path, state in self._unreadable.items())
+        return any(_file_state(path) != state for path, (state, _name) in self._unreadable.items())
+
+    def left_out_text(self) -> str:
+        """Name the confirmed photos that the last prepared gallery left out, or return "" when none."""
+        with self._lock:
+            names = [photo.name for photo in self._gallery[0].missing] if self._gallery is not None else []
+            names += [name for _state, name in self._unreadable.values()]
+        if not names:
+            return ""
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        return (f"{counted(len(names), 'confirmed photo')} left out of matching, since the catalogue's copy is "
+                f"missing or cannot be read: {shown}. Import the original photos again to repair the copies.")
 
     def prepare(self, progress: Progress | None = None) -> Gallery:
         """Prepare the method for the current gallery, unless it already is.
@@ -243,7 +254,7 @@ class Identifier:
             except UnreadableCopyError as exc:
                 log.warning("Left out of matching: %s", exc)
                 with self._lock:
-                    self._unreadable[exc.photo.path] = _file_state(exc.photo.path)
+                    self._unreadable[exc.photo.path] = (_file_state(exc.photo.path), exc.photo.name)
                     self._gallery = None
                 continue
             return gallery, signature

@@ -74,6 +74,7 @@ class IdentifyResult:
     # The photo's `candidates_key` when the candidates were found. None when the catalogue
     # changed during the run, because the candidates may then mix two states of it.
     catalogue_key: tuple | None = None
+    left_out: str = ""  # the confirmed photos matching could not use, in words
 
 
 def _shown_photo(catalogue: Catalogue, photo: PhotoSummary) -> ShownImage:
@@ -108,7 +109,8 @@ def identify(identifier: Identifier, lock: threading.Lock, photo_id: int, progre
             log.warning("Cannot show best photo %s of a candidate: %s", sha256, exc)
     if candidates_key(catalogue, photo_id) != key:
         key = None
-    return IdentifyResult(photo_id, photo.original_name, candidates, query, best_photos, key)
+    return IdentifyResult(photo_id, photo.original_name, candidates, query, best_photos, key,
+                          identifier.left_out_text())
 
 
 def shown_pairs(candidate: Candidate, best_photo: ShownImage) -> list[Pair]:
@@ -194,6 +196,7 @@ class IdentifyPanel(QWidget):
 
     error = Signal(str, str)  # (what failed, what to do), shown by the window
     confirmed = Signal(str)  # what was confirmed, in words, shown by the window
+    noted = Signal(str)  # a note on a finished identification, such as photos left out of matching
 
     def __init__(
         self,
@@ -453,6 +456,8 @@ class IdentifyPanel(QWidget):
         if result.catalogue_key is not None:
             self._keep(result)
         self._show_result(result)
+        if result.left_out:
+            self.noted.emit(result.left_out)
         if result.candidates and self._focus_candidates:
             self.candidates.setFocus()
 

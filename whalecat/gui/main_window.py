@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         self.batch_panel.suggestions_stored.connect(self.reload_catalogue_quietly)
         self.batch_panel.running_changed.connect(self._on_batch_running)
         self.identify_panel.confirmed.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
+        self.identify_panel.noted.connect(lambda text: self.statusBar().showMessage(text, STEP_MESSAGE_MS))
         self.training_panel.error.connect(self.show_error)
         self.training_panel.active_model_changed.connect(self._on_active_model_changed)
         self.training_panel.running_changed.connect(self._on_training_running)
