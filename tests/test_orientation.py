@@ -45,6 +45,20 @@ def test_turn_photo_turns_crop_thumbnail(tmp_path):
         assert not list(catalogue.thumbnails_dir.glob("*.part"))
 
 
+def test_turned_back_thumbnail_is_as_imported(tmp_path):
+    """Each turn makes the thumbnail again from the stored copy, so four turns wear nothing down."""
+    path = save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    with Catalogue.open(tmp_path / "catalogue") as catalogue:
+        import_paths(catalogue, [path], find_fluke=False)
+        with catalogue.session() as session:
+            photo = unidentified_photos(session)[0]
+        imported = thumbnail_path(catalogue, photo.sha256).read_bytes()
+        for clockwise in (True, True, False, True, True, True):
+            turn_photo(catalogue, photo.id, clockwise=clockwise)
+        assert thumbnail_path(catalogue, photo.sha256).read_bytes() == imported
+        assert not list(catalogue.thumbnails_dir.glob(".*"))
+
+
 def test_sideways_photo_matched_once_turned(tmp_path):
     # A camera without an orientation sensor stored this sighting on its side.
     card = tmp_path / "card"

@@ -16,6 +16,7 @@ from whalecat.catalogue.models import Photo
 from whalecat.catalogue.records import PhotoGoneError, PhotoSummary, photo_summary
 from whalecat.catalogue.store import Catalogue
 from whalecat.imaging.io import ImageError, open_photo
+from whalecat.imaging.preprocess import save_thumbnail
 
 Box = tuple[int, int, int, int]
 
@@ -77,22 +78,28 @@ def turn_photo(catalogue: Catalogue, photo_id: int, clockwise: bool) -> PhotoSum
     """Turn a photo a quarter turn, with its crop and thumbnail; return it as now stored.
 
     The thumbnail is written beside the old one first and replaces it only once the
-    database has the turn, so a failure leaves the photo as it was.
+    database has the turn, so a failure leaves the photo as it was. It is made again from
+    the stored copy, so turning back and forth never wears it down as saving the turned
+    JPEG again would; without a readable copy, the old thumbnail is turned instead.
     """
     with catalogue.session() as session:
         photo = session.get(Photo, photo_id)
         if photo is None:
             raise PhotoGoneError(photo_id)
         thumbnail = catalogue.thumbnail_path(photo.sha256)
-        part = thumbnail.with_name(thumbnail.name + ".part")
-        if thumbnail.is_file():
-            with Image.open(thumbnail) as small:
-                turned(small, 90 if clockwise else 270).save(part, format="JPEG", quality=85)
+        part = thumbnail.with_name(f".{thumbnail.name}.{os.getpid()}-turn.part")
+        rotation = (photo.rotation + (90 if clockwise else 270)) % 360
+        try:
+            save_thumbnail(turned(open_photo(catalogue.folder / photo.stored_name), rotation), part)
+        except ImageError:
+            if thumbnail.is_file():
+                with Image.open(thumbnail) as small:
+                    turned(small, 90 if clockwise else 270).save(part, format="JPEG", quality=85)
         if photo.crop is not None:
             box = turn_box(photo.crop, photo.width, photo.height, clockwise)
             photo.crop_left, photo.crop_top, photo.crop_right, photo.crop_bottom = box
         photo.width, photo.height = photo.height, photo.width
-        photo.rotation = (photo.rotation + (90 if clockwise else 270)) % 360
+        photo.rotation = rotation
         try:
             session.commit()
         except BaseException:
