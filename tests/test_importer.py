@@ -711,3 +711,15 @@ def test_labels_with_folders_tell_two_cards_apart(catalogue, tmp_path):
     assert (report.imported, report.labelled, report.unmatched_labels) == (2, 2, [])
     with catalogue.session() as session:
         assert sorted(w.id for w in list_whales(session)) == ["w_6f0cbe3", "w_c7cda47"]
+
+
+def test_labels_file_without_labels_is_noted(catalogue, tmp_path):
+    photo = save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Image,Id\na.jpg,\n", encoding="utf-8")
+
+    report = import_paths(catalogue, [photo], labels)
+
+    assert report.imported == 1
+    assert report.notes() == [f"the labels file {labels} gives no photo an id: it has only its header row or rows "
+                              "with an empty Id, so no photo was labelled"]

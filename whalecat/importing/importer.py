@@ -80,6 +80,7 @@ class ImportReport:
     interrupted: bool = False
     # Set when the import stopped before the labels file could be applied to its photos.
     labels_not_applied: bool = False
+    labels_empty: str = ""  # the labels file, when it gave no photo an id
 
     def summary(self) -> str:
         text = (
@@ -114,6 +115,9 @@ class ImportReport:
         if self.labels_not_applied:
             notes.append("the labels file was not applied to the photos imported so far; import the "
                          "same photos again with the labels file to apply it")
+        if self.labels_empty:
+            notes.append(f"the labels file {self.labels_empty} gives no photo an id: it has only its header "
+                         "row or rows with an empty Id, so no photo was labelled")
         return notes
 
 
@@ -149,6 +153,7 @@ def import_paths(
         unsupported=[valid_text(str(path)) for path in found.unsupported],
         catalogue_folders=list(found.catalogue_folders),
         failed=list(found.unreadable),
+        labels_empty=valid_text(str(labels_csv)) if labels_csv and not labels else "",
     )
     # The photos each labelled file name reached in this import, in input order.
     named: dict[str, dict[int, str]] = {}
