@@ -668,12 +668,16 @@ def test_import_uses_callers_search(catalogue, tmp_path, monkeypatch):
     assert report.imported == 1
 
 
-def test_label_differing_in_case_is_hinted(catalogue, tmp_path):
-    photo = save_fluke(tmp_path / "card" / "IMG_0001.JPG", individual=1)
+def import_labelled(catalogue, tmp_path, name: str, labels_text: str):
+    """Import one synthetic fluke saved as `name`, with `labels_text` as its labels file."""
+    photo = save_fluke(tmp_path / "card" / name, individual=1)
     labels = tmp_path / "labels.csv"
-    labels.write_text("Image,Id\nimg_0001.jpg,w_1287fbc\n", encoding="utf-8")
+    labels.write_text(labels_text, encoding="utf-8")
+    return import_paths(catalogue, [photo], labels)
 
-    report = import_paths(catalogue, [photo], labels)
+
+def test_label_differing_in_case_is_hinted(catalogue, tmp_path):
+    report = import_labelled(catalogue, tmp_path, "IMG_0001.JPG", "Image,Id\nimg_0001.jpg,w_1287fbc\n")
 
     assert report.labelled == 0
     assert report.unmatched_labels == ["img_0001.jpg (the import has IMG_0001.JPG, in other case)"]
@@ -714,12 +718,8 @@ def test_labels_with_folders_tell_two_cards_apart(catalogue, tmp_path):
 
 
 def test_labels_file_without_labels_is_noted(catalogue, tmp_path):
-    photo = save_fluke(tmp_path / "card" / "a.jpg", individual=1)
-    labels = tmp_path / "labels.csv"
-    labels.write_text("Image,Id\na.jpg,\n", encoding="utf-8")
-
-    report = import_paths(catalogue, [photo], labels)
+    report = import_labelled(catalogue, tmp_path, "a.jpg", "Image,Id\na.jpg,\n")
 
     assert report.imported == 1
-    assert report.notes() == [f"the labels file {labels} gives no photo an id: it has only its header row or rows "
+    assert report.notes() == [f"the labels file {tmp_path / 'labels.csv'} gives no photo an id: it has only its header row or rows "
                               "with an empty Id, so no photo was labelled"]

@@ -224,12 +224,16 @@ def test_invalid_id_names_line(tmp_path):
     assert ", line 3: invalid whale id" in message
 
 
+def label_index(tmp_path, text: str) -> LabelIndex:
+    """Write `text` as a labels file and index its rows."""
+    path = tmp_path / "labels.csv"
+    path.write_text(text, encoding="utf-8")
+    return LabelIndex(read_labels(path))
+
+
 def test_names_match_as_a_researcher_means_them(tmp_path):
     decomposed = unicodedata.normalize("NFD", "Wal ö 1.JPG")  # as macOS stores it
-    path = tmp_path / "labels.csv"
-    path.write_text("image,ID\nWal ö 1.JPG,w_1\ncard2/DCIM/IMG_0002.JPG,w_2\nC:\\survey\\IMG_0003.JPG,w_3\n", encoding="utf-8")
-
-    index = LabelIndex(read_labels(path))
+    index = label_index(tmp_path, "image,ID\nWal ö 1.JPG,w_1\ncard2/DCIM/IMG_0002.JPG,w_2\nC:\\survey\\IMG_0003.JPG,w_3\n")
 
     assert index.labels[index.key_for(Path("/Volumes/card") / decomposed)] == "w_1"
     assert index.labels[index.key_for(Path("/media/card/DCIM/IMG_0002.JPG"))] == "w_2"
@@ -237,10 +241,7 @@ def test_names_match_as_a_researcher_means_them(tmp_path):
 
 
 def test_folders_tell_apart_two_cards_with_one_name(tmp_path):
-    path = tmp_path / "labels.csv"
-    path.write_text("Image,Id\ncardA/IMG_0001.JPG,w_a\ncardB/IMG_0001.JPG,w_b\n", encoding="utf-8")
-
-    index = LabelIndex(read_labels(path))
+    index = label_index(tmp_path, "Image,Id\ncardA/IMG_0001.JPG,w_a\ncardB/IMG_0001.JPG,w_b\n")
 
     assert index.labels[index.key_for(Path("/media/twocards/cardA/IMG_0001.JPG"))] == "w_a"
     assert index.labels[index.key_for(Path("/media/twocards/cardB/IMG_0001.JPG"))] == "w_b"
@@ -248,10 +249,7 @@ def test_folders_tell_apart_two_cards_with_one_name(tmp_path):
 
 
 def test_row_without_folder_matches_other_folders(tmp_path):
-    path = tmp_path / "labels.csv"
-    path.write_text("Image,Id\nIMG_0001.JPG,w_any\ncardA/IMG_0001.JPG,w_a\n", encoding="utf-8")
-
-    index = LabelIndex(read_labels(path))
+    index = label_index(tmp_path, "Image,Id\nIMG_0001.JPG,w_any\ncardA/IMG_0001.JPG,w_a\n")
 
     assert index.labels[index.key_for(Path("/media/cardA/IMG_0001.JPG"))] == "w_a"
     assert index.labels[index.key_for(Path("/media/cardC/IMG_0001.JPG"))] == "w_any"
