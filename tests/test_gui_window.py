@@ -25,6 +25,7 @@ from whalecat.catalogue.models import Photo
 from whalecat.catalogue.records import confirm_label, list_whales
 from whalecat.cli import main
 from whalecat.gui.identify_panel import CANDIDATE_ICON
+from whalecat.gui.match_view import MatchView, ShownImage
 from whalecat.gui.main_window import EXPORT_FILTERS
 from whalecat.gui.worker import running_threads
 from whalecat.importing import import_paths
@@ -1150,3 +1151,20 @@ def test_new_catalogue_ok_rechecks_the_folder(window, tmp_path):
     assert dialog.message.text() == f"{tmp_path / 'race'} is a file, so no folder can be made in it. Type a path in another folder."
     assert not ok.isEnabled()
     dialog.reject()
+
+
+def test_match_view_enlarges_small_photos_smoothly(qtbot):
+    checker = QImage(2, 2, QImage.Format.Format_RGB32)
+    for x in range(2):
+        for y in range(2):
+            checker.setPixel(x, y, 0xFFFFFFFF if (x + y) % 2 else 0xFF000000)
+    view = MatchView()
+    qtbot.addWidget(view)
+    view.resize(400, 240)
+    view.set_images(ShownImage(checker, (2, 2)), None, [])
+
+    drawn = view.grab().toImage()
+
+    # Blocky enlargement draws only black and white; a smooth one blends them between the four squares.
+    grays = {drawn.pixelColor(x, 120).red() for x in range(20, 180)}
+    assert any(30 < gray < 225 for gray in grays), sorted(grays)

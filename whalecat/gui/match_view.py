@@ -73,6 +73,8 @@ class MatchView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        # A small photo is enlarged to fill its half; without this its pixels show as blocks.
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.fillRect(self.rect(), self.palette().base())
         if self.query is None:
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
