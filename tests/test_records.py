@@ -131,6 +131,16 @@ def test_candidates_key_returns_with_the_catalogue_state(catalogue_with_two_phot
     assert candidates_key(catalogue, 2) == initial
 
 
+def test_redo_keeps_the_new_whale_date(catalogue_with_two_photos):
+    decided = datetime(2026, 7, 1, 9, 30)
+    with catalogue_with_two_photos.session() as session:
+        before = confirm_label(session, 1, "w_f48451c", confirmed_at=decided)
+        restore_confirmation(session, before)  # undo: the whale had no other photo, so it goes
+        assert session.get(Whale, "w_f48451c") is None
+        confirm_label(session, 1, "w_f48451c", confirmed_at=decided)  # redo, as ConfirmCommand does
+        assert session.get(Whale, "w_f48451c").created_at == decided
+
+
 def test_undo_keeps_the_time_of_the_earlier_confirmation(catalogue_with_two_photos):
     catalogue = catalogue_with_two_photos
     decided = datetime(2026, 7, 1, 9, 30)

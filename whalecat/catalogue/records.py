@@ -115,12 +115,13 @@ def suggest_whale_id(session: Session) -> str:
             return candidate
 
 
-def ensure_whale(session: Session, whale_id: str, name: str | None = None) -> Whale:
+def ensure_whale(session: Session, whale_id: str, name: str | None = None,
+                 created_at: datetime | None = None) -> Whale:
     # A whale already in the catalogue stays usable, even one with a space in its id from
     # before spaces were rejected.
     whale = session.get(Whale, whale_id.strip())
     if whale is None:
-        whale = Whale(id=validate_whale_id(whale_id), name=name)
+        whale = Whale(id=validate_whale_id(whale_id), name=name, created_at=created_at or utc_now())
         session.add(whale)
         session.flush()
     return whale
@@ -184,7 +185,8 @@ def confirm_label(
         previous.created_at if previous else None,
     )
     is_new = label == NEW_WHALE
-    whale_id = None if is_new else ensure_whale(session, label).id
+    # A whale made by this confirmation dates from it, so a redo keeps the whale's first date.
+    whale_id = None if is_new else ensure_whale(session, label, created_at=confirmed_at).id
     session.execute(
         delete(Identification).where(
             Identification.photo_id == photo_id, Identification.status == CONFIRMED
