@@ -880,3 +880,24 @@ def test_invalid_labels_create_no_catalogue(tmp_path, capsys):
     assert main(["--catalogue", str(tmp_path / "c"), "import", str(tmp_path / "card"), "--labels", str(labels)]) == 2
     assert "line 2: invalid whale id 'new whale'" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_check_reads_a_read_only_catalogue(tmp_path, capsys, monkeypatch):
+    """A backup on a read-only share. Root may write anywhere, so the folder's test for writing is made to fail."""
+    import os
+
+    from whalecat.cli import catalogue_commands
+
+    save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    folder = tmp_path / "backup"
+    assert main(["--catalogue", str(folder), "import", str(tmp_path / "card")]) == 0
+    (folder / "thumbnails").rename(tmp_path / "previews")  # a problem for the check to find
+    before = sorted(path.name for path in folder.iterdir())
+    monkeypatch.setattr(catalogue_commands.os, "access", lambda path, mode: mode != os.W_OK)
+    capsys.readouterr()
+
+    assert main(["--catalogue", str(folder), "check"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "1 photo checked, 1 problem found"
+    assert sorted(path.name for path in folder.iterdir()) == before  # nothing made or written
+    assert main(["--catalogue", str(folder), "check", "--repair"]) == 2
+    assert "is read-only, so check --repair cannot make previews there" in capsys.readouterr().err

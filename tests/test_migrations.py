@@ -9,9 +9,11 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
+from tests.helpers import save_fluke
 from whalecat.catalogue import Catalogue, CatalogueError
-from whalecat.catalogue.records import ensure_whale, list_whales
+from whalecat.catalogue.records import confirm_label, ensure_whale, list_whales
 from whalecat.catalogue.store import DATABASE_NAME, MIGRATIONS, new_catalogue_problem
+from whalecat.importing import import_paths
 
 
 def _alembic_config(connection=None) -> Config:
@@ -228,3 +230,15 @@ def test_read_only_database_file_is_named(tmp_path):
 
     with pytest.raises(CatalogueError, match=r"catalogue.sqlite is read-only.*make the file writable"):
         Catalogue.open(tmp_path / "c")
+
+
+def test_read_only_open_refuses_waiting_changes(tmp_path):
+    save_fluke(tmp_path / "card" / "a.jpg", individual=1)
+    with Catalogue.open(tmp_path / "c") as writer:
+        import_paths(writer, [tmp_path / "card"])
+        with writer.session() as session:
+            confirm_label(session, 1, "w_1287fbc")  # the open writer keeps a -wal file
+            with pytest.raises(CatalogueError, match="contains catalogue.sqlite-wal, changes not yet written"):
+                Catalogue.open_read_only(tmp_path / "c")
+    with Catalogue.open_read_only(tmp_path / "c") as reader, reader.session() as session:
+        assert [whale.id for whale in list_whales(session)] == ["w_1287fbc"]

@@ -15,6 +15,7 @@ import os
 import sqlite3
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -70,7 +71,7 @@ def _folder_problem(folder: Path) -> tuple[str, str] | None:
 class Catalogue:
     """One catalogue folder. Thread-safe to share; each thread opens its own `session()`."""
 
-    def __init__(self, folder: Path | str):
+    def __init__(self, folder: Path | str, read_only: bool = False):
         self.folder = Path(folder).expanduser().resolve()
         self.database_path = self.folder / DATABASE_NAME
         self.photos_dir = self.folder / "photos"
@@ -78,8 +79,42 @@ class Catalogue:
         self.models_dir = self.folder / "models"
         self.cache_dir = self.folder / "cache"
         self.inputs_dir = self.cache_dir / "inputs"  # network input pixels, see input_cache
-        self.engine: Engine = _create_engine(self.database_path)
+        self.engine: Engine = _create_engine(self.database_path, read_only)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def open_read_only(cls, folder: Path | str) -> Catalogue:
+        """Open the catalogue in `folder` for reading only, as on a backup drive or a read-only share.
+
+        Nothing is created, upgraded or written. Raises CatalogueError when the folder holds
+        no catalogue, when changes still wait in catalogue.sqlite-wal (reading around them
+        would show an older catalogue), or when the schema is not the newest.
+        """
+        folder = Path(folder).expanduser()
+        database = folder / DATABASE_NAME
+        if not database.is_file():
+            raise CatalogueError(f"no catalogue at {folder}: {DATABASE_NAME} is missing")
+        if database.with_name(DATABASE_NAME + "-wal").is_file():
+            raise CatalogueError(
+                f"{folder} contains {DATABASE_NAME}-wal, changes not yet written into {DATABASE_NAME}, which a "
+                "read-only folder cannot take in; copy the folder to a writable place and check the copy"
+            )
+        catalogue = cls(folder, read_only=True)
+        try:
+            catalogue.check()
+            with catalogue.engine.connect() as connection:
+                current = MigrationContext.configure(connection).get_current_revision()
+        except BaseException:
+            catalogue.close()
+            raise
+        head = ScriptDirectory.from_config(_migrations_config()).get_current_head()
+        if current != head:
+            catalogue.close()
+            raise CatalogueError(
+                f"the catalogue at {folder} has schema {current}, not {head}, and a read-only folder cannot be "
+                "upgraded; copy the folder to a writable place and check the copy"
+            )
+        return catalogue
 
     @classmethod
     def open(cls, folder: Path | str) -> Catalogue:
@@ -144,8 +179,7 @@ class Catalogue:
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration, backing up an existing database first."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
+        config = _migrations_config()
         head = ScriptDirectory.from_config(config).get_current_head()
         with self.engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
@@ -228,16 +262,26 @@ def _backups_hint(folder: Path) -> str:
     return f", or from {copies[-1].name}, the copy saved before the last upgrade (newer changes are not in it)"
 
 
-def _create_engine(path: Path) -> Engine:
+def _migrations_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _create_engine(path: Path, read_only: bool = False) -> Engine:
+    # immutable=1 reads without the locks and journal files that a read-only folder cannot hold;
+    # `open_read_only` first makes sure no changes wait in a -wal file.
+    url = f"sqlite:///file:{quote(str(path))}?mode=ro&immutable=1&uri=true" if read_only else f"sqlite:///{path}"
     engine = create_engine(
-        f"sqlite:///{path}",
+        url,
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
     )
 
     @event.listens_for(engine, "connect")
     def _configure_connection(dbapi_connection, _record) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if not read_only:
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

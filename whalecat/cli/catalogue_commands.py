@@ -4,10 +4,13 @@ whales and export."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import time
 
+from whalecat.catalogue import Catalogue, default_catalogue_path
+from whalecat.catalogue.store import DATABASE_NAME
 from whalecat.cli.common import ProgressPrinter, imported_photo_id, open_catalogue
 from whalecat.text import counted
 
@@ -145,7 +148,7 @@ def cmd_check(args) -> int:
     from whalecat.catalogue.check import check_catalogue
     from whalecat.progress import Progress
 
-    with open_catalogue(args) as catalogue:
+    with _catalogue_to_check(args) as catalogue:
         report = check_catalogue(catalogue, repair=args.repair, progress=Progress(ProgressPrinter()))
     if sys.stderr.isatty():
         print(file=sys.stderr)
@@ -153,6 +156,18 @@ def cmd_check(args) -> int:
         print(line)
     print(report.summary())
     return 1 if report.problems else 0
+
+
+def _catalogue_to_check(args) -> Catalogue:
+    """Open the catalogue for `check`: for reading only where the folder cannot be written, as a backup drive."""
+    folder = (args.catalogue or default_catalogue_path()).expanduser()
+    database = folder / DATABASE_NAME
+    if folder.is_dir() and database.is_file() and not (os.access(folder, os.W_OK) and os.access(database, os.W_OK)):
+        if args.repair:
+            raise ValueError(f"{folder} is read-only, so check --repair cannot make previews there; "
+                             "run check without --repair, or repair a writable copy")
+        return Catalogue.open_read_only(folder)
+    return open_catalogue(args)
 
 
 def cmd_whales(args) -> int:
