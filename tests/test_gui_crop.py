@@ -484,7 +484,7 @@ def test_box_on_photo_turned_outside_is_refused(qtbot, window):
     )
     assert stored_crop(window, photo_id) == turned_crop
 
-    window.reload_action.trigger()  # keeps the box, so the researcher sees what was refused
+    window.reload_action.trigger()  # keeps the box, so the refused box stays on show
     assert window.photo_view.original_view.pending_box == (100, 100, 900, 600)
     window.photo_view.crop_editor.discard_action.trigger()
     window.reload_action.trigger()

@@ -944,7 +944,7 @@ def test_export_asks_before_replacing_suffixed_name(window, tmp_path, monkeypatc
     assert kept == (answer == QMessageBox.StandardButton.Cancel)
 
 
-def test_export_adds_suffix_after_a_dot_in_the_name(window, tmp_path, monkeypatch):
+def test_export_suffix_after_dotted_name(window, tmp_path, monkeypatch):
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda *args: (str(tmp_path / "survey.2024"), EXPORT_FILTERS["kaggle"])))
 

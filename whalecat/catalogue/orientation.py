@@ -79,8 +79,8 @@ def turn_photo(catalogue: Catalogue, photo_id: int, clockwise: bool) -> PhotoSum
 
     The thumbnail is written beside the old one first and replaces it only once the
     database has the turn, so a failure leaves the photo as it was. It is made again from
-    the stored copy, so turning back and forth never wears it down as saving the turned
-    JPEG again would; without a readable copy, the old thumbnail is turned instead.
+    the stored copy, because saving the turned JPEG again would wear it down at each turn.
+    Without a readable copy, the old thumbnail is turned instead.
     """
     with catalogue.session() as session:
         photo = session.get(Photo, photo_id)

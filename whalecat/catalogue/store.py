@@ -86,7 +86,7 @@ class Catalogue:
     def open_read_only(cls, folder: Path | str) -> Catalogue:
         """Open the catalogue in `folder` for reading only, as on a backup drive or a read-only share.
 
-        Nothing is created, upgraded or written. Raises CatalogueError when the folder holds
+        Nothing is created, upgraded or written. Raises CatalogueError when the folder has
         no catalogue, when changes still wait in catalogue.sqlite-wal (reading around them
         would show an older catalogue), or when the schema is not the newest.
         """

@@ -42,7 +42,7 @@ def label_key(name: str) -> str:
     """Return how a labels file's Image cell or a photo's file name is looked up.
 
     Stray spaces go, and so does any folder but the last before the name: `cardA/IMG_0001.JPG`
-    tells two cards apart, where a whole path from another computer would never match.
+    keeps two cards apart, where a whole path from another computer would never match.
     Accented letters are composed (Unicode NFC), because macOS stores `ö` in file names as
     `o` plus a combining mark, which a name typed in a spreadsheet never matches otherwise.
     """
