@@ -166,7 +166,7 @@ def test_suggestion_without_version_shows_as_current(catalogue):
     """Suggestions stored before migration 0006 have no gallery version: shown plainly, found again by Identify All."""
     with catalogue.session() as session:
         record_suggestions(session, 2, [Candidate("w_aaaaaaa", 0.9)], "default", "bundled")
-        shown = first_suggestions(session)[2]
+        suggestion = first_suggestions(session)[2]
         current = has_current_suggestions(session, 2, "default", "bundled")
-    assert shown.current
+    assert suggestion.current
     assert not current

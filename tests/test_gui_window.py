@@ -940,8 +940,8 @@ def test_export_asks_before_replacing_suffixed_name(window, tmp_path, monkeypatc
     window.export_action.trigger()
 
     assert questions == [f"report.csv already exists in {tmp_path}. Replace it?"]
-    kept = existing.read_text(encoding="utf-8") == "notes kept here\n"
-    assert kept == (answer == QMessageBox.StandardButton.Cancel)
+    unchanged = existing.read_text(encoding="utf-8") == "notes kept here\n"
+    assert unchanged == (answer == QMessageBox.StandardButton.Cancel)
 
 
 def test_export_suffix_after_dotted_name(window, tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ from whalecat.catalogue.models import CONFIRMED, Identification, Photo
 from whalecat.catalogue.records import confirmed_labels
 from whalecat.importing.labels import label_key, write_label_rows
 from whalecat.matching.base import NEW_WHALE
-from whalecat.text import counted
+from whalecat.text import counted, first_names
 
 EXPORT_FORMATS = ("kaggle", "sightings")
 SIGHTING_COLUMNS = [
@@ -115,9 +115,9 @@ def shared_names_note(session: Session) -> str:
     shared = sorted(name for name, count in counts.items() if count > 1)
     if not shared:
         return ""
-    named = ", ".join(shared[:3]) + (f" and {len(shared) - 3} more" if len(shared) > 3 else "")
     return (
-        f"{counted(len(shared), 'file name')} ({named}) {'is' if len(shared) == 1 else 'are'} shared by several "
+        f"{counted(len(shared), 'file name')} ({first_names(shared)}) "
+        f"{'is' if len(shared) == 1 else 'are'} shared by several "
         "confirmed photos, so importing the labels rows again would label none of those photos; the "
         "sightings format names each photo's original folder"
     )

@@ -37,7 +37,7 @@ from whalecat.imaging.io import ImageError, open_photo
 from whalecat.matching.base import NEW_WHALE, Candidate, Gallery, GalleryPhoto, Method
 from whalecat.matching.versions import active_model_path, active_version
 from whalecat.progress import Progress
-from whalecat.text import counted
+from whalecat.text import counted, first_names
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,9 @@ class Identifier:
                 return built
         gallery = build_gallery(self.catalogue)
         with self._lock:  # a copy replaced since it failed is tried again
-            self._unreadable = {path: failed for path, failed in self._unreadable.items() if _file_state(path) == failed[0]}
+            self._unreadable = {
+                path: failed for path, failed in self._unreadable.items() if _file_state(path) == failed[0]
+            }
             if self._unreadable:
                 gallery = replace(gallery, photos=[p for p in gallery.photos if p.path not in self._unreadable])
         built = (gallery, _signature(gallery))
@@ -219,9 +221,9 @@ class Identifier:
             names += [name for _state, name in self._unreadable.values()]
         if not names:
             return ""
-        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         return (f"{counted(len(names), 'confirmed photo')} left out of matching, since the catalogue's copy is "
-                f"missing or cannot be read: {shown}. Import the original photos again to repair the copies.")
+                f"missing or cannot be read: {first_names(names)}. Import the original photos again to repair "
+                "the copies.")
 
     def prepare(self, progress: Progress | None = None) -> Gallery:
         """Prepare the method for the current gallery, unless it already is.

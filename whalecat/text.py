@@ -9,6 +9,12 @@ def counted(count: int, singular: str, plural: str | None = None) -> str:
     return f"{count} {noun}"
 
 
+def first_names(names: list[str], limit: int = 3) -> str:
+    """Return the first `limit` names joined by commas, with how many more there are: "a, b, c and 2 more"."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
 def error_text(exc: BaseException) -> str:
     """Return the part of a storage error worth showing a researcher.
 

@@ -242,8 +242,9 @@ class MainWindow(QMainWindow):
         if not self.reload_catalogue_quietly():
             return
         on_show = self.photo_view.photo_id
-        # A box waiting to be saved stays; saving it is refused if the photo was turned meanwhile.
-        if on_show is not None and on_show == self.browser.current_photo_id and self.photo_view.crop_editor.view.pending_box is None:
+        # A box waiting to be saved stays, and saving it is refused if the photo was turned meanwhile.
+        box_waiting = self.photo_view.crop_editor.view.pending_box is not None
+        if on_show is not None and on_show == self.browser.current_photo_id and not box_waiting:
             self.photo_view.show_photo(on_show)
         self.statusBar().showMessage("Catalogue reloaded", STEP_MESSAGE_MS)
 

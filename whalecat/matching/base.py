@@ -17,6 +17,7 @@ from PIL import Image
 from whalecat.imaging.input_cache import InputCache
 from whalecat.imaging.preprocess import network_pixels
 from whalecat.progress import Progress
+from whalecat.text import first_names
 
 NEW_WHALE = "new_whale"
 
@@ -71,12 +72,11 @@ class Gallery:
         """Name the confirmed photos whose copies are missing, for a warning; "" when none are."""
         if not self.missing:
             return ""
-        named = ", ".join(f"{photo.name} ({photo.whale_id})" for photo in self.missing[:3])
-        more = f" and {len(self.missing) - 3} more" if len(self.missing) > 3 else ""
+        named = first_names([f"{photo.name} ({photo.whale_id})" for photo in self.missing])
         count = len(self.missing)
         return (
             f"{count} confirmed {'photo is' if count == 1 else 'photos are'} missing from the "
-            f"catalogue's photos/ folder: {named}{more}; restore the folder from a backup, or "
+            f"catalogue's photos/ folder: {named}; restore the folder from a backup, or "
             "remove those photos and import the originals again"
         )
 
